@@ -1,0 +1,449 @@
+"""Accounts and sessions: the only write path for users and their logins."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from beanie import PydanticObjectId
+from bson import ObjectId
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+from redis.asyncio import Redis
+
+from auth.actor import Actor
+from auth.config import AuthConfig
+from auth.documents import AuthSession, User, utcnow
+from auth.passwords import Passwords, check_password_policy
+from auth.ratelimit import LoginThrottle, RateLimiter
+from auth.schemas import (
+    AuthResponse,
+    LoginRequest,
+    PasswordChangeRequest,
+    RefreshRequest,
+    RegisterRequest,
+    SessionRevokedEvent,
+    SessionView,
+    UserView,
+)
+from auth.tokens import (
+    compose_refresh_token,
+    constant_time_equal,
+    decode_access_token,
+    issue_access_token,
+    new_refresh_secret,
+    sha256_hex,
+    split_refresh_token,
+)
+from realtime.bus import EventBus
+from server.db import run_in_transaction
+from server.errors import BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
+
+log = logging.getLogger("auth.manager")
+
+RESERVED_PREFIXES = ("family_", "team_", "admin_", "system_", "bot_", "service_")
+_USERNAME_RE = re.compile(r"^[a-z0-9_-]{3,50}$")
+_KEEP_PREVIOUS_HASHES = 50
+_INVALID_LOGIN = "The login or password is incorrect."
+
+# Called inside the registration transaction, e.g. to open the user's wallet account.
+UserCreatedHook = Callable[[User, AsyncClientSession], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientContext:
+    """Where a request comes from (resolved by the route from headers and trusted proxies)."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def user_view(user: User) -> UserView:
+    return UserView(
+        id=str(user.id),
+        username=user.username,
+        email=user.email,
+        email_verified=user.email_verified,
+        roles=sorted(user.roles),
+        created_at=user.created_at,
+    )
+
+
+def user_channel(user_id: Any) -> str:
+    return f"user:{user_id}"
+
+
+class AuthManager:
+    def __init__(
+        self,
+        *,
+        mongo: AsyncMongoClient[Any],
+        redis: Redis,
+        bus: EventBus,
+        config: AuthConfig,
+        user_created_hooks: Sequence[UserCreatedHook] = (),
+    ) -> None:
+        self._mongo = mongo
+        self._redis = redis
+        self._bus = bus
+        self.config = config
+        self._user_created_hooks = list(user_created_hooks)
+        self.passwords = Passwords(
+            time_cost=config.argon2_time_cost,
+            memory_kib=config.argon2_memory_kib,
+            parallelism=config.argon2_parallelism,
+        )
+        self._limits = RateLimiter(redis)
+        self._throttle = LoginThrottle(
+            redis,
+            max_failures=config.login_max_failures,
+            window=config.login_failure_window,
+            max_delay=config.login_max_delay,
+        )
+
+    def add_user_created_hook(self, hook: UserCreatedHook) -> None:
+        self._user_created_hooks.append(hook)
+
+    # ---------------------------------------------------------------- registration, login
+
+    async def register(self, cmd: RegisterRequest, ctx: ClientContext) -> AuthResponse:
+        await self._limits.hit(
+            "register", ctx.ip or "-", limit=self.config.register_per_ip_per_hour, window=3600
+        )
+        user = await self.create_user(cmd.username, cmd.email, cmd.password)
+        return await self.start_session(user, auth_method="password", mfa=False, ctx=ctx)
+
+    async def create_user(
+        self, username: str, email: str, password: str, *, roles: Sequence[str] = ()
+    ) -> User:
+        """Validate, hash and insert a user (with every user-created hook) in one transaction."""
+        username = username.strip().lower()
+        email = email.strip().lower()
+        self._check_username(username)
+        check_password_policy(
+            password, min_length=self.config.password_min_length, username=username
+        )
+        user = User(
+            username=username,
+            email=email,
+            password_hash=await self.passwords.hash(password),
+            roles=sorted(set(roles)),
+        )
+
+        async def _insert(session: AsyncClientSession) -> None:
+            await user.insert(session=session)
+            for hook in self._user_created_hooks:
+                await hook(user, session)
+
+        try:
+            await run_in_transaction(self._mongo, _insert)
+        except DuplicateKeyError as exc:
+            user.id = None
+            raise Conflict(
+                "An account with this username or e-mail address already exists.",
+                code="ACCOUNT_EXISTS",
+            ) from exc
+        return user
+
+    @staticmethod
+    def _check_username(username: str) -> None:
+        if not _USERNAME_RE.match(username):
+            raise Unprocessable(
+                "The username is not valid.",
+                details=[{"field": "username", "message": "3-50 characters of a-z 0-9 _ -"}],
+            )
+        if username.startswith(RESERVED_PREFIXES):
+            raise Unprocessable(
+                "This username is reserved.",
+                code="USERNAME_RESERVED",
+                details=[{"field": "username", "message": "uses a reserved prefix"}],
+            )
+
+    async def find_user_by_login(self, login: str) -> User | None:
+        login = login.strip().lower()
+        field = User.email if "@" in login else User.username
+        return await User.find_one(field == login)
+
+    async def login(self, cmd: LoginRequest, ctx: ClientContext) -> AuthResponse:
+        await self._limits.hit(
+            "login", ctx.ip or "-", limit=self.config.auth_per_ip_per_minute, window=60
+        )
+        user = await self.verify_credentials(cmd.login, cmd.password)
+        return await self.start_session(user, auth_method="password", mfa=False, ctx=ctx)
+
+    async def verify_credentials(self, login: str, password: str) -> User:
+        """The user for a correct login and password, else 401 (same answer and cost for all)."""
+        subject = login.strip().lower()
+        await self._throttle.check(subject)
+        user = await self.find_user_by_login(subject)
+        ok = await self.passwords.verify(user.password_hash if user else None, password)
+        if not ok or user is None or not user.is_active:
+            await self._throttle.failure(subject)
+            raise Unauthorized(_INVALID_LOGIN, code="INVALID_CREDENTIALS")
+        await self._throttle.success(subject)
+        if self.passwords.needs_rehash(user.password_hash):
+            user.password_hash = await self.passwords.hash(password)
+            await User.get_pymongo_collection().update_one(
+                {"_id": user.id}, {"$set": {"password_hash": user.password_hash}}
+            )
+        return user
+
+    # ---------------------------------------------------------------- sessions and tokens
+
+    async def start_session(
+        self, user: User, *, auth_method: str, mfa: bool, ctx: ClientContext
+    ) -> AuthResponse:
+        secret = new_refresh_secret()
+        now = utcnow()
+        session = AuthSession(
+            user_id=user.id,  # type: ignore[arg-type]
+            refresh_hash=sha256_hex(secret),
+            auth_method=auth_method,
+            mfa=mfa,
+            ip=ctx.ip,
+            user_agent=(ctx.user_agent or "")[:300] or None,
+            created_at=now,
+            last_used_at=now,
+            auth_time=now,
+            expires_at=now + timedelta(seconds=self.config.refresh_token_ttl),
+        )
+        await session.insert()
+        await self._mark_session_live(str(session.id))
+        return self._auth_response(user, session, secret)
+
+    def _auth_response(self, user: User, session: AuthSession, secret: str) -> AuthResponse:
+        access = issue_access_token(
+            secret=self.config.secret_key,
+            issuer=self.config.jwt_issuer,
+            ttl=self.config.access_token_ttl,
+            user_id=str(user.id),
+            session_id=str(session.id),
+            username=user.username,
+            roles=sorted(user.roles),
+            auth_method=session.auth_method,
+            mfa=session.mfa,
+            auth_time=session.auth_time.timestamp(),
+        )
+        return AuthResponse(
+            user=user_view(user),
+            access_token=access,
+            refresh_token=compose_refresh_token(str(session.id), secret),
+            expires_in=self.config.access_token_ttl,
+        )
+
+    async def refresh(self, cmd: RefreshRequest, ctx: ClientContext) -> AuthResponse:
+        await self._limits.hit(
+            "refresh", ctx.ip or "-", limit=self.config.auth_per_ip_per_minute * 2, window=60
+        )
+        session_id, secret = split_refresh_token(cmd.refresh_token)
+        if not ObjectId.is_valid(session_id):
+            raise Unauthorized("The refresh token is not valid.", code="INVALID_REFRESH_TOKEN")
+        presented = sha256_hex(secret)
+        session = await AuthSession.get(PydanticObjectId(session_id))
+        if session is None or not session.is_active:
+            raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
+        if presented in session.previous_hashes:
+            await self._revoke_reused(session)
+        if not constant_time_equal(presented, session.refresh_hash):
+            raise Unauthorized("The refresh token is not valid.", code="INVALID_REFRESH_TOKEN")
+
+        new_secret = new_refresh_secret()
+        now = utcnow()
+        updated = await AuthSession.get_pymongo_collection().find_one_and_update(
+            {"_id": session.id, "refresh_hash": presented, "revoked_at": None},
+            {
+                "$set": {
+                    "refresh_hash": sha256_hex(new_secret),
+                    "last_used_at": now,
+                    "ip": ctx.ip,
+                    "user_agent": (ctx.user_agent or "")[:300] or None,
+                },
+                "$push": {
+                    "previous_hashes": {"$each": [presented], "$slice": -_KEEP_PREVIOUS_HASHES}
+                },
+                "$inc": {"generation": 1},
+            },
+        )
+        if updated is None:
+            # Someone rotated this very token a moment ago: it is being used twice.
+            fresh = await AuthSession.get(session.id)
+            if fresh is not None:
+                await self._revoke_reused(fresh)
+            raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
+        user = await User.get(session.user_id)
+        if user is None or not user.is_active:
+            raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
+        session.refresh_hash = sha256_hex(new_secret)
+        await self._mark_session_live(str(session.id))
+        return self._auth_response(user, session, new_secret)
+
+    async def _revoke_reused(self, session: AuthSession) -> None:
+        log.warning("refresh token reuse; session revoked", extra={"session": str(session.id)})
+        await self._revoke([session.id], session.user_id, reason="refresh_token_reuse")  # type: ignore[list-item]
+        raise Unauthorized(
+            "This refresh token was already used; the session has been ended.",
+            code="REFRESH_TOKEN_REUSED",
+        )
+
+    async def authenticate(self, token: str, ctx: ClientContext) -> Actor:
+        """The `Actor` for a bearer access token, checked against session revocation."""
+        claims = decode_access_token(
+            token, secret=self.config.secret_key, issuer=self.config.jwt_issuer
+        )
+        if not await self.session_is_live(claims.session_id):
+            raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
+        return Actor(
+            user_id=ObjectId(claims.user_id),
+            username=claims.username,
+            roles=frozenset(claims.roles),
+            auth_method=claims.auth_method,  # type: ignore[arg-type]
+            channel="http",
+            session_id=claims.session_id,
+            client_ip=ctx.ip,
+            user_agent=ctx.user_agent,
+            mfa=claims.mfa,
+            auth_time=claims.auth_time,
+        )
+
+    async def session_is_live(self, session_id: str) -> bool:
+        """Redis answers for recent sessions; the database is asked when Redis does not know."""
+        live, revoked = await self._redis.mget(
+            f"auth:sess:{session_id}", f"auth:revoked:{session_id}"
+        )
+        if revoked is not None:
+            return False
+        if live is not None:
+            return True
+        if not ObjectId.is_valid(session_id):
+            return False
+        session = await AuthSession.get(PydanticObjectId(session_id))
+        if session is None or not session.is_active:
+            return False
+        await self._mark_session_live(session_id)
+        return True
+
+    async def _mark_session_live(self, session_id: str) -> None:
+        await self._redis.set(f"auth:sess:{session_id}", "1", ex=self.config.access_token_ttl)
+
+    async def _revoke(
+        self, session_ids: Sequence[ObjectId], user_id: ObjectId, *, reason: str
+    ) -> list[str]:
+        if not session_ids:
+            return []
+        now = utcnow()
+        await AuthSession.get_pymongo_collection().update_many(
+            {"_id": {"$in": list(session_ids)}, "revoked_at": None},
+            {"$set": {"revoked_at": now, "revoked_reason": reason}},
+        )
+        ids = [str(sid) for sid in session_ids]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sid in ids:
+                pipe.delete(f"auth:sess:{sid}")
+                pipe.set(f"auth:revoked:{sid}", reason, ex=self.config.access_token_ttl + 60)
+            await pipe.execute()
+        await self._bus.publish(
+            user_channel(user_id),
+            "session.revoked",
+            SessionRevokedEvent(session_ids=ids, reason=reason),
+        )
+        return ids
+
+    async def logout(self, actor: Actor) -> None:
+        if actor.session_id:
+            await self._revoke([ObjectId(actor.session_id)], actor.user_id, reason="logout")
+
+    async def list_sessions(self, actor: Actor) -> list[SessionView]:
+        sessions = (
+            await AuthSession.find(
+                AuthSession.user_id == actor.user_id,
+                AuthSession.revoked_at == None,  # noqa: E711 (a Mongo query, not a comparison)
+                AuthSession.expires_at > utcnow(),
+            )
+            .sort(-AuthSession.last_used_at)  # type: ignore[operator]
+            .to_list()
+        )
+        return [
+            SessionView(
+                id=str(s.id),
+                auth_method=s.auth_method,
+                created_at=s.created_at,
+                last_used_at=s.last_used_at,
+                expires_at=s.expires_at,
+                ip=s.ip,
+                user_agent=s.user_agent,
+                current=str(s.id) == actor.session_id,
+            )
+            for s in sessions
+        ]
+
+    async def revoke_session(self, actor: Actor, session_id: str) -> None:
+        """Revoke one of the actor's own sessions (404 for anyone else's, to reveal nothing)."""
+        if not ObjectId.is_valid(session_id):
+            raise NotFound("No such session.", code="SESSION_NOT_FOUND")
+        session = await AuthSession.get(PydanticObjectId(session_id))
+        if session is None or session.user_id != actor.user_id or session.revoked_at is not None:
+            raise NotFound("No such session.", code="SESSION_NOT_FOUND")
+        await self._revoke([session.id], actor.user_id, reason="revoked_by_user")  # type: ignore[list-item]
+
+    async def revoke_all_sessions(
+        self, user_id: ObjectId, *, except_session: str | None = None, reason: str
+    ) -> list[str]:
+        query: dict[str, Any] = {"user_id": user_id, "revoked_at": None}
+        if except_session and ObjectId.is_valid(except_session):
+            query["_id"] = {"$ne": ObjectId(except_session)}
+        ids = [
+            doc["_id"] async for doc in AuthSession.get_pymongo_collection().find(query, {"_id": 1})
+        ]
+        return await self._revoke(ids, user_id, reason=reason)
+
+    # ---------------------------------------------------------------- the account itself
+
+    async def get_user(self, actor: Actor) -> User:
+        user = await User.get(actor.user_id)
+        if user is None or not user.is_active:
+            raise Unauthorized("The account no longer exists.", code="SESSION_REVOKED")
+        return user
+
+    async def me(self, actor: Actor) -> UserView:
+        return user_view(await self.get_user(actor))
+
+    async def change_password(self, actor: Actor, cmd: PasswordChangeRequest) -> None:
+        user = await self.get_user(actor)
+        if not await self.passwords.verify(user.password_hash, cmd.current_password):
+            raise BadRequest("The current password is incorrect.", code="WRONG_PASSWORD")
+        check_password_policy(
+            cmd.new_password, min_length=self.config.password_min_length, username=user.username
+        )
+        now = utcnow()
+        new_hash = await self.passwords.hash(cmd.new_password)
+        await User.get_pymongo_collection().update_one(
+            {"_id": user.id},
+            {"$set": {"password_hash": new_hash, "password_changed_at": now, "updated_at": now}},
+        )
+        await self.revoke_all_sessions(
+            user.id,  # type: ignore[arg-type]
+            except_session=actor.session_id,
+            reason="password_changed",
+        )
+
+    async def create_admin(self, username: str, email: str, password: str) -> User:
+        """Bootstrap an administrator (CLI only: roles are never taken from a request)."""
+        return await self.create_user(username, email, password, roles=["admin"])
+
+    async def cleanup_sessions(self, *, keep_revoked_days: int = 30) -> int:
+        """Delete sessions whose refresh token expired, and revoked ones past their history."""
+        now = datetime.now(UTC)
+        result = await AuthSession.get_pymongo_collection().delete_many(
+            {
+                "$or": [
+                    {"expires_at": {"$lt": now}},
+                    {"revoked_at": {"$lt": now - timedelta(days=keep_revoked_days)}},
+                ]
+            }
+        )
+        return int(result.deleted_count)

@@ -1,0 +1,84 @@
+"""Wire types for accounts and sessions (camelCase JSON)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+from server.wire import Input, Output
+
+UsernameIn = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=3,
+        max_length=50,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="3-50 characters of a-z, 0-9, _ and -; stored lowercase",
+    ),
+]
+EmailIn = Annotated[
+    str, msgspec.Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+]
+PasswordIn = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+LoginIn = Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
+RefreshTokenIn = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class RegisterRequest(Input):
+    username: UsernameIn
+    email: EmailIn
+    password: PasswordIn
+    # Roles are assigned by the server only: these are accepted and ignored.
+    role: Any = msgspec.UNSET
+    roles: Any = msgspec.UNSET
+
+
+class LoginRequest(Input):
+    login: LoginIn
+    password: PasswordIn
+
+
+class RefreshRequest(Input):
+    refresh_token: RefreshTokenIn
+
+
+class PasswordChangeRequest(Input):
+    current_password: PasswordIn
+    new_password: PasswordIn
+
+
+class UserView(Output):
+    id: str
+    username: str
+    email: str
+    email_verified: bool
+    roles: list[str]
+    created_at: datetime
+
+
+class AuthResponse(Output):
+    user: UserView
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "Bearer"
+
+
+class SessionView(Output):
+    id: str
+    auth_method: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    ip: str | None
+    user_agent: str | None
+    current: bool
+
+
+class SessionRevokedEvent(Output):
+    """`session.revoked` on `user:{id}`: these sessions no longer authenticate anything."""
+
+    session_ids: list[str]
+    reason: str

@@ -1,0 +1,153 @@
+"""The composition root: reads settings, opens services, wires every domain into one app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar_saq import CronJob, QueueConfig, SAQConfig, SAQPlugin
+from redis.asyncio import Redis
+
+from auth.config import AuthConfig
+from auth.dependencies import AUTH_DEPENDENCIES, AUTH_MANAGER_STATE_KEY
+from auth.documents import AuthSession, User
+from auth.manager import AuthManager
+from auth.routes import AuthController
+from realtime.bus import EventBus
+from server import jobs
+from server.cli import ServerCLIPlugin
+from server.db import init_db, make_client
+from server.errors import EXCEPTION_HANDLERS
+from server.health import HEALTH_CHECKS_STATE_KEY, HealthController
+from server.logging_setup import configure_logging
+from server.middleware import RequestIdMiddleware
+from server.services import Services
+from server.settings import Settings
+
+log = logging.getLogger("server.app")
+
+DOCUMENT_MODELS: list[Any] = [User, AuthSession]
+SERVICES_STATE_KEY = "services"
+
+
+def auth_config(settings: Settings) -> AuthConfig:
+    return AuthConfig(
+        secret_key=settings.secret_key,
+        access_token_ttl=settings.access_token_ttl_seconds,
+        refresh_token_ttl=settings.refresh_token_ttl_seconds,
+        password_min_length=settings.password_min_length,
+        login_max_failures=settings.login_max_failures,
+        login_failure_window=settings.login_failure_window_seconds,
+        auth_per_ip_per_minute=settings.rate_limit_auth_per_ip_per_minute,
+        register_per_ip_per_hour=settings.rate_limit_register_per_ip_per_hour,
+        trusted_proxies=tuple(settings.trusted_proxies),
+        argon2_time_cost=settings.argon2_time_cost,
+        argon2_memory_kib=settings.argon2_memory_kib,
+        argon2_parallelism=settings.argon2_parallelism,
+    )
+
+
+async def open_services(settings: Settings) -> Services:
+    """Connect to MongoDB and Redis and build every manager."""
+    mongo = make_client(settings.mongodb_url)
+    await init_db(mongo, settings.mongodb_db, DOCUMENT_MODELS)
+    redis = Redis.from_url(
+        settings.redis_url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+    )
+    bus = EventBus(redis, stream_maxlen=settings.event_stream_maxlen)
+    auth = AuthManager(mongo=mongo, redis=redis, bus=bus, config=auth_config(settings))
+    return Services(mongo=mongo, redis=redis, bus=bus, auth=auth)
+
+
+def _health_checks(services: Services) -> dict[str, Any]:
+    async def mongo_ping() -> None:
+        await services.mongo.admin.command("ping")
+
+    async def redis_ping() -> None:
+        await services.redis.ping()
+
+    return {"mongodb": (mongo_ping, True), "redis": (redis_ping, True)}
+
+
+def _saq_config(settings: Settings) -> SAQConfig:
+    async def worker_startup(ctx: dict[str, Any]) -> None:
+        configure_logging(settings.log_level)
+        ctx["services"] = await open_services(settings)
+
+    async def worker_shutdown(ctx: dict[str, Any]) -> None:
+        services = ctx.get("services")
+        if services is not None:
+            await services.close()
+
+    return SAQConfig(
+        queue_configs=[
+            QueueConfig(
+                dsn=settings.redis_url,
+                name="default",
+                tasks=[jobs.cleanup_expired_sessions],
+                scheduled_tasks=[
+                    CronJob(
+                        function=jobs.cleanup_expired_sessions,
+                        cron=settings.session_cleanup_cron,
+                        unique=True,
+                        timeout=300,
+                    )
+                ],
+                startup=worker_startup,
+                shutdown=worker_shutdown,
+            )
+        ],
+        use_server_lifespan=False,
+        web_enabled=False,
+    )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        services = await open_services(settings)
+        app.state[SERVICES_STATE_KEY] = services
+        app.state[AUTH_MANAGER_STATE_KEY] = services.auth
+        app.state[HEALTH_CHECKS_STATE_KEY] = _health_checks(services)
+        log.info("api started", extra={"environment": settings.environment})
+        try:
+            yield
+        finally:
+            await services.close()
+
+    prometheus = PrometheusConfig(
+        app_name="second_brain", group_path=True, exclude=["/metrics", "/health"]
+    )
+    app = Litestar(
+        route_handlers=[HealthController, PrometheusController, AuthController],
+        dependencies=dict(AUTH_DEPENDENCIES),
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[prometheus.middleware],
+        cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True),
+        openapi_config=OpenAPIConfig(
+            title=settings.app_name,
+            version="1.0.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+        ),
+        plugins=[SAQPlugin(_saq_config(settings)), ServerCLIPlugin()],
+        lifespan=[lifespan],
+        state=State({"settings": settings}),
+        request_max_body_size=settings.request_max_body_bytes,
+        logging_config=None,
+        debug=False,
+    )
+    # Outermost, so unknown routes and framework errors carry a request id too.
+    app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
+    return app

@@ -1,0 +1,56 @@
+"""Command-line tools under `litestar --app server.app:create_app …`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+from litestar.plugins import CLIPluginProtocol
+
+from server.errors import DomainError
+
+if TYPE_CHECKING:
+    from litestar import Litestar
+
+    from server.services import Services
+
+T = TypeVar("T")
+
+
+def run_with_services(app: Litestar, work: Callable[[Services], Awaitable[T]]) -> T:
+    """Open the services from the app's settings, run `work`, close them."""
+    from server.app import open_services
+
+    async def _main() -> T:
+        services = await open_services(app.state["settings"])
+        try:
+            return await work(services)
+        finally:
+            await services.close()
+
+    return asyncio.run(_main())
+
+
+class ServerCLIPlugin(CLIPluginProtocol):
+    def on_cli_init(self, cli: click.Group) -> None:
+        @cli.group(name="users", help="Manage user accounts.")
+        def users() -> None:
+            pass
+
+        @users.command(name="create-admin", help="Create an administrator account.")
+        @click.option("--username", required=True)
+        @click.option("--email", required=True)
+        @click.option("--password", required=True, help="At least 12 characters.")
+        def create_admin(app: Litestar, username: str, email: str, password: str) -> None:
+            async def _work(services: Services) -> Any:
+                return await services.auth.create_admin(username, email, password)
+
+            try:
+                user = run_with_services(app, _work)
+            except DomainError as exc:
+                click.echo(f"error: {exc.code}: {exc.message} {exc.details or ''}", err=True)
+                sys.exit(1)
+            click.echo(f"created admin {user.username} ({user.id})")

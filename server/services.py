@@ -1,0 +1,28 @@
+"""The process-wide services: connections and managers, opened once and shared.
+
+Built by the composition root (`server/app.py`) for the api lifespan, the SAQ worker and the
+CLI alike, so all three reach the domain through the same managers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
+from auth.manager import AuthManager
+from realtime.bus import EventBus
+
+
+@dataclass
+class Services:
+    mongo: AsyncMongoClient[Any]
+    redis: Redis
+    bus: EventBus
+    auth: AuthManager
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.mongo.close()

@@ -1,0 +1,90 @@
+"""All configuration, read once from the environment (see the README's settings table)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"
+
+
+class Settings(BaseSettings):
+    """Every variable is documented in README.md; names are the upper-cased field names."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    environment: Literal["development", "test", "production"] = "development"
+    app_name: str = "Second Brain"
+    log_level: str = "INFO"
+
+    mongodb_url: str = "mongodb://127.0.0.1:27018/?directConnection=true"
+    mongodb_db: str = "second_brain"
+    redis_url: str = "redis://127.0.0.1:6380/0"
+
+    secret_key: str = DEFAULT_SECRET_KEY
+    access_token_ttl_seconds: int = Field(default=15 * 60, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    password_min_length: int = Field(default=12, ge=8)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=1024)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
+    login_max_failures: int = 5
+    login_failure_window_seconds: int = 15 * 60
+    rate_limit_auth_per_ip_per_minute: int = 30
+    rate_limit_register_per_ip_per_hour: int = 20
+
+    request_max_body_bytes: int = 1024 * 1024
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000"]
+    )
+    ws_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000"]
+    )
+    ws_allow_missing_origin: bool = True
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    event_stream_maxlen: int = Field(default=1000, ge=10)
+    session_cleanup_cron: str = "*/15 * * * *"
+
+    ollama_url: str = "http://127.0.0.1:11434"
+    ollama_model: str = "llama3.1"
+    livekit_url: str = ""
+    livekit_api_key: str = ""
+    livekit_api_secret: str = ""
+    deepgram_api_key: str = ""
+    deepgram_base_url: str = ""
+
+    email_backend: Literal["file", "smtp"] = "file"
+    email_from: str = "Second Brain <no-reply@localhost>"
+    email_file_dir: str = ".data/mail"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    public_base_url: str = "http://localhost:8000"
+
+    @field_validator("cors_origins", "ws_allowed_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        """Accept `a,b,c` as well as a JSON list in the environment."""
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "SECRET_KEY must be set to a random value of at least 32 characters "
+                "when ENVIRONMENT=production"
+            )
+        return self
