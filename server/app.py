@@ -13,7 +13,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from litestar_saq import CronJob, QueueConfig, SAQConfig, SAQPlugin
+from litestar_saq import CronJob, QueueConfig, SAQConfig
 from redis.asyncio import Redis
 
 from auth.config import AuthConfig
@@ -141,7 +141,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
         ),
-        plugins=[SAQPlugin(_saq_config(settings)), ServerCLIPlugin()],
+        plugins=[jobs.QueuePlugin(_saq_config(settings)), ServerCLIPlugin()],
         lifespan=[lifespan],
         state=State({"settings": settings}),
         request_max_body_size=settings.request_max_body_bytes,

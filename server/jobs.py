@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from litestar.config.app import AppConfig
+from litestar_saq import SAQPlugin
+
 log = logging.getLogger("server.jobs")
 
 
@@ -13,3 +16,25 @@ async def cleanup_expired_sessions(ctx: dict[str, Any]) -> int:
     deleted = await ctx["services"].auth.cleanup_sessions()
     log.info("expired sessions cleaned", extra={"deleted": deleted})
     return deleted
+
+
+class QueuePlugin(SAQPlugin):
+    """litestar-saq, without starting worker machinery inside the api process.
+
+    The stock plugin hooks every worker's startup into the api's lifespan, which starts a
+    heartbeat thread with its own event loop in each api process even though the workers
+    run in the separate `workers run` process. The api only enqueues.
+    """
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config = super().on_app_init(app_config)
+        workers = self.get_workers().values()
+        hooks = {id(w.on_app_startup.__func__) for w in workers}  # type: ignore[attr-defined]
+        hooks |= {id(w.on_app_shutdown.__func__) for w in workers}  # type: ignore[attr-defined]
+        app_config.on_startup = [
+            h for h in app_config.on_startup if id(getattr(h, "__func__", None)) not in hooks
+        ]
+        app_config.on_shutdown = [
+            h for h in app_config.on_shutdown if id(getattr(h, "__func__", None)) not in hooks
+        ]
+        return app_config

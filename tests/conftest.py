@@ -8,16 +8,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from scripts.devservices import spawn_mongo, spawn_redis
@@ -59,6 +60,39 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 SettingsFactory = Callable[..., Settings]
 
 
+@asynccontextmanager
+async def running(app: Litestar) -> AsyncIterator[None]:
+    """Run the app's lifespan in a task of its own.
+
+    The lifespan holds an anyio cancel scope that must be left by the task that entered it,
+    while pytest-asyncio sets up and tears down a fixture in different tasks.
+    """
+    started = asyncio.Event()
+    stop = asyncio.Event()
+    failure: list[BaseException] = []
+
+    async def _lifespan() -> None:
+        try:
+            async with app.lifespan():
+                started.set()
+                await stop.wait()
+        except BaseException as exc:
+            failure.append(exc)
+            started.set()
+
+    task = asyncio.create_task(_lifespan())
+    await started.wait()
+    if failure:
+        raise failure[0]
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+        if failure:
+            raise failure[0]
+
+
 @pytest.fixture
 def settings_factory(mongo_url: str, redis_url: str) -> SettingsFactory:
     """Settings for one test: a fresh database, cheap password hashing, generous limits."""
@@ -87,6 +121,16 @@ def settings(settings_factory: SettingsFactory) -> Settings:
     return settings_factory()
 
 
+class ApiClient(httpx.AsyncClient):
+    """An httpx client wired to the app in-process, on the test's own event loop.
+
+    (Litestar's AsyncTestClient runs the app on a portal thread's loop, where the database
+    client of the test loop cannot be used.) `client.app` is the running Litestar app.
+    """
+
+    app: Litestar
+
+
 AppClientFactory = Callable[..., Any]
 
 
@@ -97,15 +141,18 @@ async def app_factory(
     """`async with app_factory(**settings_overrides) as client:` a running app and its client."""
 
     @asynccontextmanager
-    async def make(**overrides: Any) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async def make(**overrides: Any) -> AsyncIterator[ApiClient]:
         app = create_app(settings_factory(**overrides))
-        async with AsyncTestClient(app, base_url="http://testserver.local") as client:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        base_url = "http://testserver.local"
+        async with running(app), ApiClient(transport=transport, base_url=base_url) as client:
+            client.app = app
             yield client
 
     yield make
 
 
 @pytest_asyncio.fixture
-async def client(app_factory: AppClientFactory) -> AsyncIterator[AsyncTestClient[Litestar]]:
+async def client(app_factory: AppClientFactory) -> AsyncIterator[ApiClient]:
     async with app_factory() as test_client:
         yield test_client

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+import httpx
 
 PASSWORD = "correct horse battery staple 42"
 
@@ -16,7 +15,7 @@ def unique_name(prefix: str = "user") -> str:
 
 
 async def register(
-    client: AsyncTestClient[Litestar], username: str | None = None, password: str = PASSWORD
+    client: httpx.AsyncClient, username: str | None = None, password: str = PASSWORD
 ) -> dict[str, Any]:
     """Register a user; returns the response body plus `headers` for authenticated calls."""
     username = username or unique_name()
@@ -30,7 +29,7 @@ async def register(
     return body
 
 
-def services(client: AsyncTestClient[Litestar]) -> Any:
+def services(client: httpx.AsyncClient) -> Any:
     """The app's `Services` (managers, bus, redis) for direct manager calls in tests."""
     return client.app.state["services"]
 

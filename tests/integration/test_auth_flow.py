@@ -198,9 +198,7 @@ async def test_cannot_revoke_someone_elses_session(client):
     alice = await register(client)
     bob = await register(client)
     bob_session = bob["refreshToken"].split(".")[0]
-    response = await client.delete(
-        f"/api/v1/auth/sessions/{bob_session}", headers=alice["headers"]
-    )
+    response = await client.delete(f"/api/v1/auth/sessions/{bob_session}", headers=alice["headers"])
     assert_error(response, 404, "SESSION_NOT_FOUND")
     assert (await client.get("/api/v1/auth/me", headers=bob["headers"])).status_code == 200
     assert_error(
