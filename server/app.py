@@ -31,10 +31,14 @@ from server.logging_setup import configure_logging
 from server.middleware import RequestIdMiddleware
 from server.services import Services
 from server.settings import Settings
+from server.wallet.documents import Account, IdempotencyRecord, Transfer
+from server.wallet.manager import WalletManager
+from server.wallet.routes import AdminWalletController, WalletController
 
 log = logging.getLogger("server.app")
 
 DOCUMENT_MODELS: list[Any] = [User, AuthSession]
+DOCUMENT_MODELS += [Account, Transfer, IdempotencyRecord]
 SERVICES_STATE_KEY = "services"
 
 
@@ -64,7 +68,15 @@ async def open_services(settings: Settings) -> Services:
     )
     bus = EventBus(redis, stream_maxlen=settings.event_stream_maxlen)
     auth = AuthManager(mongo=mongo, redis=redis, bus=bus, config=auth_config(settings))
-    return Services(mongo=mongo, redis=redis, bus=bus, auth=auth)
+    wallet = WalletManager(
+        mongo=mongo,
+        bus=bus,
+        idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+        require_verified_email=settings.wallet_require_verified_email,
+        reward_secret=settings.reward_webhook_secret,
+    )
+    auth.add_user_created_hook(wallet.on_user_created)
+    return Services(mongo=mongo, redis=redis, bus=bus, auth=auth, wallet=wallet)
 
 
 def _health_checks(services: Services) -> dict[str, Any]:
@@ -130,7 +142,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app_name="second_brain", group_path=True, exclude=["/metrics", "/health"]
     )
     app = Litestar(
-        route_handlers=[HealthController, PrometheusController, AuthController],
+        route_handlers=[
+            HealthController,
+            PrometheusController,
+            AuthController,
+            WalletController,
+            AdminWalletController,
+        ],
         dependencies=dict(AUTH_DEPENDENCIES),
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[prometheus.middleware],

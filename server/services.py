@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from auth.manager import AuthManager
 from realtime.bus import EventBus
+from server.wallet.manager import WalletManager
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Services:
     redis: Redis
     bus: EventBus
     auth: AuthManager
+    wallet: WalletManager
 
     async def close(self) -> None:
         await self.redis.aclose()

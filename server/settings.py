@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     public_base_url: str = "http://localhost:8000"
 
+    # Wallet and shop (issue 3).
+    reward_webhook_secret: str = ""
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=24 * 3600)
+    wallet_require_verified_email: bool = True
+    shop_rental_sweep_cron: str = "* * * * *"
+
     @field_validator("cors_origins", "ws_allowed_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:

@@ -1,0 +1,1 @@
+"""The ledger: accounts, immutable transfers, idempotent money movement, the audit."""

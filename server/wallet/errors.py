@@ -1,0 +1,39 @@
+"""The wallet's domain errors (each a 4xx with the standard error body)."""
+
+from __future__ import annotations
+
+from server.errors import Conflict, Forbidden, NotFound, Unprocessable
+
+
+class InsufficientFunds(Conflict):
+    status_code = 409
+    code = "INSUFFICIENT_FUNDS"
+
+
+class WalletFrozen(Conflict):
+    status_code = 423
+    code = "WALLET_FROZEN"
+
+
+class WalletClosed(Conflict):
+    code = "WALLET_CLOSED"
+
+
+class RecipientNotFound(NotFound):
+    code = "RECIPIENT_NOT_FOUND"
+
+
+class AccountNotFound(NotFound):
+    code = "ACCOUNT_NOT_FOUND"
+
+
+class InvalidAmount(Unprocessable):
+    code = "INVALID_AMOUNT"
+
+
+class SelfTransfer(Unprocessable):
+    code = "SELF_TRANSFER"
+
+
+class EmailNotVerified(Forbidden):
+    code = "EMAIL_NOT_VERIFIED"

@@ -1,0 +1,359 @@
+"""`WalletManager`: the only write path for wallets.
+
+It is the `Ledger` core (ledger.py: `open_account`, `move`, `freeze_account`, ... for
+other managers, with already-authorised intents) plus the user-facing methods here, which
+take an `Actor`, check what that actor may do, and go through the idempotency store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+from bson import ObjectId
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from auth.actor import Actor
+from auth.documents import User
+from realtime.bus import EventBus
+from server.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    Unprocessable,
+)
+from server.wallet.audit import run_audit
+from server.wallet.documents import ISSUER_OWNER_ID, Account, Transfer
+from server.wallet.errors import (
+    AccountNotFound,
+    EmailNotVerified,
+    InsufficientFunds,
+    InvalidAmount,
+    RecipientNotFound,
+    SelfTransfer,
+    WalletClosed,
+    WalletFrozen,
+)
+from server.wallet.idempotency import IdempotencyStore, Outcome, check_key
+from server.wallet.ledger import (
+    Ledger,
+    Moved,
+    Movement,
+    check_amount,
+    owner_channel,
+    wallet_view,
+)
+from server.wallet.rewards import signature_valid
+from server.wallet.schemas import (
+    AuditReport,
+    MintRequest,
+    Party,
+    RewardCallback,
+    RewardResponse,
+    TransferPage,
+    TransferRequest,
+    TransferResponse,
+    TransferView,
+    WalletView,
+)
+
+__all__ = [
+    "AccountNotFound",
+    "EmailNotVerified",
+    "InsufficientFunds",
+    "InvalidAmount",
+    "Moved",
+    "Movement",
+    "RecipientNotFound",
+    "SelfTransfer",
+    "WalletClosed",
+    "WalletFrozen",
+    "WalletManager",
+    "owner_channel",
+]
+
+
+class WalletManager(Ledger):
+    """The wallet's write path: the ledger core plus permission-checked user methods."""
+
+    def __init__(
+        self,
+        *,
+        mongo: AsyncMongoClient[Any],
+        bus: EventBus,
+        idempotency_ttl_seconds: int = 24 * 3600,
+        require_verified_email: bool = True,
+        reward_secret: str = "",
+    ) -> None:
+        super().__init__(mongo=mongo, bus=bus)
+        self.idempotency = IdempotencyStore(mongo, ttl_seconds=idempotency_ttl_seconds)
+        self.require_verified_email = require_verified_email
+        self._reward_secret = reward_secret
+
+    async def on_user_created(self, user: User, session: AsyncClientSession) -> None:
+        """The `AuthManager` user-created hook: every user gets an account at registration."""
+        await self.open_account("user", user.id, session=session)  # type: ignore[arg-type]
+
+    # -------------------------------------------------------------- user-facing
+
+    async def user_account(self, user_id: ObjectId) -> Account:
+        """The user's account (opened on the fly for users created before the wallet)."""
+        account = await self.account_for("user", user_id)
+        if account is None:
+            account = await self.open_account("user", user_id)
+        return account
+
+    async def my_wallet(self, actor: Actor) -> WalletView:
+        return wallet_view(await self.user_account(actor.user_id))
+
+    async def _require_verified(self, actor: Actor) -> None:
+        if not self.require_verified_email or actor.auth_method == "system":
+            return
+        doc = await User.get_pymongo_collection().find_one(
+            {"_id": actor.user_id}, {"email_verified": 1}
+        )
+        if doc is None or not doc.get("email_verified"):
+            raise EmailNotVerified("Verify your e-mail address before moving tokens.")
+
+    async def resolve_party(self, party: Party) -> Account:
+        """The account named by `{username}` or `{accountId}`, else `RECIPIENT_NOT_FOUND`."""
+        if (party.username is None) == (party.account_id is None):
+            raise BadRequest(
+                "Name the recipient by exactly one of username or accountId.",
+                code="VALIDATION_ERROR",
+                details=[{"field": "to", "message": "exactly one of username, accountId"}],
+            )
+        if party.username is not None:
+            user = await User.get_pymongo_collection().find_one(
+                {"username": party.username.strip().lower(), "is_active": True}, {"_id": 1}
+            )
+            if user is None:
+                raise RecipientNotFound("No user with this username.")
+            return await self.user_account(user["_id"])
+        account = await self.get_account(party.account_id)  # type: ignore[arg-type]
+        if account is None or account.is_system:
+            raise RecipientNotFound("No wallet with this account id.")
+        return account
+
+    async def transfer(
+        self, actor: Actor, cmd: TransferRequest, *, idempotency_key: str | None
+    ) -> Outcome[TransferResponse]:
+        """Send tokens from the actor's own wallet to a user or wallet (idempotent by key).
+
+        Errors: `IDEMPOTENCY_KEY_REQUIRED`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_AMOUNT`,
+        `SELF_TRANSFER`, `RECIPIENT_NOT_FOUND`, `INSUFFICIENT_FUNDS`, `WALLET_FROZEN`,
+        `EMAIL_NOT_VERIFIED`.
+        """
+        key = check_key(idempotency_key)
+
+        async def operation(rec: Any) -> TransferResponse:
+            amount = check_amount(cmd.amount)
+            await self._require_verified(actor)
+            target = await self.resolve_party(cmd.to)
+            source = await self.user_account(actor.user_id)
+            if source.id == target.id:
+                raise SelfTransfer("You cannot send tokens to yourself.")
+            self.remember_owner(source)
+            self.remember_owner(target)
+            movement = Movement(
+                from_account=source.id,  # type: ignore[arg-type]
+                to_account=target.id,  # type: ignore[arg-type]
+                amount=amount,
+                kind="transfer",
+                idempotency_key=rec.record_id,
+                actor_id=actor.user_id,
+                memo=cmd.memo,
+            )
+            return await self._move_recorded(movement, rec, viewer=source.id)
+
+        return await self.idempotency.run(
+            scope="wallet.transfer",
+            actor_id=actor.user_id,
+            key=key,
+            params=cmd,
+            result_type=TransferResponse,
+            operation=operation,
+        )
+
+    async def _move_recorded(
+        self, movement: Movement, rec: Any, *, viewer: Any
+    ) -> TransferResponse:
+        """`move` plus the idempotency record, in one transaction; events after the commit."""
+
+        async def work(session: AsyncClientSession) -> tuple[Moved, TransferResponse]:
+            moved = await self._apply(movement, session)
+            balance = (
+                moved.transfer.from_balance_after
+                if viewer == movement.from_account
+                else moved.transfer.to_balance_after
+            )
+            response = TransferResponse(
+                transfer=await self.transfer_view(moved.transfer, viewer=viewer), balance=balance
+            )
+            await rec.save(session, response)
+            return moved, response
+
+        if movement.from_account == movement.to_account:
+            raise SelfTransfer("Tokens cannot be sent to the same wallet.")
+        moved, response = await self.transaction(work)
+        await self.publish_moved(moved)
+        return response
+
+    async def mint(
+        self, actor: Actor, cmd: MintRequest, *, idempotency_key: str | None
+    ) -> Outcome[TransferResponse]:
+        """Admins only: create tokens out of the issuer account into a user or wallet."""
+        if not actor.is_admin:
+            raise Forbidden("Only administrators can mint tokens.")
+        key = check_key(idempotency_key)
+
+        async def operation(rec: Any) -> TransferResponse:
+            amount = check_amount(cmd.amount)
+            target = await self.resolve_party(cmd.to)
+            issuer = await self.issuer_account()
+            self.remember_owner(issuer)
+            self.remember_owner(target)
+            movement = Movement(
+                from_account=issuer.id,  # type: ignore[arg-type]
+                to_account=target.id,  # type: ignore[arg-type]
+                amount=amount,
+                kind="mint",
+                idempotency_key=rec.record_id,
+                actor_id=actor.user_id,
+                memo=cmd.reason,
+            )
+            return await self._move_recorded(movement, rec, viewer=target.id)
+
+        return await self.idempotency.run(
+            scope="wallet.mint",
+            actor_id=actor.user_id,
+            key=key,
+            params=cmd,
+            result_type=TransferResponse,
+            operation=operation,
+        )
+
+    async def list_transfers(
+        self, actor: Actor, *, limit: int = 50, cursor: str | None = None
+    ) -> TransferPage:
+        """The actor's transfers, newest first; `cursor` = the last id of the previous page."""
+        account = await self.user_account(actor.user_id)
+        return await self.account_transfers(account.id, limit=limit, cursor=cursor)  # type: ignore[arg-type]
+
+    async def account_transfers(
+        self, account_id: ObjectId, *, limit: int = 50, cursor: str | None = None
+    ) -> TransferPage:
+        """Transfers of one account, newest first (no permission check: for managers)."""
+        limit = max(1, min(int(limit), 200))
+        query: dict[str, Any] = {"accounts": ObjectId(account_id)}
+        if cursor:
+            if not ObjectId.is_valid(cursor):
+                raise BadRequest("The cursor is not valid.", code="INVALID_CURSOR")
+            query["_id"] = {"$lt": ObjectId(cursor)}
+        docs = await self._transfers.find(query).sort("_id", -1).limit(limit + 1).to_list()
+        more = len(docs) > limit
+        docs = docs[:limit]
+        items = [
+            await self.transfer_view(Transfer.model_validate(d), viewer=account_id) for d in docs
+        ]
+        return TransferPage(items=items, next_cursor=items[-1].id if more and items else None)
+
+    async def get_transfer(self, actor: Actor, transfer_id: str) -> TransferView:
+        """One of the actor's transfers (404 for anyone else's, to reveal nothing)."""
+        account = await self.user_account(actor.user_id)
+        doc = None
+        if ObjectId.is_valid(transfer_id):
+            doc = await self._transfers.find_one(
+                {"_id": ObjectId(transfer_id), "accounts": account.id}
+            )
+        if doc is None:
+            raise NotFound("No such transfer.", code="TRANSFER_NOT_FOUND")
+        return await self.transfer_view(Transfer.model_validate(doc), viewer=account.id)
+
+    async def transfers_by_correlation(self, correlation_id: str) -> Sequence[Transfer]:
+        """Every leg of one multi-leg operation (for managers)."""
+        docs = await self._transfers.find({"correlation_id": correlation_id}).to_list()
+        return [Transfer.model_validate(d) for d in docs]
+
+    # -------------------------------------------------------------- admin and callbacks
+
+    async def audit(self, actor: Actor) -> AuditReport:
+        """Admins only: the ledger audit (see `server.wallet.audit`)."""
+        if not actor.is_admin:
+            raise Forbidden("Only administrators can audit the ledger.")
+        return await run_audit()
+
+    async def admin_account(self, actor: Actor, account_id: str) -> WalletView:
+        if not actor.is_admin:
+            raise Forbidden("Only administrators can inspect other wallets.")
+        account = await self.get_account(account_id)
+        if account is None:
+            raise AccountNotFound("No such account.")
+        return wallet_view(account, with_owner=True)
+
+    async def admin_set_frozen(
+        self, actor: Actor, account_id: str, *, frozen: bool, reason: str | None = None
+    ) -> WalletView:
+        """Admins only: freeze or unfreeze any non-system account."""
+        if not actor.is_admin:
+            raise Forbidden("Only administrators can freeze wallets.")
+        if not ObjectId.is_valid(account_id):
+            raise AccountNotFound("No such account.")
+        if frozen:
+            account = await self.freeze_account(ObjectId(account_id), reason=reason or "")
+        else:
+            account = await self.unfreeze_account(ObjectId(account_id))
+        return wallet_view(account, with_owner=True)
+
+    async def reward(self, body: bytes, signature: str | None) -> tuple[RewardResponse, bool]:
+        """A signed reward callback: mint to the named user once per `eventId`.
+
+        Returns the response and whether it was new. 503 `REWARDS_DISABLED` without a
+        secret, 401 `INVALID_SIGNATURE` for a bad or missing signature.
+        """
+        if not self._reward_secret:
+            raise ServiceUnavailable(
+                "Reward callbacks are not configured.", code="REWARDS_DISABLED"
+            )
+        if not signature_valid(self._reward_secret, body, signature):
+            raise Unauthorized("The signature is not valid.", code="INVALID_SIGNATURE")
+        try:
+            cmd = msgspec.json.decode(body, type=RewardCallback)
+        except msgspec.DecodeError as exc:
+            raise Unprocessable(
+                "The callback body is not valid.", details=[{"message": str(exc)}]
+            ) from exc
+        amount = check_amount(cmd.amount)
+        if (cmd.username is None) == (cmd.user_id is None):
+            raise Unprocessable(
+                "Name the user by exactly one of username or userId.",
+                details=[{"field": "username", "message": "exactly one of username, userId"}],
+            )
+        if cmd.user_id is not None:
+            user = await User.get_pymongo_collection().find_one({"_id": ObjectId(cmd.user_id)})
+        else:
+            user = await User.get_pymongo_collection().find_one(
+                {"username": (cmd.username or "").lower()}
+            )
+        if user is None:
+            raise RecipientNotFound("No such user.")
+        target = await self.user_account(user["_id"])
+        issuer = await self.issuer_account()
+        moved = await self.move(
+            Movement(
+                from_account=issuer.id,  # type: ignore[arg-type]
+                to_account=target.id,  # type: ignore[arg-type]
+                amount=amount,
+                kind="mint",
+                idempotency_key=f"reward:{cmd.event_id}",
+                actor_id=ISSUER_OWNER_ID,
+                memo=cmd.reason or "reward",
+                correlation_id=f"reward:{cmd.event_id}",
+            )
+        )
+        view = await self.transfer_view(moved.transfer, viewer=target.id)
+        return RewardResponse(transfer=view, duplicate=moved.replayed), not moved.replayed
