@@ -26,6 +26,11 @@ from server import jobs
 from server.cli import ServerCLIPlugin
 from server.db import init_db, make_client
 from server.errors import EXCEPTION_HANDLERS
+from server.groups.wiring import (
+    GROUP_DOCUMENT_MODELS,
+    GROUP_ROUTE_HANDLERS,
+    attach_groups,
+)
 from server.health import HEALTH_CHECKS_STATE_KEY, HealthController
 from server.logging_setup import configure_logging
 from server.middleware import RequestIdMiddleware
@@ -39,6 +44,7 @@ log = logging.getLogger("server.app")
 
 DOCUMENT_MODELS: list[Any] = [User, AuthSession]
 DOCUMENT_MODELS += [Account, Transfer, IdempotencyRecord]
+DOCUMENT_MODELS += GROUP_DOCUMENT_MODELS
 SERVICES_STATE_KEY = "services"
 
 
@@ -76,7 +82,9 @@ async def open_services(settings: Settings) -> Services:
         reward_secret=settings.reward_webhook_secret,
     )
     auth.add_user_created_hook(wallet.on_user_created)
-    return Services(mongo=mongo, redis=redis, bus=bus, auth=auth, wallet=wallet)
+    services = Services(mongo=mongo, redis=redis, bus=bus, auth=auth, wallet=wallet)
+    attach_groups(services, settings)
+    return services
 
 
 def _health_checks(services: Services) -> dict[str, Any]:
@@ -104,8 +112,14 @@ def _saq_config(settings: Settings) -> SAQConfig:
             QueueConfig(
                 dsn=settings.redis_url,
                 name="default",
-                tasks=[jobs.cleanup_expired_sessions],
+                tasks=[jobs.sweep_groups, jobs.cleanup_expired_sessions],
                 scheduled_tasks=[
+                    CronJob(
+                        function=jobs.sweep_groups,
+                        cron=settings.group_sweep_cron,
+                        unique=True,
+                        timeout=300,
+                    ),
                     CronJob(
                         function=jobs.cleanup_expired_sessions,
                         cron=settings.session_cleanup_cron,
@@ -148,6 +162,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuthController,
             WalletController,
             AdminWalletController,
+            *GROUP_ROUTE_HANDLERS,
         ],
         dependencies=dict(AUTH_DEPENDENCIES),
         exception_handlers=EXCEPTION_HANDLERS,

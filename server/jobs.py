@@ -18,6 +18,17 @@ async def cleanup_expired_sessions(ctx: dict[str, Any]) -> int:
     return deleted
 
 
+async def sweep_groups(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Expire family/workspace invitations, token requests and votes past their time."""
+    services = ctx["services"]
+    swept = {
+        "families": await services.families.sweep(),
+        "workspaces": await services.workspaces.sweep(),
+    }
+    log.info("group sweep", extra={"swept": swept})
+    return swept
+
+
 class QueuePlugin(SAQPlugin):
     """litestar-saq, without starting worker machinery inside the api process.
 

@@ -25,6 +25,13 @@ class Services:
     auth: AuthManager
     wallet: WalletManager
 
+    # Families, workspaces, invitations, notifications (issue 4): set by
+    # server.groups.wiring.attach_groups.
+    families: Any = None
+    workspaces: Any = None
+    invitations: Any = None
+    notifications: Any = None
+
     async def close(self) -> None:
         await self.redis.aclose()
         await self.mongo.close()

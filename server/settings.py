@@ -74,6 +74,19 @@ class Settings(BaseSettings):
     wallet_require_verified_email: bool = True
     shop_rental_sweep_cron: str = "* * * * *"
 
+    # Families, workspaces, notifications (issue 4): see README "Families and workspaces".
+    family_max_members: int = Field(default=12, ge=2)
+    family_max_per_user: int = Field(default=3, ge=1)
+    workspace_max_members: int = Field(default=50, ge=2)
+    workspace_max_per_user: int = Field(default=20, ge=1)
+    invitation_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    invitation_decline_cooldown_seconds: int = Field(default=24 * 3600, ge=0)
+    token_request_auto_approve_max: int = Field(default=100, ge=0)
+    token_request_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    emergency_unfreeze_window_seconds: int = Field(default=48 * 3600, ge=60)
+    family_recovery_window_seconds: int = Field(default=72 * 3600, ge=60)
+    group_sweep_cron: str = "*/5 * * * *"
+
     @field_validator("cors_origins", "ws_allowed_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:

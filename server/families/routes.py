@@ -1,0 +1,75 @@
+"""HTTP routes for families: the shared group routes plus relationships, backup admins and
+recovery. Thin: every rule lives in `FamilyManager`."""
+
+from __future__ import annotations
+
+from litestar import Controller, delete, get, post, put
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+
+from auth.actor import Actor
+from server.families.manager import FamilyManager
+from server.families.schemas import RecoveryOpen, RelationshipSet, RelationshipView
+from server.groups.routes import group_controller
+from server.groups.schemas import MemberView, RecoveryResult, VoteCast, VoteView
+
+FamilyController = group_controller("family", "/api/v1/families", "families")
+
+
+def provide_families(state: State) -> FamilyManager:
+    return state["services"].families  # type: ignore[no-any-return]
+
+
+class FamilyExtrasController(Controller):
+    path = "/api/v1/families"
+    tags = ["family"]
+    dependencies = {"families": Provide(provide_families, sync_to_thread=False)}
+
+    @get("/{group_id:str}/relationships")
+    async def relationships(
+        self, group_id: str, actor: Actor, families: FamilyManager
+    ) -> list[RelationshipView]:
+        return await families.relationships(actor, group_id)
+
+    @put("/{group_id:str}/relationships/{user_id:str}")
+    async def set_relationship(
+        self,
+        group_id: str,
+        user_id: str,
+        data: RelationshipSet,
+        actor: Actor,
+        families: FamilyManager,
+    ) -> RelationshipView:
+        return await families.set_relationship(actor, group_id, user_id, data)
+
+    @put("/{group_id:str}/backup-admins/{user_id:str}")
+    async def set_backup_admin(
+        self, group_id: str, user_id: str, actor: Actor, families: FamilyManager
+    ) -> MemberView:
+        return await families.set_backup_admin(actor, group_id, user_id)
+
+    @delete("/{group_id:str}/backup-admins/{user_id:str}", status_code=HTTP_204_NO_CONTENT)
+    async def remove_backup_admin(
+        self, group_id: str, user_id: str, actor: Actor, families: FamilyManager
+    ) -> None:
+        await families.remove_backup_admin(actor, group_id, user_id)
+
+    @post("/{group_id:str}/recovery", status_code=HTTP_200_OK)
+    async def recover(
+        self,
+        group_id: str,
+        actor: Actor,
+        families: FamilyManager,
+        data: RecoveryOpen | None = None,
+    ) -> RecoveryResult:
+        return await families.recover(actor, group_id, data)
+
+    @post("/{group_id:str}/recovery/{vote_id:str}/vote", status_code=HTTP_200_OK)
+    async def vote_recovery(
+        self, group_id: str, vote_id: str, data: VoteCast, actor: Actor, families: FamilyManager
+    ) -> VoteView:
+        return await families.vote_recovery(actor, group_id, vote_id, data)
+
+
+ROUTE_HANDLERS = [FamilyController, FamilyExtrasController]

@@ -1,0 +1,214 @@
+"""The shared core of the family and workspace managers: loading a group as an actor,
+views, and publishing after commit. The feature mixins (membership, invitations, wallet,
+votes) build on it; `FamilyManager` and `WorkspaceManager` add what is theirs alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from beanie import PydanticObjectId
+from bson import ObjectId
+from pymongo import AsyncMongoClient
+
+from auth.actor import Actor
+from auth.documents import User, utcnow
+from auth.manager import user_channel
+from realtime.bus import EventBus
+from server.errors import Forbidden, NotFound
+from server.groups.config import GroupConfig
+from server.groups.documents import GroupDocument, Invitation, Membership
+from server.groups.kinds import GroupKind
+from server.groups.schemas import GroupInfo, GroupView, InvitationView, MemberView
+from server.notifications.manager import NotificationManager
+
+log = logging.getLogger("server.groups")
+
+
+def as_utc(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class GroupManagerBase:
+    def __init__(
+        self,
+        *,
+        kind: GroupKind,
+        document: type[GroupDocument],
+        mongo: AsyncMongoClient[Any],
+        bus: EventBus,
+        notifications: NotificationManager,
+        ledger: Any = None,
+        config: GroupConfig | None = None,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.kind = kind
+        self.document = document
+        self._mongo = mongo
+        self._bus = bus
+        self._notifications = notifications
+        self.ledger = ledger
+        self.config = config or GroupConfig()
+        self.now = now
+
+    # ------------------------------------------------------------------ errors
+
+    @property
+    def _code(self) -> str:
+        return self.kind.name.upper()
+
+    def not_found(self) -> NotFound:
+        return NotFound(f"No such {self.kind.label}.", code=f"{self._code}_NOT_FOUND")
+
+    def admin_required(self) -> Forbidden:
+        return Forbidden(
+            f"Only {self.kind.label} admins may do this.", code=f"{self._code}_ADMIN_REQUIRED"
+        )
+
+    # ------------------------------------------------------------------ loading
+
+    @staticmethod
+    def oid(value: Any) -> ObjectId | None:
+        if isinstance(value, ObjectId):
+            return value
+        return ObjectId(value) if isinstance(value, str) and ObjectId.is_valid(value) else None
+
+    async def find_group(self, group_id: Any) -> GroupDocument | None:
+        gid = self.oid(group_id)
+        if gid is None:
+            return None
+        raw = await self.document.get_pymongo_collection().find_one(
+            {"_id": gid, "deleted_at": None}
+        )
+        return self.document.model_validate(raw) if raw else None
+
+    async def membership(self, group_id: ObjectId, user_id: ObjectId) -> Membership | None:
+        raw = await Membership.get_pymongo_collection().find_one(
+            {"group_kind": self.kind.name, "group_id": group_id, "user_id": user_id}
+        )
+        return Membership.model_validate(raw) if raw else None
+
+    async def load(self, actor: Actor, group_id: Any) -> tuple[GroupDocument, Membership]:
+        """The group and the actor's membership; 404 for anyone who is not a member."""
+        group = await self.find_group(group_id)
+        if group is None:
+            raise self.not_found()
+        member = await self.membership(group.id, actor.user_id)  # type: ignore[arg-type]
+        if member is None:
+            raise self.not_found()
+        return group, member
+
+    async def load_admin(self, actor: Actor, group_id: Any) -> tuple[GroupDocument, Membership]:
+        group, member = await self.load(actor, group_id)
+        if not self.kind.is_admin(member.role):
+            raise self.admin_required()
+        return group, member
+
+    async def is_member(self, actor: Actor, group_id: Any) -> bool:
+        """For the real-time channel authorizer: may `actor` subscribe to this group?"""
+        group = await self.find_group(group_id)
+        if group is None:
+            return False
+        return await self.membership(group.id, actor.user_id) is not None  # type: ignore[arg-type]
+
+    async def members_of(self, group_id: ObjectId) -> list[Membership]:
+        raws = await (
+            Membership.get_pymongo_collection()
+            .find({"group_kind": self.kind.name, "group_id": group_id})
+            .sort("joined_at", 1)
+            .to_list()
+        )
+        return [Membership.model_validate(r) for r in raws]
+
+    async def member_ids(self, group_id: ObjectId) -> list[ObjectId]:
+        return [m.user_id for m in await self.members_of(group_id)]
+
+    async def admin_ids(self, group_id: ObjectId) -> list[ObjectId]:
+        return [m.user_id for m in await self.members_of(group_id) if self.kind.is_admin(m.role)]
+
+    @staticmethod
+    async def usernames(user_ids: Iterable[ObjectId]) -> dict[ObjectId, str]:
+        ids = list(set(user_ids))
+        if not ids:
+            return {}
+        cursor = User.get_pymongo_collection().find({"_id": {"$in": ids}}, {"username": 1})
+        return {doc["_id"]: doc["username"] async for doc in cursor}
+
+    # ------------------------------------------------------------------ views
+
+    def info(self, group: GroupDocument) -> GroupInfo:
+        return GroupInfo(
+            id=str(group.id),
+            kind=self.kind.name,
+            name=group.name,
+            description=group.description,
+            member_count=group.member_count,
+            owner_id=str(group.owner_id) if group.owner_id else None,
+            frozen=group.frozen,
+            frozen_reason=group.frozen_reason,
+            created_at=group.created_at,
+            updated_at=group.updated_at,
+        )
+
+    def view(self, group: GroupDocument, member: Membership) -> GroupView:
+        info = self.info(group)
+        return GroupView(
+            **{f: getattr(info, f) for f in info.__struct_fields__}, my_role=member.role
+        )
+
+    @staticmethod
+    def member_view(member: Membership, username: str) -> MemberView:
+        return MemberView(
+            user_id=str(member.user_id),
+            username=username,
+            role=member.role,
+            joined_at=member.joined_at,
+            backup_rank=member.backup_rank,
+        )
+
+    @staticmethod
+    def invitation_view(inv: Invitation, invitee_username: str) -> InvitationView:
+        return InvitationView(
+            id=str(inv.id),
+            group_kind=inv.group_kind,
+            group_id=str(inv.group_id),
+            group_name=inv.group_name,
+            invitee_id=str(inv.invitee_id),
+            invitee_username=invitee_username,
+            inviter_id=str(inv.inviter_id),
+            role=inv.role,
+            relationship=inv.relationship,
+            status=inv.status,
+            created_at=inv.created_at,
+            expires_at=inv.expires_at,
+            responded_at=inv.responded_at,
+        )
+
+    # ------------------------------------------------------------------ after commit
+
+    async def publish_group(self, group_id: Any, type_: str, data: Any) -> None:
+        await self._bus.publish(self.kind.channel(group_id), type_, data)
+
+    async def publish_users(self, user_ids: Iterable[Any], type_: str, data: Any) -> None:
+        for uid in dict.fromkeys(str(u) for u in user_ids):
+            await self._bus.publish(user_channel(uid), type_, data)
+
+    async def notify(
+        self, recipients: Sequence[Any], type_: str, title: str, data: dict[str, Any]
+    ) -> None:
+        try:
+            await self._notifications.notify(recipients, type_, title, data)
+        except Exception:  # a notification never undoes a committed write
+            log.exception("notification failed", extra={"type": type_})
+
+    def etype(self, verb: str) -> str:
+        return f"{self.kind.name}.{verb}"
+
+    @staticmethod
+    def pid(value: Any) -> PydanticObjectId:
+        return PydanticObjectId(value)

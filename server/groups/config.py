@@ -1,0 +1,15 @@
+"""Timing and limits for groups (read from Settings by the composition root)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class GroupConfig:
+    invitation_ttl_seconds: int = 7 * 24 * 3600
+    decline_cooldown_seconds: int = 24 * 3600
+    auto_approve_threshold: int = 100
+    request_ttl_seconds: int = 7 * 24 * 3600
+    emergency_unfreeze_window_seconds: int = 48 * 3600
+    recovery_window_seconds: int = 72 * 3600

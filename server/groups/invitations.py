@@ -1,0 +1,356 @@
+"""Invitations to a group: invite, list, cancel, resend; the invitee accepts or declines.
+
+Expiry is enforced at the moment of use (an expired invitation is marked `expired`, never
+deleted, and can't be accepted) and by the sweep, which publishes the events.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from auth.actor import Actor
+from auth.documents import User
+from server.db import run_in_transaction
+from server.errors import Conflict, NotFound, Unprocessable
+from server.groups.base import as_utc
+from server.groups.documents import GroupDocument, Invitation
+from server.groups.events import InvitationChanged, MemberChanged
+from server.groups.membership import MembershipMixin
+from server.groups.schemas import InvitationCreate, InvitationView, MemberView
+
+INVITATION_GONE = "This invitation is no longer open."
+
+
+class InvitationMixin(MembershipMixin):
+    def _check_relationship(self, relationship: str | None) -> str | None:
+        """Overridden by families (who name relations); others take none."""
+        return None
+
+    async def _inv_view(self, inv: Invitation) -> InvitationView:
+        names = await self.usernames([inv.invitee_id])
+        return self.invitation_view(inv, names.get(inv.invitee_id, ""))
+
+    async def invite(
+        self, actor: Actor, group_id: Any, cmd: InvitationCreate
+    ) -> tuple[InvitationView, bool]:
+        """The invitation and whether it is new (an open one for the same person is returned)."""
+        group, _ = await self.load_admin(actor, group_id)
+        if bool(cmd.username) == bool(cmd.email):
+            raise Unprocessable(
+                "Give exactly one of username or email.",
+                details=[{"field": "username", "message": "username or email"}],
+            )
+        field, value = ("username", cmd.username) if cmd.username else ("email", cmd.email)
+        invitee = await User.find_one({field: str(value).strip().lower(), "is_active": True})
+        if invitee is None:
+            raise NotFound("No user with that username or e-mail.", code="USER_NOT_FOUND")
+        if invitee.id == actor.user_id or await self.membership(group.id, invitee.id) is not None:  # type: ignore[arg-type]
+            raise Conflict(
+                f"That user is already in this {self.kind.label}.", code="ALREADY_MEMBER"
+            )
+        role = cmd.role or self.kind.default_role
+        if role not in self.kind.invitable_roles:
+            raise Unprocessable(
+                f"Invitations can't give the role {role!r}.",
+                code="INVALID_ROLE",
+                details=[
+                    {"field": "role", "message": ", ".join(sorted(self.kind.invitable_roles))}
+                ],
+            )
+        relationship = self._check_relationship(cmd.relationship)
+        now = self.now()
+        existing = await self._open_invitation(group.id, invitee.id)
+        if existing is not None:
+            return await self._inv_view(existing), False
+        recent = await Invitation.get_pymongo_collection().find_one(
+            {
+                "group_id": group.id,
+                "invitee_id": invitee.id,
+                "status": "declined",
+                "responded_at": {
+                    "$gt": now - timedelta(seconds=self.config.decline_cooldown_seconds)
+                },
+            }
+        )
+        if recent is not None:
+            raise Conflict(
+                "This person declined recently; they can be invited again after 24 hours.",
+                code="RECENTLY_DECLINED",
+            )
+        if group.member_count >= self.kind.max_members:
+            raise Conflict(f"This {self.kind.label} is full.", code=f"{self._code}_FULL")
+        inv = Invitation(
+            group_kind=self.kind.name,
+            group_id=group.id,  # type: ignore[arg-type]
+            group_name=group.name,
+            invitee_id=invitee.id,  # type: ignore[arg-type]
+            inviter_id=self.pid(actor.user_id),
+            role=role,
+            relationship=relationship,
+            pending_key=f"{group.id}:{invitee.id}",
+            created_at=now,
+            expires_at=now + timedelta(seconds=self.config.invitation_ttl_seconds),
+        )
+        try:
+            await inv.insert()
+        except DuplicateKeyError:
+            # Another admin invited the same person a moment ago: that one is the invitation.
+            existing = await self._open_invitation(group.id, invitee.id)
+            if existing is None:
+                raise Conflict("Try again.", code="CONCURRENT_UPDATE") from None
+            return await self._inv_view(existing), False
+        view = self.invitation_view(inv, invitee.username)
+        await self.publish_group(
+            group.id, self.etype("invitation_created"), InvitationChanged(view)
+        )
+        await self.publish_users(
+            [invitee.id], self.etype("invitation_received"), InvitationChanged(view)
+        )
+        await self.notify(
+            [invitee.id],
+            "invitation.received",
+            f"{actor.username} invited you to {group.name}.",
+            {"invitationId": str(inv.id), "groupKind": self.kind.name, "groupId": str(group.id)},
+        )
+        return view, True
+
+    async def _open_invitation(self, group_id: Any, invitee_id: Any) -> Invitation | None:
+        """The pending invitation for this person, expiring it first if its time has passed."""
+        raw = await Invitation.get_pymongo_collection().find_one(
+            {"pending_key": f"{group_id}:{invitee_id}", "status": "pending"}
+        )
+        if raw is None:
+            return None
+        inv = Invitation.model_validate(raw)
+        if as_utc(inv.expires_at) <= self.now():
+            await self._expire_invitation(inv)
+            return None
+        return inv
+
+    async def _close(
+        self,
+        inv: Invitation,
+        status: str,
+        session: AsyncClientSession | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Invitation | None:
+        """Compare-and-set `pending` -> `status`; None if someone else closed it first."""
+        raw = await Invitation.get_pymongo_collection().find_one_and_update(
+            {"_id": inv.id, "status": "pending"},
+            {
+                "$set": {
+                    "status": status,
+                    "responded_at": self.now(),
+                    "pending_key": f"closed:{inv.id}",
+                    **(extra or {}),
+                }
+            },
+            session=session,
+            return_document=ReturnDocument.AFTER,
+        )
+        return Invitation.model_validate(raw) if raw else None
+
+    async def _expire_invitation(self, inv: Invitation) -> bool:
+        closed = await self._close(inv, "expired")
+        if closed is None:
+            return False
+        view = await self._inv_view(closed)
+        event = InvitationChanged(view)
+        await self.publish_group(inv.group_id, self.etype("invitation_expired"), event)
+        await self.publish_users([inv.invitee_id], self.etype("invitation_expired"), event)
+        return True
+
+    async def list_invitations(
+        self, actor: Actor, group_id: Any, status: str | None = None
+    ) -> list[InvitationView]:
+        group, _ = await self.load_admin(actor, group_id)
+        await self.expire_invitations(group_id=group.id)
+        query: dict[str, Any] = {"group_kind": self.kind.name, "group_id": group.id}
+        if status:
+            query["status"] = status
+        raws = await Invitation.get_pymongo_collection().find(query).sort("_id", -1).to_list(500)
+        invs = [Invitation.model_validate(r) for r in raws]
+        names = await self.usernames(i.invitee_id for i in invs)
+        return [self.invitation_view(i, names.get(i.invitee_id, "")) for i in invs]
+
+    async def _group_invitation(self, group: GroupDocument, inv_id: Any) -> Invitation:
+        iid = self.oid(inv_id)
+        raw = (
+            await Invitation.get_pymongo_collection().find_one(
+                {"_id": iid, "group_id": group.id, "group_kind": self.kind.name}
+            )
+            if iid
+            else None
+        )
+        if raw is None:
+            raise NotFound("No such invitation.", code="INVITATION_NOT_FOUND")
+        return Invitation.model_validate(raw)
+
+    async def cancel_invitation(self, actor: Actor, group_id: Any, inv_id: Any) -> None:
+        group, _ = await self.load_admin(actor, group_id)
+        inv = await self._group_invitation(group, inv_id)
+        closed = await self._close(inv, "cancelled")
+        if closed is None:
+            raise Conflict(INVITATION_GONE, code="INVITATION_NOT_PENDING")
+        event = InvitationChanged(await self._inv_view(closed))
+        await self.publish_group(group.id, self.etype("invitation_cancelled"), event)
+        await self.publish_users([inv.invitee_id], self.etype("invitation_cancelled"), event)
+
+    async def resend_invitation(self, actor: Actor, group_id: Any, inv_id: Any) -> InvitationView:
+        group, _ = await self.load_admin(actor, group_id)
+        inv = await self._group_invitation(group, inv_id)
+        now = self.now()
+        if inv.status == "pending" and as_utc(inv.expires_at) <= now:
+            await self._expire_invitation(inv)
+            raise Conflict("The invitation has expired; invite again.", code="INVITATION_EXPIRED")
+        raw = await Invitation.get_pymongo_collection().find_one_and_update(
+            {"_id": inv.id, "status": "pending", "expires_at": {"$gt": now}},
+            {
+                "$set": {
+                    "resent_at": now,
+                    "expires_at": now + timedelta(seconds=self.config.invitation_ttl_seconds),
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if raw is None:
+            raise Conflict(INVITATION_GONE, code="INVITATION_NOT_PENDING")
+        view = await self._inv_view(Invitation.model_validate(raw))
+        await self.publish_group(group.id, self.etype("invitation_resent"), InvitationChanged(view))
+        await self.publish_users(
+            [inv.invitee_id], self.etype("invitation_received"), InvitationChanged(view)
+        )
+        await self.notify(
+            [inv.invitee_id],
+            "invitation.received",
+            f"{actor.username} reminded you of an invitation to {group.name}.",
+            {"invitationId": str(inv.id), "groupKind": self.kind.name, "groupId": str(group.id)},
+        )
+        return view
+
+    # ------------------------------------------------------------------ the invitee's side
+
+    async def accept_invitation(self, actor: Actor, inv: Invitation) -> MemberView:
+        if inv.invitee_id != actor.user_id:
+            raise NotFound("No such invitation.", code="INVITATION_NOT_FOUND")
+        if inv.status != "pending":
+            raise Conflict(INVITATION_GONE, code="INVITATION_NOT_PENDING")
+        if as_utc(inv.expires_at) <= self.now():
+            await self._expire_invitation(inv)
+            raise Conflict("The invitation has expired.", code="INVITATION_EXPIRED")
+        await self._ensure_counter(actor.user_id)
+        member = self._new_membership(inv.group_id, inv.invitee_id, inv.role)
+        group_holder: list[GroupDocument] = []
+
+        async def work(session: AsyncClientSession) -> None:
+            closed = await Invitation.get_pymongo_collection().update_one(
+                {"_id": inv.id, "status": "pending", "expires_at": {"$gt": self.now()}},
+                {
+                    "$set": {
+                        "status": "accepted",
+                        "responded_at": self.now(),
+                        "pending_key": f"closed:{inv.id}",
+                    }
+                },
+                session=session,
+            )
+            if closed.modified_count != 1:
+                raise Conflict(INVITATION_GONE, code="INVITATION_NOT_PENDING")
+            inc = {"member_count": 1} | ({"admin_count": 1} if self.kind.is_admin(inv.role) else {})
+            raw = await self.document.get_pymongo_collection().find_one_and_update(
+                {
+                    "_id": inv.group_id,
+                    "deleted_at": None,
+                    "member_count": {"$lt": self.kind.max_members},
+                },
+                {"$inc": inc},
+                session=session,
+                return_document=ReturnDocument.AFTER,
+            )
+            if raw is None:
+                if await self.find_group(inv.group_id) is None:
+                    raise NotFound(
+                        f"The {self.kind.label} no longer exists.", code=f"{self._code}_NOT_FOUND"
+                    )
+                raise Conflict(f"This {self.kind.label} is full.", code=f"{self._code}_FULL")
+            group_holder[:] = [self.document.model_validate(raw)]
+            await self._take_slot(actor.user_id, session)
+            member.id = None
+            try:
+                await member.insert(session=session)
+            except DuplicateKeyError:
+                raise Conflict(
+                    f"You are already in this {self.kind.label}.", code="ALREADY_MEMBER"
+                ) from None
+            await self._on_member_joined(group_holder[0], inv, session)
+
+        await run_in_transaction(self._mongo, work)
+        group = group_holder[0]
+        view = self.member_view(member, actor.username)
+        inv.status, inv.responded_at = "accepted", self.now()
+        inv_view = self.invitation_view(inv, actor.username)
+        await self.publish_group(
+            group.id, self.etype("invitation_accepted"), InvitationChanged(inv_view)
+        )
+        joined = MemberChanged(group_id=str(group.id), member=view)
+        await self.publish_group(group.id, self.etype("member_joined"), joined)
+        await self.publish_users([actor.user_id], self.etype("member_joined"), joined)
+        others = [uid for uid in await self.member_ids(group.id) if uid != actor.user_id]  # type: ignore[arg-type]
+        await self.notify(
+            others,
+            self.etype("member_joined"),
+            f"{actor.username} joined {group.name}.",
+            {"groupId": str(group.id), "userId": str(actor.user_id)},
+        )
+        return view
+
+    async def _on_member_joined(
+        self, group: GroupDocument, inv: Invitation, session: AsyncClientSession
+    ) -> None:
+        """Hook for kind-specific data on joining (families store the relationship)."""
+
+    async def decline_invitation(self, actor: Actor, inv: Invitation) -> InvitationView:
+        if inv.invitee_id != actor.user_id:
+            raise NotFound("No such invitation.", code="INVITATION_NOT_FOUND")
+        if inv.status == "pending" and as_utc(inv.expires_at) <= self.now():
+            await self._expire_invitation(inv)
+            raise Conflict("The invitation has expired.", code="INVITATION_EXPIRED")
+        closed = await self._close(inv, "declined")
+        if closed is None:
+            raise Conflict(INVITATION_GONE, code="INVITATION_NOT_PENDING")
+        view = self.invitation_view(closed, actor.username)
+        await self.publish_group(
+            inv.group_id, self.etype("invitation_declined"), InvitationChanged(view)
+        )
+        await self.notify(
+            [inv.inviter_id],
+            "invitation.declined",
+            f"{actor.username} declined the invitation to {inv.group_name}.",
+            {
+                "invitationId": str(inv.id),
+                "groupKind": self.kind.name,
+                "groupId": str(inv.group_id),
+            },
+        )
+        return view
+
+    async def expire_invitations(self, *, group_id: Any = None, limit: int = 500) -> int:
+        """Mark pending invitations past their time `expired` (history kept), with events."""
+        query: dict[str, Any] = {
+            "group_kind": self.kind.name,
+            "status": "pending",
+            "expires_at": {"$lte": self.now()},
+        }
+        if group_id is not None:
+            query["group_id"] = group_id
+        raws = await Invitation.get_pymongo_collection().find(query).to_list(limit)
+        count = 0
+        for raw in raws:
+            if await self._expire_invitation(Invitation.model_validate(raw)):
+                count += 1
+        return count
