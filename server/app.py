@@ -21,7 +21,13 @@ from auth.dependencies import AUTH_DEPENDENCIES, AUTH_MANAGER_STATE_KEY
 from auth.documents import AuthSession, User
 from auth.manager import AuthManager
 from auth.routes import AuthController
+from realtime.asyncapi import build_asyncapi
 from realtime.bus import EventBus
+from realtime.config import RealtimeConfig
+from realtime.gateway import HUB_STATE_KEY, realtime_socket
+from realtime.hub import RealtimeHub
+from realtime.routes import ASYNCAPI_STATE_KEY, RealtimeController, asyncapi_document
+from realtime.sse import event_stream
 from server import jobs
 from server.cli import ServerCLIPlugin
 from server.db import init_db, make_client
@@ -84,7 +90,55 @@ async def open_services(settings: Settings) -> Services:
     auth.add_user_created_hook(wallet.on_user_created)
     services = Services(mongo=mongo, redis=redis, bus=bus, auth=auth, wallet=wallet)
     attach_groups(services, settings)
+    register_channel_authorizers(services)
     return services
+
+
+def register_channel_authorizers(services: Services) -> None:
+    """Who may read `family:{id}` / `workspace:{id}` (`user:{id}` is built in)."""
+    for prefix, manager in (("family", services.families), ("workspace", services.workspaces)):
+        if manager is not None:
+            services.channel_authorizers.register_channel_authorizer(
+                prefix,
+                manager.is_member,
+                presence=True,
+                recheck_on={f"{prefix}.member_removed", f"{prefix}.deleted"},
+            )
+
+
+def realtime_config(settings: Settings) -> RealtimeConfig:
+    return RealtimeConfig(
+        redis_url=settings.redis_url,
+        allowed_origins=tuple(settings.ws_allowed_origins),
+        allow_missing_origin=settings.ws_allow_missing_origin,
+        ticket_ttl=settings.realtime_ticket_ttl_seconds,
+        queue_max_frames=settings.ws_queue_max_frames,
+        max_frame_bytes=settings.ws_max_frame_bytes,
+        max_subscriptions=settings.ws_max_subscriptions,
+        frames_per_second=settings.ws_frames_per_second,
+        frames_burst=settings.ws_frames_burst,
+        send_timeout=settings.ws_send_timeout_seconds,
+        sse_keepalive=settings.sse_keepalive_seconds,
+        presence_ttl=settings.presence_ttl_seconds,
+        redis_timeout=settings.realtime_redis_timeout_seconds,
+    )
+
+
+def event_types() -> dict[str, type]:
+    """Every event type with its payload Struct, for the AsyncAPI document."""
+    from auth.schemas import SessionRevokedEvent
+    from server.families.events import EVENT_TYPES as FAMILY_EVENTS
+    from server.notifications.events import EVENT_TYPES as NOTIFICATION_EVENTS
+    from server.wallet.events import EVENT_TYPES as WALLET_EVENTS
+    from server.workspaces.events import EVENT_TYPES as WORKSPACE_EVENTS
+
+    return {
+        "session.revoked": SessionRevokedEvent,
+        **WALLET_EVENTS,
+        **FAMILY_EVENTS,
+        **WORKSPACE_EVENTS,
+        **NOTIFICATION_EVENTS,
+    }
 
 
 def _health_checks(services: Services) -> dict[str, Any]:
@@ -146,10 +200,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state[SERVICES_STATE_KEY] = services
         app.state[AUTH_MANAGER_STATE_KEY] = services.auth
         app.state[HEALTH_CHECKS_STATE_KEY] = _health_checks(services)
+        hub = RealtimeHub(
+            redis=services.redis,
+            bus=services.bus,
+            auth=services.auth,
+            authorizers=services.channel_authorizers,
+            config=realtime_config(settings),
+        )
+        await hub.start()
+        app.state[HUB_STATE_KEY] = hub
         log.info("api started", extra={"environment": settings.environment})
         try:
             yield
         finally:
+            await hub.stop()
             await services.close()
 
     prometheus = PrometheusConfig(
@@ -163,6 +227,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             WalletController,
             AdminWalletController,
             *GROUP_ROUTE_HANDLERS,
+            RealtimeController,
+            realtime_socket,
+            event_stream,
+            asyncapi_document,
         ],
         dependencies=dict(AUTH_DEPENDENCIES),
         exception_handlers=EXCEPTION_HANDLERS,
@@ -176,7 +244,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         plugins=[jobs.QueuePlugin(_saq_config(settings)), ServerCLIPlugin()],
         lifespan=[lifespan],
-        state=State({"settings": settings}),
+        state=State(
+            {
+                "settings": settings,
+                ASYNCAPI_STATE_KEY: build_asyncapi(
+                    title=settings.app_name, version="1.0.0", event_types=event_types()
+                ),
+            }
+        ),
         request_max_body_size=settings.request_max_body_bytes,
         logging_config=None,
         debug=False,

@@ -36,11 +36,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
+class RedactQueryStrings(logging.Filter):
+    """uvicorn logs WebSocket handshakes as `"WebSocket /ws?ticket=..."`: drop query strings.
+
+    Added for real-time tickets (issue 5); applies to every record that reaches the handler.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and any(
+            isinstance(a, str) and a.startswith("/") and "?" in a for a in args
+        ):
+            record.args = tuple(
+                a.split("?", 1)[0] + "?[redacted]"
+                if isinstance(a, str) and a.startswith("/") and "?" in a
+                else a
+                for a in args
+            )
+        return True
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Idempotent: replaces the root handlers with one JSON handler on stdout."""
     root = logging.getLogger()
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactQueryStrings())
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access",):

@@ -6,13 +6,14 @@ CLI alike, so all three reach the domain through the same managers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from auth.manager import AuthManager
+from realtime.authorizers import ChannelAuthorizers
 from realtime.bus import EventBus
 from server.wallet.manager import WalletManager
 
@@ -31,6 +32,9 @@ class Services:
     workspaces: Any = None
     invitations: Any = None
     notifications: Any = None
+
+    # Who may read which real-time channel (issue 5); domains register in server/app.py.
+    channel_authorizers: ChannelAuthorizers = field(default_factory=ChannelAuthorizers)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -50,6 +50,18 @@ class Settings(BaseSettings):
     event_stream_maxlen: int = Field(default=1000, ge=10)
     session_cleanup_cron: str = "*/15 * * * *"
 
+    # Real-time delivery (issue 5): see README "Real-time delivery".
+    realtime_ticket_ttl_seconds: int = Field(default=30, ge=1, le=300)
+    ws_queue_max_frames: int = Field(default=512, ge=8)
+    ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    ws_max_subscriptions: int = Field(default=100, ge=1)
+    ws_frames_per_second: float = Field(default=50.0, gt=0)
+    ws_frames_burst: int = Field(default=100, ge=1)
+    ws_send_timeout_seconds: float = Field(default=10.0, gt=0)
+    sse_keepalive_seconds: float = Field(default=15.0, gt=0)
+    presence_ttl_seconds: int = Field(default=30, ge=3)
+    realtime_redis_timeout_seconds: float = Field(default=5.0, gt=0)
+
     ollama_url: str = "http://127.0.0.1:11434"
     ollama_model: str = "llama3.1"
     livekit_url: str = ""

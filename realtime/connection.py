@@ -1,0 +1,369 @@
+"""One client connection (WebSocket or SSE): its subscriptions and its bounded outbound queue.
+
+The subscriber calls `on_event` synchronously for every live event. Per channel the connection
+remembers the last (epoch, offset) it queued and enforces, whatever happens upstream:
+
+- no duplicates (offset <= last is dropped),
+- no silent gaps (offset > last + 1 holds the channel and replays the gap from the stream),
+- no silent history loss (a new epoch, or a gap the stream no longer covers, is announced with
+  `subscribed {recovered: false}` so the client refetches).
+
+While a channel is held (initial sync, resync after a gap or a Redis reconnect, or an
+authorization recheck) its live events wait in `pending`; the stream read and the release
+happen on the connection's own writer (`outgoing()`), so frames leave in order.
+
+The queue is bounded: overflow closes the connection with 4008 and drops what was queued,
+so memory stays flat however slowly a client reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from auth.actor import Actor
+from realtime.protocol import (
+    CLOSE_SLOW_CONSUMER,
+    Since,
+    Subscribed,
+    Unsubscribed,
+    encode_frame,
+)
+from realtime.subscriber import LiveEvent, decode_event
+
+if TYPE_CHECKING:
+    from realtime.hub import RealtimeHub
+
+_REPLAY_PAGE = 500
+
+
+class Out:
+    """A control frame ready to send; `epoch`/`offset` are set on `subscribed` frames."""
+
+    __slots__ = ("channel", "epoch", "kind", "offset", "text")
+
+    def __init__(
+        self,
+        kind: str,
+        text: str,
+        channel: str | None = None,
+        epoch: str | None = None,
+        offset: int | None = None,
+    ) -> None:
+        self.kind = kind
+        self.text = text
+        self.channel = channel
+        self.epoch = epoch
+        self.offset = offset
+
+
+KEEPALIVE = Out("keepalive", "")
+
+
+class ChannelState:
+    __slots__ = ("channel", "dirty", "epoch", "hold", "offset", "pending", "presence")
+
+    def __init__(self, channel: str, *, presence: bool) -> None:
+        self.channel = channel
+        self.epoch: str | None = None
+        self.offset = 0
+        self.hold = True
+        self.pending: list[LiveEvent] = []
+        self.presence = presence
+        self.dirty = False
+
+
+class _Sync:
+    __slots__ = ("ref", "since", "st")
+
+    def __init__(self, st: ChannelState, since: Since | None, ref: str | None) -> None:
+        self.st = st
+        self.since = since
+        self.ref = ref
+
+
+class _Resync:
+    __slots__ = ("st",)
+
+    def __init__(self, st: ChannelState) -> None:
+        self.st = st
+
+
+class _Recheck:
+    __slots__ = ("st",)
+
+    def __init__(self, st: ChannelState) -> None:
+        self.st = st
+
+
+Item = LiveEvent | Out | _Sync | _Resync | _Recheck
+
+
+def subscribed_out(
+    channel: str, epoch: str | None, offset: int, recovered: bool, ref: str | None = None
+) -> Out:
+    frame = Subscribed(channel=channel, epoch=epoch, offset=offset, recovered=recovered, ref=ref)
+    return Out("subscribed", encode_frame(frame), channel, epoch, offset)
+
+
+class Connection:
+    def __init__(
+        self,
+        hub: RealtimeHub,
+        actor: Actor,
+        *,
+        expires_at: float,
+        transport: str,
+    ) -> None:
+        self.hub = hub
+        self.actor = actor
+        self.id = uuid.uuid4().hex
+        self.transport = transport
+        self.expires_at = expires_at
+        self.user_channel = f"user:{actor.user_id}"
+        self.subs: dict[str, ChannelState] = {}
+        self.queue: deque[Item] = deque()
+        self.max_queue = hub.config.queue_max_frames
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._wake = asyncio.Event()
+        self.writer_task: asyncio.Task[Any] | None = None
+        self.sending = False
+        self._expiry: asyncio.TimerHandle | None = None
+        # inbound rate limit (token bucket)
+        self._tokens = float(hub.config.frames_burst)
+        self._tokens_at = 0.0
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def closing(self) -> bool:
+        return self.close_code is not None
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Ask the connection to end (from any callback); the writer sends the close."""
+        if self.close_code is not None:
+            return
+        self.close_code = code
+        self.close_reason = reason
+        self.queue.clear()
+        for st in self.subs.values():
+            st.pending.clear()
+        self._wake.set()
+        if self.sending and self.writer_task is not None:
+            # A send blocked on a client that does not read: give it up now.
+            self.writer_task.cancel()
+        if self._expiry is not None:
+            self._expiry.cancel()
+
+    def schedule_expiry(self, expires_at: float, now_wall: float, code: int) -> None:
+        loop = asyncio.get_running_loop()
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self.expires_at = expires_at
+        delay = max(0.0, expires_at - now_wall)
+        self._expiry = loop.call_later(delay, self.close, code, "token expired")
+
+    def allow_frame(self, now: float) -> bool:
+        cfg = self.hub.config
+        if self._tokens_at:
+            self._tokens = min(
+                float(cfg.frames_burst), self._tokens + (now - self._tokens_at) * cfg.frames_per_second
+            )
+        self._tokens_at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+    # ------------------------------------------------------------ queue
+
+    def push(self, item: Item) -> None:
+        if self.close_code is not None:
+            return
+        if len(self.queue) >= self.max_queue:
+            self.close(CLOSE_SLOW_CONSUMER, "slow consumer")
+            return
+        self.queue.append(item)
+        self._wake.set()
+
+    def push_frame(self, kind: str, text: str) -> None:
+        self.push(Out(kind, text))
+
+    def begin_sync(self, st: ChannelState, since: Since | None, ref: str | None) -> None:
+        self.push(_Sync(st, since, ref))
+
+    # ------------------------------------------------------------ sink callbacks
+
+    def on_event(self, channel: str, event: LiveEvent) -> None:
+        if channel == self.user_channel and event.type == "session.revoked":
+            self.hub.check_revocation(self, event)
+        st = self.subs.get(channel)
+        if st is None or self.close_code is not None:
+            return
+        if st.hold:
+            st.pending.append(event)
+            if len(st.pending) > self.max_queue:
+                self.close(CLOSE_SLOW_CONSUMER, "slow consumer")
+            return
+        self._accept(st, event)
+
+    def on_presence(self, channel: str, text: str) -> None:
+        st = self.subs.get(channel)
+        if st is not None and st.presence:
+            self.push(Out("presence", text))
+
+    def on_reset(self, channel: str) -> None:
+        st = self.subs.get(channel)
+        if st is None:
+            return
+        if st.hold:
+            st.dirty = True
+        else:
+            st.hold = True
+            self.push(_Resync(st))
+
+    def _accept(self, st: ChannelState, event: LiveEvent) -> None:
+        if st.epoch is not None and event.epoch != st.epoch:
+            # The channel's history was lost (Redis restarted or flushed): say so, go on.
+            self.push(subscribed_out(st.channel, event.epoch, event.offset - 1, False))
+        elif event.offset <= st.offset:
+            return
+        elif event.offset != st.offset + 1:
+            st.hold = True
+            st.pending.append(event)
+            self.push(_Resync(st))
+            return
+        st.epoch = event.epoch
+        st.offset = event.offset
+        self.push(event)
+        if self.hub.authorizers.rechecks(st.channel, event.type):
+            st.hold = True
+            self.push(_Recheck(st))
+
+    def _release(self, st: ChannelState) -> None:
+        pending, st.pending = st.pending, []
+        st.hold = False
+        for event in pending:
+            if st.hold:
+                st.pending.append(event)
+            else:
+                self._accept(st, event)
+        if st.dirty and not st.hold:
+            st.dirty = False
+            st.hold = True
+            self.push(_Resync(st))
+
+    # ------------------------------------------------------------ writer side
+
+    async def outgoing(self, keepalive: float | None = None) -> AsyncIterator[LiveEvent | Out]:
+        """Everything to send, in order, until the connection is closed."""
+        while self.close_code is None:
+            if not self.queue:
+                self._wake.clear()
+                if keepalive is None:
+                    await self._wake.wait()
+                    continue
+                try:
+                    async with asyncio.timeout(keepalive):
+                        await self._wake.wait()
+                except TimeoutError:
+                    yield KEEPALIVE
+                continue
+            item = self.queue.popleft()
+            if isinstance(item, (LiveEvent, Out)):
+                yield item
+            elif isinstance(item, _Sync):
+                for out in await self._sync(item.st, item.since, item.ref):
+                    yield out
+            elif isinstance(item, _Resync):
+                for out in await self._resync(item.st):
+                    yield out
+            else:
+                for out in await self._recheck(item.st):
+                    yield out
+
+    async def _sync(
+        self, st: ChannelState, since: Since | None, ref: str | None
+    ) -> list[LiveEvent | Out]:
+        if since is None:
+            epoch, offset = await self.hub.bus.position(st.channel)
+            recovered, replay = False, []
+        else:
+            recovered, epoch, offset, replay = await self._catch_up(
+                st.channel, since.epoch, since.offset
+            )
+        if self.subs.get(st.channel) is not st:
+            return []
+        out: list[LiveEvent | Out] = [subscribed_out(st.channel, epoch, offset, recovered, ref)]
+        out.extend(replay)
+        st.epoch, st.offset = epoch, max(offset, replay[-1].offset if replay else 0)
+        self._release(st)
+        return out
+
+    async def _resync(self, st: ChannelState) -> list[LiveEvent | Out]:
+        recovered, epoch, offset, replay = await self._catch_up(st.channel, st.epoch, st.offset)
+        if self.subs.get(st.channel) is not st:
+            return []
+        out: list[LiveEvent | Out] = []
+        if not recovered:
+            out.append(subscribed_out(st.channel, epoch, offset, False))
+            st.epoch, st.offset = epoch, offset
+        else:
+            out.extend(replay)
+            st.epoch = epoch
+            st.offset = max(st.offset, offset, replay[-1].offset if replay else 0)
+        self._release(st)
+        return out
+
+    async def _recheck(self, st: ChannelState) -> list[LiveEvent | Out]:
+        allowed = await self.hub.authorizers.authorize(self.actor, st.channel)
+        if self.subs.get(st.channel) is not st:
+            return []
+        if allowed:
+            self._release(st)
+            return []
+        await self.hub.drop(self, st.channel)
+        return [
+            Out(
+                "unsubscribed",
+                encode_frame(Unsubscribed(channel=st.channel, reason="forbidden")),
+            )
+        ]
+
+    async def _catch_up(
+        self, channel: str, have_epoch: str | None, have_offset: int
+    ) -> tuple[bool, str | None, int, list[LiveEvent]]:
+        """(recovered, epoch, offset, events to replay) for a client at (have_epoch, have_offset)."""
+        bus = self.hub.bus
+        epoch, position = await bus.position(channel)
+        if epoch is None:
+            return (have_epoch is None and have_offset == 0), None, 0, []
+        if have_epoch is not None and have_epoch != epoch:
+            return False, epoch, position, []
+        if have_offset > position:
+            return False, epoch, position, []
+        if have_offset == position:
+            return True, epoch, position, []
+        replay: list[LiveEvent] = []
+        cursor = have_offset
+        while True:
+            page = await bus.read_since(channel, cursor, limit=_REPLAY_PAGE)
+            for raw in page:
+                event = decode_event(channel, raw)
+                if event.epoch != epoch or event.offset != cursor + 1:
+                    return False, epoch, position, []
+                replay.append(event)
+                cursor = event.offset
+            if len(page) < _REPLAY_PAGE or cursor >= position:
+                break
+        if cursor < position:
+            return False, epoch, position, []
+        return True, epoch, cursor, replay
+
+
+def info(conn: Connection) -> dict[str, Any]:
+    return {"id": conn.id, "user": str(conn.actor.user_id), "subs": sorted(conn.subs)}

@@ -1,0 +1,231 @@
+"""The WebSocket gateway: `GET /ws?ticket=…`.
+
+Per connection there are two coroutines: the handler itself writes (it drains
+`Connection.outgoing()`), and one reader task handles client frames. Everything else that can
+end a connection - queue overflow, session revocation, token expiry, server shutdown - calls
+`Connection.close(code)`, which the writer turns into a close frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from redis.exceptions import RedisError
+
+from auth.manager import ClientContext
+from auth.tokens import decode_access_token
+from realtime.connection import Connection
+from realtime.hub import RealtimeError, RealtimeHub
+from realtime.protocol import (
+    CLOSE_INTERNAL,
+    CLOSE_RATE_LIMITED,
+    CLOSE_SESSION_REVOKED,
+    CLOSE_TOO_BIG,
+    CLOSE_UNAUTHORIZED,
+    AuthRefresh,
+    AuthRefreshed,
+    Error,
+    Ping,
+    Pong,
+    PresenceHeartbeat,
+    Ready,
+    Subscribe,
+    Unsubscribe,
+    Unsubscribed,
+    client_decoder,
+    encode_frame,
+)
+from realtime.subscriber import LiveEvent
+from server.errors import DomainError
+
+log = logging.getLogger("realtime.gateway")
+
+HUB_STATE_KEY = "realtime"
+_CLIENT_GONE = 0  # pseudo close code: the client already left, send nothing
+
+
+def origin_allowed(origin: str | None, allowed: tuple[str, ...], allow_missing: bool) -> bool:
+    if origin is None or origin == "":
+        return allow_missing
+    if "*" in allowed:
+        return True
+    origin = origin.rstrip("/").lower()
+    return any(origin == a.rstrip("/").lower() for a in allowed)
+
+
+def _client_context(socket: WebSocket[Any, Any, Any]) -> ClientContext:
+    return ClientContext(
+        ip=socket.client.host if socket.client else None,
+        user_agent=socket.headers.get("user-agent"),
+    )
+
+
+@websocket("/ws", name="realtime_ws", include_in_schema=False)
+async def realtime_socket(socket: WebSocket[Any, Any, Any]) -> None:
+    hub: RealtimeHub = socket.app.state[HUB_STATE_KEY]
+    cfg = hub.config
+    if not origin_allowed(socket.headers.get("origin"), cfg.allowed_origins, cfg.allow_missing_origin):
+        await socket.close(code=4003, reason="origin not allowed")  # before accept: HTTP 403
+        return
+    grant = await hub.tickets.redeem(socket.query_params.get("ticket"))
+    await socket.accept()
+    if grant is None:
+        await socket.close(CLOSE_UNAUTHORIZED, "invalid or expired ticket")
+        return
+    if grant.session_id and not await hub.auth.session_is_live(grant.session_id):
+        await socket.close(CLOSE_SESSION_REVOKED, "session revoked")
+        return
+    conn = Connection(hub, grant.actor(), expires_at=grant.token_expires_at, transport="ws")
+    try:
+        await hub.attach(conn)
+    except RealtimeError:
+        await hub.detach(conn)
+        await socket.close(CLOSE_INTERNAL, "real-time delivery unavailable")
+        return
+    conn.schedule_expiry(grant.token_expires_at, time.time(), CLOSE_UNAUTHORIZED)
+    conn.push_frame(
+        "ready",
+        encode_frame(
+            Ready(
+                connection_id=conn.id,
+                user_id=str(conn.actor.user_id),
+                expires_at=int(grant.token_expires_at),
+                heartbeat_interval=cfg.heartbeat_interval,
+                max_frame_bytes=cfg.max_frame_bytes,
+            )
+        ),
+    )
+    reader = asyncio.create_task(_read_loop(socket, conn, hub))
+    await _write_loop(socket, conn)
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await reader
+    await hub.detach(conn)
+    code = conn.close_code
+    if code is not None and code != _CLIENT_GONE:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(cfg.send_timeout):
+                await socket.close(code, conn.close_reason)
+
+
+async def _write_loop(socket: WebSocket[Any, Any, Any], conn: Connection) -> None:
+    send = socket.send
+    task = asyncio.current_task()
+    conn.writer_task = task
+    try:
+        async for item in conn.outgoing():
+            text = item.frame if isinstance(item, LiveEvent) else item.text
+            conn.sending = True
+            try:
+                await send({"type": "websocket.send", "text": text})
+            finally:
+                conn.sending = False
+    except asyncio.CancelledError:
+        # `Connection.close()` cuts a send that blocks on a client that does not read.
+        if not conn.closing or task is None:
+            raise
+        task.uncancel()
+    except (WebSocketDisconnect, OSError, RuntimeError):
+        conn.close(_CLIENT_GONE)
+    except Exception:
+        log.exception("websocket writer failed")
+        conn.close(CLOSE_INTERNAL, "internal error")
+    finally:
+        conn.writer_task = None
+
+
+async def _read_loop(socket: WebSocket[Any, Any, Any], conn: Connection, hub: RealtimeHub) -> None:
+    cfg = hub.config
+    loop = asyncio.get_running_loop()
+    try:
+        while not conn.closing:
+            message = await socket.receive()
+            if message["type"] != "websocket.receive":
+                conn.close(_CLIENT_GONE)
+                return
+            text = message.get("text")
+            size = len(text) if text is not None else len(message.get("bytes") or b"")
+            if size > cfg.max_frame_bytes:
+                conn.close(CLOSE_TOO_BIG, "frame too big")
+                return
+            if not conn.allow_frame(loop.time()):
+                conn.close(CLOSE_RATE_LIMITED, "too many frames")
+                return
+            if text is None:
+                _error(conn, "BAD_FRAME", "Send JSON text frames.")
+                continue
+            await _handle(text, conn, hub)
+    except WebSocketDisconnect:
+        conn.close(_CLIENT_GONE)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("websocket reader failed")
+        conn.close(CLOSE_INTERNAL, "internal error")
+
+
+def _error(
+    conn: Connection, code: str, message: str, *, channel: str | None = None, ref: str | None = None
+) -> None:
+    frame = Error(code=code, message=message, channel=channel, ref=ref)
+    conn.push_frame("error", encode_frame(frame))
+
+
+async def _handle(text: str, conn: Connection, hub: RealtimeHub) -> None:
+    try:
+        frame = client_decoder.decode(text)
+    except msgspec.ValidationError as exc:
+        _error(conn, "BAD_FRAME", str(exc))
+        return
+    except msgspec.DecodeError:
+        _error(conn, "BAD_FRAME", "The frame is not valid JSON.")
+        return
+    try:
+        if isinstance(frame, Subscribe):
+            try:
+                await hub.subscribe(conn, frame.channel, frame.since, frame.ref)
+            except RealtimeError as exc:
+                _error(conn, exc.code, exc.message, channel=frame.channel, ref=frame.ref)
+        elif isinstance(frame, Unsubscribe):
+            if await hub.drop(conn, frame.channel):
+                done = Unsubscribed(channel=frame.channel, reason="client", ref=frame.ref)
+                conn.push_frame("unsubscribed", encode_frame(done))
+            else:
+                _error(
+                    conn, "NOT_SUBSCRIBED", "Not subscribed.", channel=frame.channel, ref=frame.ref
+                )
+        elif isinstance(frame, Ping):
+            conn.push_frame("pong", encode_frame(Pong(ref=frame.ref)))
+        elif isinstance(frame, PresenceHeartbeat):
+            await hub.heartbeat(conn)
+        elif isinstance(frame, AuthRefresh):
+            await _refresh(frame, conn, hub)
+    except (RedisError, OSError, TimeoutError):
+        log.warning("realtime frame failed on Redis", exc_info=True)
+        _error(conn, "UNAVAILABLE", "Please retry.", ref=getattr(frame, "ref", None))
+
+
+async def _refresh(frame: AuthRefresh, conn: Connection, hub: RealtimeHub) -> None:
+    config = hub.auth.config
+    try:
+        claims = decode_access_token(
+            frame.access_token, secret=config.secret_key, issuer=config.jwt_issuer
+        )
+        same = claims.user_id == str(conn.actor.user_id) and (
+            claims.session_id == conn.actor.session_id
+        )
+        if not same or not await hub.auth.session_is_live(claims.session_id):
+            raise DomainError("not this session")
+    except DomainError:
+        _error(conn, "INVALID_TOKEN", "That token cannot extend this connection.", ref=frame.ref)
+        return
+    conn.schedule_expiry(claims.expires_at, time.time(), CLOSE_UNAUTHORIZED)
+    reply = AuthRefreshed(expires_at=int(claims.expires_at), ref=frame.ref)
+    conn.push_frame("auth.refreshed", encode_frame(reply))

@@ -1,0 +1,82 @@
+"""Single-use WebSocket tickets: 30 s, bound to the user and session, redeemed with GETDEL.
+
+Only a SHA-256 of the ticket is stored as the Redis key, and the ticket itself is never logged
+(the access log omits query strings; `server.logging_setup` redacts them from uvicorn's lines).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+import msgspec
+from bson import ObjectId
+from redis.asyncio import Redis
+
+from auth.actor import Actor
+
+
+class TicketGrant(msgspec.Struct, kw_only=True):
+    """What a ticket stands for: the actor, and until when its access token is valid."""
+
+    user_id: str
+    username: str
+    roles: list[str]
+    session_id: str | None
+    auth_method: str
+    mfa: bool
+    token_expires_at: float
+    client_ip: str | None = None
+    user_agent: str | None = None
+
+    def actor(self) -> Actor:
+        return Actor(
+            user_id=ObjectId(self.user_id),
+            username=self.username,
+            roles=frozenset(self.roles),
+            auth_method=self.auth_method,  # type: ignore[arg-type]
+            channel="ws",
+            session_id=self.session_id,
+            client_ip=self.client_ip,
+            user_agent=self.user_agent,
+            mfa=self.mfa,
+        )
+
+
+def _key(ticket: str) -> str:
+    return "rt:ticket:" + hashlib.sha256(ticket.encode()).hexdigest()
+
+
+class TicketStore:
+    def __init__(self, redis: Redis, *, ttl: int = 30) -> None:
+        self._redis = redis
+        self.ttl = ttl
+
+    async def issue(self, actor: Actor, *, token_expires_at: float) -> str:
+        ticket = secrets.token_urlsafe(32)
+        grant = TicketGrant(
+            user_id=str(actor.user_id),
+            username=actor.username,
+            roles=sorted(actor.roles),
+            session_id=actor.session_id,
+            auth_method=actor.auth_method,
+            mfa=actor.mfa,
+            token_expires_at=token_expires_at,
+            client_ip=actor.client_ip,
+            user_agent=actor.user_agent,
+        )
+        await self._redis.set(_key(ticket), msgspec.json.encode(grant), ex=self.ttl)
+        return ticket
+
+    async def redeem(self, ticket: str | None) -> TicketGrant | None:
+        """The grant for a ticket, at most once; None for missing, unknown, used or expired."""
+        if not ticket or len(ticket) > 128:
+            return None
+        raw = await self._redis.getdel(_key(ticket))
+        if raw is None:
+            return None
+        grant = msgspec.json.decode(raw, type=TicketGrant)
+        if grant.token_expires_at <= time.time():
+            return None
+        return grant

@@ -1,0 +1,202 @@
+"""Requests/s of authenticated `GET /api/v1/auth/me` versus a bare Litestar + PyMongo app.
+
+Both run as one uvicorn worker against the same SecantusDB and Redis (throwaway instances
+started here), loaded the same way (wrk when installed, else a small keep-alive client).
+Prints both figures and the ratio (target >= 0.7).
+
+    .venv/bin/python scripts/bench_api.py [--seconds 10] [--connections 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scripts.devservices import free_port, spawn_mongo, spawn_redis  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def start_uvicorn(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            str(BIN / "uvicorn"),
+            "--factory",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_ok(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def run_wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> float:
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"{non2xx.group(1)} failed responses from {url}")
+    assert match, out
+    return float(match.group(1))
+
+
+async def _python_load(
+    host: str, port: int, path: str, headers: dict[str, str], seconds: int, connections: int
+) -> float:
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in headers.items()
+    )
+    raw = (request + "\r\n").encode()
+    done = 0
+    deadline = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection(host, port)
+        while time.monotonic() < deadline:
+            writer.write(raw)
+            status = await reader.readline()
+            if b" 200 " not in status:
+                raise RuntimeError(status)
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            done += 1
+        writer.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return done / (time.monotonic() - started)
+
+
+def measure(url: str, headers: dict[str, str], seconds: int, connections: int) -> float:
+    if shutil.which("wrk"):
+        return run_wrk(url, headers, seconds, connections)
+    parsed = httpx.URL(url)
+    return asyncio.run(
+        _python_load(
+            parsed.host, parsed.port or 80, parsed.raw_path.decode(), headers, seconds, connections
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
+        logs = ROOT / ".data" / "bench"
+        logs.mkdir(parents=True, exist_ok=True)
+        mongo = spawn_mongo(Path(tmp) / "mongo")
+        redis = spawn_redis(Path(tmp) / "redis")
+        env = dict(os.environ)
+        env.update(
+            {
+                "MONGODB_URL": mongo.url,
+                "MONGODB_DB": "bench_api",
+                "REDIS_URL": redis.url,
+                "ENVIRONMENT": "development",
+                "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+                # One client hammers one endpoint: lift the per-IP/per-account ceilings so
+                # every request is served (the limiter's Redis round trip still runs).
+                "RATE_LIMIT_AUTH_PER_IP_PER_MINUTE": "1000000000",
+                "RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE": "1000000000",
+            }
+        )
+        ours_port, base_port = free_port(), free_port()
+        ours = start_uvicorn("server.app:create_app", ours_port, env, logs / "api-ours.log")
+        base = start_uvicorn(
+            "scripts.bench_api_baseline:create_app", base_port, env, logs / "api-base.log"
+        )
+        try:
+            wait_ok(f"http://127.0.0.1:{ours_port}/health/ready")
+            wait_ok(f"http://127.0.0.1:{base_port}/schema")
+            reg = httpx.post(
+                f"http://127.0.0.1:{ours_port}/api/v1/auth/register",
+                json={
+                    "username": "bench",
+                    "email": "bench@example.com",
+                    "password": "a measured passphrase",
+                },
+                timeout=30,
+            ).json()
+            if "user" not in reg:
+                raise RuntimeError(f"registration failed: {reg}")
+            user_id = reg["user"]["id"]
+            auth = {"Authorization": f"Bearer {reg['accessToken']}"}
+            ours_url = f"http://127.0.0.1:{ours_port}/api/v1/auth/me"
+            base_url = f"http://127.0.0.1:{base_port}/me/{user_id}"
+            ours_body = httpx.get(ours_url, headers=auth).json()
+            base_body = httpx.get(base_url).json()
+            if ours_body != base_body:
+                raise RuntimeError(f"different answers: {ours_body} vs {base_body}")
+
+            measure(ours_url, auth, 2, args.connections)  # warm-up
+            measure(base_url, {}, 2, args.connections)
+            ours_rps, base_rps = [], []
+            for _ in range(args.rounds):  # interleaved, so drift hits both alike
+                ours_rps.append(measure(ours_url, auth, args.seconds, args.connections))
+                base_rps.append(measure(base_url, {}, args.seconds, args.connections))
+        finally:
+            for proc in (ours, base):
+                proc.terminate()
+                proc.wait(10)
+            mongo.stop()
+            redis.stop()
+
+    o, b = statistics.median(ours_rps), statistics.median(base_rps)
+    tool = "wrk" if shutil.which("wrk") else "python keep-alive client"
+    print(f"load: {tool}, {args.connections} connections, {args.rounds} x {args.seconds} s")
+    print(
+        f"ours     GET /api/v1/auth/me : {o:8.1f} req/s  (rounds: {[round(x) for x in ours_rps]})"
+    )
+    print(
+        f"baseline bare Litestar+PyMongo: {b:8.1f} req/s  (rounds: {[round(x) for x in base_rps]})"
+    )
+    print(f"ratio ours/baseline: {o / b:.2f}  (target >= 0.70)")
+
+
+if __name__ == "__main__":
+    main()
