@@ -242,7 +242,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
         ),
-        plugins=[jobs.QueuePlugin(_saq_config(settings)), ServerCLIPlugin()],
+        plugins=[*jobs.queue_plugins(_saq_config(settings)), ServerCLIPlugin()],
         lifespan=[lifespan],
         state=State(
             {

@@ -6,7 +6,8 @@ import logging
 from typing import Any
 
 from litestar.config.app import AppConfig
-from litestar_saq import SAQPlugin
+from litestar.plugins import InitPluginProtocol
+from litestar_saq import SAQConfig, SAQPlugin
 
 log = logging.getLogger("server.jobs")
 
@@ -29,17 +30,21 @@ async def sweep_groups(ctx: dict[str, Any]) -> dict[str, Any]:
     return swept
 
 
-class QueuePlugin(SAQPlugin):
-    """litestar-saq, without starting worker machinery inside the api process.
+class ApiQueueHooks(InitPluginProtocol):
+    """Keeps litestar-saq's worker machinery out of the api process.
 
     The stock plugin hooks every worker's startup into the api's lifespan, which starts a
-    heartbeat thread with its own event loop in each api process even though the workers
-    run in the separate `workers run` process. The api only enqueues.
+    heartbeat thread with its own event loop in each api process although the workers run
+    in the separate `workers run` process; the api only enqueues. This plugin runs after
+    `SAQPlugin` (which must stay that exact type: the worker CLI looks it up by type) and
+    takes those hooks out again.
     """
 
+    def __init__(self, saq: SAQPlugin) -> None:
+        self._saq = saq
+
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        app_config = super().on_app_init(app_config)
-        workers = self.get_workers().values()
+        workers = self._saq.get_workers().values()
         hooks = {id(w.on_app_startup.__func__) for w in workers}  # type: ignore[attr-defined]
         hooks |= {id(w.on_app_shutdown.__func__) for w in workers}  # type: ignore[attr-defined]
         app_config.on_startup = [
@@ -49,3 +54,9 @@ class QueuePlugin(SAQPlugin):
             h for h in app_config.on_shutdown if id(getattr(h, "__func__", None)) not in hooks
         ]
         return app_config
+
+
+def queue_plugins(config: SAQConfig) -> list[InitPluginProtocol]:
+    """The SAQ plugin and, after it, the hook remover."""
+    saq = SAQPlugin(config)
+    return [saq, ApiQueueHooks(saq)]

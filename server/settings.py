@@ -99,6 +99,45 @@ class Settings(BaseSettings):
     family_recovery_window_seconds: int = Field(default=72 * 3600, ge=60)
     group_sweep_cron: str = "*/5 * * * *"
 
+    # Security depth (issue 6): see README "Security".
+    rate_limit_auth_per_account_per_minute: int = 60
+    totp_encryption_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    totp_issuer: str = ""
+    api_token_touch_seconds: int = Field(default=60, ge=0)
+    webauthn_rp_id: str = "localhost"
+    webauthn_rp_name: str = "Second Brain"
+    webauthn_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:8000", "http://localhost:3000"]
+    )
+    email_max_attempts: int = Field(default=6, ge=1)
+    email_retry_base_seconds: int = Field(default=30, ge=1)
+    email_drain_cron: str = "* * * * *"
+    smtp_use_tls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    hsts_max_age_seconds: int = Field(default=63072000, ge=0)
+
+    @field_validator("totp_encryption_keys", "webauthn_origins", mode="before")
+    @classmethod
+    def _split_security_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    # Families, workspaces, notifications (issue 4): see README "Families and workspaces".
+    family_max_members: int = Field(default=12, ge=2)
+    family_max_per_user: int = Field(default=3, ge=1)
+    workspace_max_members: int = Field(default=50, ge=2)
+    workspace_max_per_user: int = Field(default=20, ge=1)
+    invitation_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    invitation_decline_cooldown_seconds: int = Field(default=24 * 3600, ge=0)
+    token_request_auto_approve_max: int = Field(default=100, ge=0)
+    token_request_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    emergency_unfreeze_window_seconds: int = Field(default=48 * 3600, ge=60)
+    family_recovery_window_seconds: int = Field(default=72 * 3600, ge=60)
+    group_sweep_cron: str = "*/5 * * * *"
+
     @field_validator("cors_origins", "ws_allowed_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:

@@ -52,8 +52,9 @@ from server.groups.schemas import (
     WalletPermissionsUpdate,
 )
 from server.groups.votes import VotesMixin, vote_view
+from server.wallet.errors import WalletFrozen
 from server.wallet.idempotency import check_key
-from server.wallet.manager import Movement, WalletFrozen
+from server.wallet.ledger import Movement
 from server.wallet.schemas import Party, TransferPage
 
 

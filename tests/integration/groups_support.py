@@ -106,3 +106,32 @@ async def group_balance(
     response = await client.get(f"{BASES[kind]}/{group_id}/wallet", headers=member["headers"])
     assert response.status_code == 200, response.text
     return int(response.json()["balance"])
+
+
+def shift_clock(client: httpx.AsyncClient, seconds: float) -> None:
+    """Move the group managers' clock `seconds` ahead of real time (never sleep in tests)."""
+    from datetime import timedelta
+
+    from auth.documents import utcnow
+
+    svc = services(client)
+
+    def later() -> Any:
+        return utcnow() + timedelta(seconds=seconds)
+
+    for manager in (svc.families, svc.workspaces, svc.notifications):
+        manager.now = later
+
+
+async def family_with(
+    client: httpx.AsyncClient, members: int = 1, kind: str = "family"
+) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+    """An admin, `members` plain members who joined, and the group id."""
+    admin = await person(client, "adm")
+    group = await create_group(client, admin, kind, name="Group " + unique_name(""))
+    others = []
+    for _ in range(members):
+        p = await person(client, "mem")
+        await join(client, kind, group["id"], admin, p)
+        others.append(p)
+    return admin, others, group["id"]

@@ -25,7 +25,9 @@ async def test_family_lifecycle(client):
     fid = fam["id"]
     member = await join(client, "family", fid, mom, kid, relationship="child")
     assert member["role"] == "member"
-    rels = (await client.get(f"/api/v1/families/{fid}/relationships", headers=kid["headers"])).json()
+    rels = (
+        await client.get(f"/api/v1/families/{fid}/relationships", headers=kid["headers"])
+    ).json()
     assert {"userId": kid["id"], "relatedUserId": mom["id"], "relationship": "child"} in rels
     assert {"userId": mom["id"], "relatedUserId": kid["id"], "relationship": "parent"} in rels
     await fund(client, "family", fid, 1000, mom)

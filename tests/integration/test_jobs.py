@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 
 from auth.documents import AuthSession, utcnow
 from server.app import _saq_config, open_services
-from server.jobs import QueuePlugin
+from litestar_saq import SAQPlugin
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ async def test_session_cleanup_runs_through_the_queue(settings, redis):
     recently_revoked = await _session(user_id, revoked_at=now - timedelta(days=1)).insert()
     await services.close()
 
-    plugin = QueuePlugin(_saq_config(settings))
+    plugin = SAQPlugin(_saq_config(settings))
     worker = plugin.get_workers()["default"]
     worker.SIGNALS = []
     runner = asyncio.create_task(worker.start())
