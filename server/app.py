@@ -14,7 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar_saq import CronJob, QueueConfig, SAQConfig
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from auth.config import AuthConfig
 from auth.dependencies import AUTH_DEPENDENCIES, AUTH_MANAGER_STATE_KEY
@@ -75,9 +75,19 @@ async def open_services(settings: Settings) -> Services:
     """Connect to MongoDB and Redis and build every manager."""
     mongo = make_client(settings.mongodb_url)
     await init_db(mongo, settings.mongodb_db, DOCUMENT_MODELS)
-    redis = Redis.from_url(
-        settings.redis_url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+    # A blocking pool: past `redis_max_connections` callers wait (up to 5 s) for a connection
+    # instead of failing with "Too many connections" (which loses events under load).
+    redis = Redis(
+        connection_pool=BlockingConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=settings.redis_max_connections,
+            timeout=5,
+            socket_timeout=5,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+        )
     )
+    redis.auto_close_connection_pool = True
     bus = EventBus(redis, stream_maxlen=settings.event_stream_maxlen)
     auth = AuthManager(mongo=mongo, redis=redis, bus=bus, config=auth_config(settings))
     wallet = WalletManager(

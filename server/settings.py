@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=24 * 3600)
     wallet_require_verified_email: bool = True
     shop_rental_sweep_cron: str = "* * * * *"
+    redis_max_connections: int = Field(default=256, ge=8)
 
     # Families, workspaces, notifications (issue 4): see README "Families and workspaces".
     family_max_members: int = Field(default=12, ge=2)

@@ -6,12 +6,14 @@ from server.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 
 class InsufficientFunds(Conflict):
-    status_code = 409
+    """409: the paying wallet holds less than the amount."""
+
     code = "INSUFFICIENT_FUNDS"
 
 
 class WalletFrozen(Conflict):
-    status_code = 423
+    """409: the paying wallet is frozen (it still receives)."""
+
     code = "WALLET_FROZEN"
 
 

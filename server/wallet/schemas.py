@@ -15,6 +15,9 @@ MemoIn = Annotated[str, msgspec.Meta(max_length=280)]
 ReasonIn = Annotated[str, msgspec.Meta(min_length=1, max_length=280)]
 UsernameRef = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
 EventIdIn = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+# Any JSON number or string is accepted here and checked by the manager, so a fractional,
+# out-of-range or quoted amount answers INVALID_AMOUNT (never a silent coercion).
+AmountIn = Annotated[int | float | str, msgspec.Meta(description="A whole number of tokens")]
 
 
 class Party(Input):
@@ -26,14 +29,13 @@ class Party(Input):
 
 class TransferRequest(Input):
     to: Party
-    # Checked by the manager (INVALID_AMOUNT for <= 0, > 10^12 or non-integer numbers).
-    amount: int | float
+    amount: AmountIn
     memo: MemoIn | None = None
 
 
 class MintRequest(Input):
     to: Party
-    amount: int | float
+    amount: AmountIn
     reason: ReasonIn
 
 
@@ -41,7 +43,7 @@ class RewardCallback(Input):
     """The body of a signed reward callback: mints `amount` to the named user once per id."""
 
     event_id: EventIdIn
-    amount: int | float
+    amount: AmountIn
     username: UsernameRef | None = None
     user_id: ObjectIdStr | None = None
     reason: MemoIn | None = None

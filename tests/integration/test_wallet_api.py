@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import assert_error, register
+from tests.helpers import register
 from tests.integration.wallet_support import admin, audit, balance, key, mint, verified_user
 
 pytestmark = pytest.mark.integration
