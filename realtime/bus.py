@@ -110,7 +110,12 @@ class EventBus:
         ts = time.time()
         body = encode_body(channel, type_, data, ts)
         keys = [meta_key(channel), stream_key(channel)]
-        args = [secrets.token_hex(8), body, self._maxlen, live_channel(channel)]
+        args: list[str | bytes | int] = [
+            secrets.token_hex(8),
+            body,
+            self._maxlen,
+            live_channel(channel),
+        ]
         if self._sha is None:
             self._sha = await self._redis.script_load(_PUBLISH_LUA)
         try:
@@ -132,4 +137,4 @@ class EventBus:
     async def read_since(self, channel: str, offset: int, limit: int = 1000) -> list[bytes]:
         """Events with an offset greater than `offset`, oldest first, as stored JSON."""
         entries = await self._redis.xrange(stream_key(channel), f"{offset + 1}-0", "+", count=limit)
-        return [fields[b"e"] for _, fields in entries]
+        return [bytes(fields[b"e"]) for _, fields in entries or [] if fields]
