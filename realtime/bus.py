@@ -137,4 +137,9 @@ class EventBus:
     async def read_since(self, channel: str, offset: int, limit: int = 1000) -> list[bytes]:
         """Events with an offset greater than `offset`, oldest first, as stored JSON."""
         entries = await self._redis.xrange(stream_key(channel), f"{offset + 1}-0", "+", count=limit)
-        return [bytes(fields[b"e"]) for _, fields in entries or [] if fields]
+        events: list[bytes] = []
+        for _, fields in entries or []:
+            raw = fields[b"e"] if fields else None
+            if raw is not None:
+                events.append(raw.encode() if isinstance(raw, str) else raw)
+        return events
