@@ -16,7 +16,6 @@ from server.families.documents import Relationship
 from server.families.events import RelationshipChanged
 from server.families.schemas import RELATIONS, RecoveryOpen, RelationshipSet, RelationshipView
 from server.groups.documents import UNLIMITED, GroupDocument, Invitation, Membership, QuorumVote
-from server.groups.events import MemberChanged
 from server.groups.manager import GroupManager
 from server.groups.schemas import MemberView, RecoveryResult, VoteCast, VoteView
 from server.groups.votes import vote_view
@@ -78,6 +77,24 @@ class FamilyManager(GroupManager):
                 group.id, inv.invitee_id, inv.inviter_id, inv.relationship, session
             )
 
+    async def _after_member_joined(self, group: GroupDocument, inv: Invitation) -> None:
+        if inv.relationship:
+            await self._publish_relationship(
+                group, inv.invitee_id, inv.inviter_id, inv.relationship
+            )
+
+    async def _publish_relationship(
+        self, group: GroupDocument, user: Any, related: Any, relationship: str
+    ) -> None:
+        event = RelationshipChanged(
+            group_id=str(group.id),
+            user_id=str(user),
+            related_user_id=str(related),
+            relationship=relationship,
+            inverse=RELATIONS[relationship],
+        )
+        await self.publish_group(group.id, "family.relationship_changed", event)
+
     async def _on_member_removed(
         self, group: GroupDocument, user_id: Any, session: AsyncClientSession
     ) -> None:
@@ -119,14 +136,7 @@ class FamilyManager(GroupManager):
                 "A relationship needs two different members.", code="INVALID_RELATIONSHIP"
             )
         await self._store_relationship(group.id, user.user_id, related.user_id, relationship)
-        event = RelationshipChanged(
-            group_id=str(group.id),
-            user_id=str(user.user_id),
-            related_user_id=str(related.user_id),
-            relationship=relationship,
-            inverse=RELATIONS[relationship],
-        )
-        await self.publish_group(group.id, "family.relationship_changed", event)
+        await self._publish_relationship(group, user.user_id, related.user_id, relationship)
         return RelationshipView(
             user_id=str(user.user_id),
             related_user_id=str(related.user_id),
@@ -164,11 +174,12 @@ class FamilyManager(GroupManager):
             {"$set": {"backup_rank": rank}},
             return_document=ReturnDocument.AFTER,
         )
-        view = await self._member_out(Membership.model_validate(raw))
+        member = Membership.model_validate(raw)
+        view = await self._member_out(member)
         await self.publish_group(
             group.id,
             "family.backup_admin_changed",
-            MemberChanged(group_id=str(group.id), member=view),
+            await self.member_event(group.id, member, view.username),
         )
         return view
 
@@ -249,7 +260,7 @@ class FamilyManager(GroupManager):
         await self.publish_group(
             group.id,
             "family.member_role_changed",
-            MemberChanged(group_id=str(group.id), member=view),
+            await self.member_event(group.id, fresh, view.username),
         )
         await self.notify(
             [user_id],

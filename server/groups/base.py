@@ -20,9 +20,16 @@ from auth.manager import user_channel
 from realtime.bus import EventBus
 from server.errors import Forbidden, NotFound
 from server.groups.config import GroupConfig
-from server.groups.documents import GroupDocument, Invitation, Membership
+from server.groups.documents import GroupDocument, Invitation, Membership, SpendCounter
+from server.groups.events import MemberChanged, MemberRemoved
 from server.groups.kinds import GroupKind
-from server.groups.schemas import GroupInfo, GroupView, InvitationView, MemberView
+from server.groups.schemas import (
+    GroupInfo,
+    GroupView,
+    InvitationView,
+    MemberPermissionView,
+    MemberView,
+)
 from server.notifications.manager import NotificationManager
 
 log = logging.getLogger("server.groups")
@@ -32,6 +39,11 @@ def as_utc(value: datetime) -> datetime:
     from datetime import UTC
 
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def period_of(now: datetime) -> str:
+    """The spending period (a calendar month, UTC) that `now` falls in."""
+    return f"{now.year:04d}-{now.month:02d}"
 
 
 class GroupManagerBase:
@@ -187,6 +199,45 @@ class GroupManagerBase:
             created_at=inv.created_at,
             expires_at=inv.expires_at,
             responded_at=inv.responded_at,
+        )
+
+    async def _period_spent(self, group_id: Any) -> dict[ObjectId, int]:
+        period = period_of(self.now())
+        return {
+            d["user_id"]: d["spent"]
+            async for d in SpendCounter.get_pymongo_collection().find(
+                {"group_id": group_id, "period": period}
+            )
+        }
+
+    def _permission_view(self, m: Membership, username: str, spent: int) -> MemberPermissionView:
+        return MemberPermissionView(
+            user_id=str(m.user_id),
+            username=username,
+            role=m.role,
+            can_spend=m.can_spend,
+            per_transaction_limit=m.per_transaction_limit,
+            monthly_limit=m.monthly_limit,
+            period_spent=spent,
+        )
+
+    async def member_event(self, group_id: Any, m: Membership, username: str) -> MemberChanged:
+        group = await self.find_group(group_id)
+        spent = (await self._period_spent(m.group_id)).get(m.user_id, 0)
+        return MemberChanged(
+            group_id=str(m.group_id),
+            member=self.member_view(m, username),
+            permissions=self._permission_view(m, username, spent),
+            member_count=group.member_count if group else 0,
+        )
+
+    async def removed_event(self, group_id: Any, user_id: Any, reason: str) -> MemberRemoved:
+        group = await self.find_group(group_id)
+        return MemberRemoved(
+            group_id=str(group_id),
+            user_id=str(user_id),
+            reason=reason,
+            member_count=group.member_count if group else 0,
         )
 
     # ------------------------------------------------------------------ after commit

@@ -24,16 +24,20 @@ class GroupChanged(Output):
 
 
 class MemberChanged(Output):
-    """member_joined / role_changed / backup_admin_changed."""
+    """member_joined / member_role_changed / backup_admin_changed: the member as listed, their
+    wallet permissions (a role change resets them) and the group's member count."""
 
     group_id: str
     member: MemberView
+    permissions: MemberPermissionView
+    member_count: int
 
 
 class MemberRemoved(Output):
     group_id: str
     user_id: str
     reason: str  # removed | left | deleted
+    member_count: int
 
 
 class OwnershipTransferred(Output):

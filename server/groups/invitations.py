@@ -19,7 +19,7 @@ from server.db import run_in_transaction
 from server.errors import Conflict, NotFound, Unprocessable
 from server.groups.base import as_utc
 from server.groups.documents import GroupDocument, Invitation
-from server.groups.events import InvitationChanged, MemberChanged
+from server.groups.events import InvitationChanged
 from server.groups.membership import MembershipMixin
 from server.groups.schemas import InvitationCreate, InvitationView, MemberView
 
@@ -240,7 +240,8 @@ class InvitationMixin(MembershipMixin):
             raise NotFound("No such invitation.", code="INVITATION_NOT_FOUND")
         if inv.status != "pending":
             raise Conflict(INVITATION_GONE, code="INVITATION_NOT_PENDING")
-        if as_utc(inv.expires_at) <= self.now():
+        now = self.now()
+        if as_utc(inv.expires_at) <= now:
             await self._expire_invitation(inv)
             raise Conflict("The invitation has expired.", code="INVITATION_EXPIRED")
         await self._ensure_counter(actor.user_id)
@@ -249,11 +250,11 @@ class InvitationMixin(MembershipMixin):
 
         async def work(session: AsyncClientSession) -> None:
             closed = await Invitation.get_pymongo_collection().update_one(
-                {"_id": inv.id, "status": "pending", "expires_at": {"$gt": self.now()}},
+                {"_id": inv.id, "status": "pending", "expires_at": {"$gt": now}},
                 {
                     "$set": {
                         "status": "accepted",
-                        "responded_at": self.now(),
+                        "responded_at": now,
                         "pending_key": f"closed:{inv.id}",
                     }
                 },
@@ -292,14 +293,15 @@ class InvitationMixin(MembershipMixin):
         await run_in_transaction(self._mongo, work)
         group = group_holder[0]
         view = self.member_view(member, actor.username)
-        inv.status, inv.responded_at = "accepted", self.now()
+        inv.status, inv.responded_at = "accepted", now
         inv_view = self.invitation_view(inv, actor.username)
         await self.publish_group(
             group.id, self.etype("invitation_accepted"), InvitationChanged(inv_view)
         )
-        joined = MemberChanged(group_id=str(group.id), member=view)
+        joined = await self.member_event(group.id, member, actor.username)
         await self.publish_group(group.id, self.etype("member_joined"), joined)
         await self.publish_users([actor.user_id], self.etype("member_joined"), joined)
+        await self._after_member_joined(group, inv)
         others = [uid for uid in await self.member_ids(group.id) if uid != actor.user_id]  # type: ignore[arg-type]
         await self.notify(
             others,
@@ -308,6 +310,9 @@ class InvitationMixin(MembershipMixin):
             {"groupId": str(group.id), "userId": str(actor.user_id)},
         )
         return view
+
+    async def _after_member_joined(self, group: GroupDocument, inv: Invitation) -> None:
+        """Hook: publish kind-specific changes of a join, after the commit."""
 
     async def _on_member_joined(
         self, group: GroupDocument, inv: Invitation, session: AsyncClientSession

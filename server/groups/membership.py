@@ -19,7 +19,7 @@ from server.groups.documents import (
     Membership,
     MembershipCounter,
 )
-from server.groups.events import GroupChanged, MemberChanged, MemberRemoved
+from server.groups.events import GroupChanged
 from server.groups.schemas import GroupCreate, GroupUpdate, GroupView, MemberView, RoleChange
 
 
@@ -251,7 +251,7 @@ class MembershipMixin(GroupManagerBase):
         updated = Membership.model_validate(raw)
         name = (await self.usernames([updated.user_id])).get(updated.user_id, "")
         view = self.member_view(updated, name)
-        event = MemberChanged(group_id=str(group.id), member=view)
+        event = await self.member_event(group.id, updated, name)
         await self.publish_group(group.id, self.etype("member_role_changed"), event)
         await self.notify(
             [updated.user_id],
@@ -307,7 +307,7 @@ class MembershipMixin(GroupManagerBase):
             await self._on_member_removed(group, target.user_id, session)
 
         await run_in_transaction(self._mongo, work)
-        event = MemberRemoved(group_id=str(group.id), user_id=str(target.user_id), reason=reason)
+        event = await self.removed_event(group.id, target.user_id, reason)
         await self.publish_group(group.id, self.etype("member_removed"), event)
         await self.publish_users([target.user_id], self.etype("member_removed"), event)
 

@@ -8,7 +8,7 @@ compare-and-set on `pending`), so a rule and its payment commit or fail together
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from auth.actor import Actor
 from auth.documents import User
 from server.errors import Conflict, Forbidden, NotFound, Unprocessable
-from server.groups.base import as_utc
+from server.groups.base import as_utc, period_of
 from server.groups.documents import (
     UNLIMITED,
     GroupDocument,
@@ -56,10 +56,6 @@ from server.wallet.errors import WalletFrozen
 from server.wallet.idempotency import check_key
 from server.wallet.ledger import Movement
 from server.wallet.schemas import Party, TransferPage
-
-
-def period_of(now: datetime) -> str:
-    return f"{now.year:04d}-{now.month:02d}"
 
 
 def request_view(r: GroupRequest) -> RequestView:
@@ -113,26 +109,6 @@ class WalletMixin(VotesMixin):
 
     def _frozen(self) -> WalletFrozen:
         return WalletFrozen(f"The {self.kind.label} wallet is frozen.")
-
-    async def _period_spent(self, group_id: Any) -> dict[ObjectId, int]:
-        period = period_of(self.now())
-        return {
-            d["user_id"]: d["spent"]
-            async for d in SpendCounter.get_pymongo_collection().find(
-                {"group_id": group_id, "period": period}
-            )
-        }
-
-    def _permission_view(self, m: Membership, username: str, spent: int) -> MemberPermissionView:
-        return MemberPermissionView(
-            user_id=str(m.user_id),
-            username=username,
-            role=m.role,
-            can_spend=m.can_spend,
-            per_transaction_limit=m.per_transaction_limit,
-            monthly_limit=m.monthly_limit,
-            period_spent=spent,
-        )
 
     async def wallet(self, actor: Actor, group_id: Any) -> GroupWalletView:
         group, _ = await self.load(actor, group_id)
@@ -730,7 +706,9 @@ class WalletMixin(VotesMixin):
         )
         await self.publish_group(group.id, self.etype("deleted"), info)
         for m in members:
-            event = MemberRemoved(group_id=str(group.id), user_id=str(m.user_id), reason="deleted")
+            event = MemberRemoved(
+                group_id=str(group.id), user_id=str(m.user_id), reason="deleted", member_count=0
+            )
             await self.publish_users([m.user_id], self.etype("member_removed"), event)
         await self.notify(
             [m.user_id for m in members if m.user_id != actor.user_id],

@@ -10,7 +10,7 @@ from auth.actor import Actor
 from server.db import run_in_transaction
 from server.errors import Conflict, Forbidden
 from server.groups.documents import UNLIMITED, Membership
-from server.groups.events import MemberChanged, OwnershipTransferred
+from server.groups.events import GroupChanged, OwnershipTransferred
 from server.groups.manager import GroupManager
 from server.groups.schemas import GroupView
 from server.workspaces.schemas import TransferOwnership
@@ -66,6 +66,7 @@ class WorkspaceManager(GroupManager):
             group_id=str(group.id), previous_owner_id=str(me.user_id), owner_id=str(target.user_id)
         )
         await self.publish_group(group.id, "workspace.ownership_transferred", event)
+        await self.publish_group(group.id, self.etype("updated"), GroupChanged(self.info(fresh)))
         names = await self.usernames([me.user_id, target.user_id])
         for uid in (me.user_id, target.user_id):
             m = await self.membership(group.id, uid)  # type: ignore[arg-type]
@@ -73,9 +74,7 @@ class WorkspaceManager(GroupManager):
                 await self.publish_group(
                     group.id,
                     "workspace.member_role_changed",
-                    MemberChanged(
-                        group_id=str(group.id), member=self.member_view(m, names.get(uid, ""))
-                    ),
+                    await self.member_event(group.id, m, names.get(uid, "")),
                 )
         await self.notify(
             [target.user_id],
