@@ -42,6 +42,9 @@ from server.logging_setup import configure_logging
 from server.middleware import RequestIdMiddleware
 from server.services import Services
 from server.settings import Settings
+from server.shop.documents import Ownership, Purchase, ShopItem
+from server.shop.manager import ShopManager
+from server.shop.routes import ShopController
 from server.wallet.documents import Account, IdempotencyRecord, Transfer
 from server.wallet.manager import WalletManager
 from server.wallet.routes import AdminWalletController, WalletController
@@ -50,6 +53,7 @@ log = logging.getLogger("server.app")
 
 DOCUMENT_MODELS: list[Any] = [User, AuthSession]
 DOCUMENT_MODELS += [Account, Transfer, IdempotencyRecord]
+DOCUMENT_MODELS += [ShopItem, Ownership, Purchase]
 DOCUMENT_MODELS += GROUP_DOCUMENT_MODELS
 SERVICES_STATE_KEY = "services"
 
@@ -98,7 +102,8 @@ async def open_services(settings: Settings) -> Services:
         reward_secret=settings.reward_webhook_secret,
     )
     auth.add_user_created_hook(wallet.on_user_created)
-    services = Services(mongo=mongo, redis=redis, bus=bus, auth=auth, wallet=wallet)
+    shop = ShopManager(wallet=wallet, bus=bus)
+    services = Services(mongo=mongo, redis=redis, bus=bus, auth=auth, wallet=wallet, shop=shop)
     attach_groups(services, settings)
     register_channel_authorizers(services)
     return services
@@ -176,8 +181,14 @@ def _saq_config(settings: Settings) -> SAQConfig:
             QueueConfig(
                 dsn=settings.redis_url,
                 name="default",
-                tasks=[jobs.sweep_groups, jobs.cleanup_expired_sessions],
+                tasks=[jobs.expire_shop_rentals, jobs.sweep_groups, jobs.cleanup_expired_sessions],
                 scheduled_tasks=[
+                    CronJob(
+                        function=jobs.expire_shop_rentals,
+                        cron=settings.shop_rental_sweep_cron,
+                        unique=True,
+                        timeout=300,
+                    ),
                     CronJob(
                         function=jobs.sweep_groups,
                         cron=settings.group_sweep_cron,
@@ -189,7 +200,7 @@ def _saq_config(settings: Settings) -> SAQConfig:
                         cron=settings.session_cleanup_cron,
                         unique=True,
                         timeout=300,
-                    )
+                    ),
                 ],
                 startup=worker_startup,
                 shutdown=worker_shutdown,
@@ -236,6 +247,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuthController,
             WalletController,
             AdminWalletController,
+            ShopController,
             *GROUP_ROUTE_HANDLERS,
             RealtimeController,
             realtime_socket,

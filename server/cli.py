@@ -36,6 +36,12 @@ def run_with_services(app: Litestar, work: Callable[[Services], Awaitable[T]]) -
 
 class ServerCLIPlugin(CLIPluginProtocol):
     def on_cli_init(self, cli: click.Group) -> None:
+        from server.shop.cli import register_shop_cli
+        from server.wallet.cli import register_wallet_cli
+
+        register_wallet_cli(cli)
+        register_shop_cli(cli)
+
         @cli.group(name="users", help="Manage user accounts.")
         def users() -> None:
             pass

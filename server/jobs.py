@@ -12,6 +12,14 @@ from litestar_saq import SAQConfig, SAQPlugin
 log = logging.getLogger("server.jobs")
 
 
+async def expire_shop_rentals(ctx: dict[str, Any]) -> int:
+    """Remove shop rentals past their `validUntil` and publish `shop.rental_expired`."""
+    expired: int = await ctx["services"].shop.expire_rentals()
+    if expired:
+        log.info("shop rentals expired", extra={"expired": expired})
+    return expired
+
+
 async def cleanup_expired_sessions(ctx: dict[str, Any]) -> int:
     """Delete login sessions whose refresh token expired (and long-revoked ones)."""
     deleted = await ctx["services"].auth.cleanup_sessions()

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from auth.manager import AuthManager
 from realtime.authorizers import ChannelAuthorizers
 from realtime.bus import EventBus
+from server.shop.manager import ShopManager
 from server.wallet.manager import WalletManager
 
 
@@ -25,6 +26,7 @@ class Services:
     bus: EventBus
     auth: AuthManager
     wallet: WalletManager
+    shop: ShopManager
 
     # Families, workspaces, invitations, notifications (issue 4): set by
     # server.groups.wiring.attach_groups.

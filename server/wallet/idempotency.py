@@ -74,6 +74,8 @@ class StoredError(DomainError):
 class Outcome(Generic[T]):
     value: T
     replayed: bool = False
+    # The HTTP status to answer: the recorder's, or the one stored with the first outcome.
+    status_code: int = 201
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +90,12 @@ class Recorder:
     fingerprint: str
     status_code: int
 
-    async def save(self, session: AsyncClientSession | None, value: Any) -> None:
-        await self.store._insert(self, value, error=False, status=self.status_code, session=session)
+    async def save(
+        self, session: AsyncClientSession | None, value: Any, *, status_code: int | None = None
+    ) -> None:
+        """Store the outcome (in the operation's transaction when `session` is given)."""
+        status = status_code or self.status_code
+        await self.store._insert(self, value, error=False, status=status, session=session)
 
 
 class IdempotencyStore:
@@ -108,14 +114,16 @@ class IdempotencyStore:
         actor_id: ObjectId,
         key: str,
         params: Any,
-        result_type: type[T],
+        result_type: Any,
         operation: Callable[[Recorder], Awaitable[T]],
         status_code: int = 201,
     ) -> Outcome[T]:
         """Run `operation` once per (scope, actor, key); replay its stored outcome after.
 
         `operation` must call `recorder.save(session, value)` in the transaction that does
-        the work. Domain errors it raises are stored and re-raised.
+        the work. Domain errors it raises are stored and re-raised. `result_type` is the
+        type to decode a stored body into, or a `{status: type}` dict when an operation
+        answers with more than one status (the value then says which via `Outcome`).
         """
         rec = Recorder(
             store=self,
@@ -131,6 +139,8 @@ class IdempotencyStore:
             return self._replay(existing, rec, result_type)
         try:
             value = await operation(rec)
+            if isinstance(value, Outcome):
+                return value
         except DuplicateKeyError:
             # A twin request (or an earlier run of this one) already committed.
             return await self._replay_stored(rec, result_type)
@@ -143,9 +153,9 @@ class IdempotencyStore:
             except DuplicateKeyError:
                 return await self._replay_stored(rec, result_type)
             raise
-        return Outcome(value)
+        return Outcome(value, status_code=status_code)
 
-    async def _replay_stored(self, rec: Recorder, result_type: type[T]) -> Outcome[T]:
+    async def _replay_stored(self, rec: Recorder, result_type: Any) -> Outcome[T]:
         existing = await self._collection.find_one({"_id": rec.record_id})
         if existing is None:
             raise KeyReused(
@@ -153,7 +163,7 @@ class IdempotencyStore:
             )
         return self._replay(existing, rec, result_type)
 
-    def _replay(self, record: dict[str, Any], rec: Recorder, result_type: type[T]) -> Outcome[T]:
+    def _replay(self, record: dict[str, Any], rec: Recorder, result_type: Any) -> Outcome[T]:
         if record["fingerprint"] != rec.fingerprint:
             raise KeyReused(
                 "This Idempotency-Key was already used with different parameters.",
@@ -163,7 +173,10 @@ class IdempotencyStore:
             raise StoredError(
                 int(record["status_code"]), body["code"], body["message"], body.get("details", [])
             )
-        return Outcome(msgspec.convert(body, result_type), replayed=True)
+        status = int(record["status_code"])
+        if isinstance(result_type, dict):
+            result_type = result_type[status]
+        return Outcome(msgspec.convert(body, result_type), replayed=True, status_code=status)
 
     async def _insert(
         self,

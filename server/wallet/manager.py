@@ -110,6 +110,10 @@ class WalletManager(Ledger):
     async def my_wallet(self, actor: Actor) -> WalletView:
         return wallet_view(await self.user_account(actor.user_id))
 
+    async def require_verified(self, actor: Actor) -> None:
+        """403 `EMAIL_NOT_VERIFIED` unless the actor may move money (verified e-mail)."""
+        await self._require_verified(actor)
+
     async def _require_verified(self, actor: Actor) -> None:
         if not self.require_verified_email or actor.auth_method == "system":
             return
