@@ -16,6 +16,13 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar_saq import CronJob, QueueConfig, SAQConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from agents.config import AgentLimits, AgentsConfig
+from agents.wiring import (
+    AGENT_DOCUMENT_MODELS,
+    AGENT_ROUTE_HANDLERS,
+    attach_agents,
+    llm_health_check,
+)
 from auth.config import AuthConfig
 from auth.dependencies import AUTH_DEPENDENCIES, AUTH_MANAGER_STATE_KEY
 from auth.documents import AuthSession, User
@@ -55,6 +62,7 @@ DOCUMENT_MODELS: list[Any] = [User, AuthSession]
 DOCUMENT_MODELS += [Account, Transfer, IdempotencyRecord]
 DOCUMENT_MODELS += [ShopItem, Ownership, Purchase]
 DOCUMENT_MODELS += GROUP_DOCUMENT_MODELS
+DOCUMENT_MODELS += AGENT_DOCUMENT_MODELS
 SERVICES_STATE_KEY = "services"
 
 
@@ -72,6 +80,24 @@ def auth_config(settings: Settings) -> AuthConfig:
         argon2_time_cost=settings.argon2_time_cost,
         argon2_memory_kib=settings.argon2_memory_kib,
         argon2_parallelism=settings.argon2_parallelism,
+    )
+
+
+def agents_config(settings: Settings) -> AgentsConfig:
+    return AgentsConfig(
+        ollama_url=settings.ollama_url,
+        ollama_model=settings.ollama_model,
+        agent_models=dict(settings.agent_models),
+        connect_timeout=settings.ollama_connect_timeout_seconds,
+        read_timeout=settings.ollama_timeout_seconds,
+        router=settings.agent_router,
+        messages_per_minute=settings.chat_messages_per_minute,
+        max_message_chars=settings.chat_max_message_chars,
+        limits=AgentLimits(
+            max_tool_steps=settings.agent_max_tool_steps,
+            tool_result_max_chars=settings.agent_tool_result_max_chars,
+            context_messages=settings.agent_context_messages,
+        ),
     )
 
 
@@ -105,6 +131,7 @@ async def open_services(settings: Settings) -> Services:
     shop = ShopManager(wallet=wallet, bus=bus)
     services = Services(mongo=mongo, redis=redis, bus=bus, auth=auth, wallet=wallet, shop=shop)
     attach_groups(services, settings)
+    await attach_agents(services, agents_config(settings), settings.mongodb_db)
     register_channel_authorizers(services)
     return services
 
@@ -163,7 +190,10 @@ def _health_checks(services: Services) -> dict[str, Any]:
     async def redis_ping() -> None:
         await services.redis.ping()
 
-    return {"mongodb": (mongo_ping, True), "redis": (redis_ping, True)}
+    checks: dict[str, Any] = {"mongodb": (mongo_ping, True), "redis": (redis_ping, True)}
+    if services.chat is not None:
+        checks["llm"] = llm_health_check(services)  # non-critical: degraded, not down
+    return checks
 
 
 def _saq_config(settings: Settings) -> SAQConfig:
@@ -249,6 +279,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AdminWalletController,
             ShopController,
             *GROUP_ROUTE_HANDLERS,
+            *AGENT_ROUTE_HANDLERS,
             RealtimeController,
             realtime_socket,
             event_stream,

@@ -35,6 +35,9 @@ class Services:
     invitations: Any = None
     notifications: Any = None
 
+    # Chat agents (issue 7): the ChatService, set by agents.wiring.attach_agents.
+    chat: Any = None
+
     # Who may read which real-time channel (issue 5); domains register in server/app.py.
     channel_authorizers: ChannelAuthorizers = field(default_factory=ChannelAuthorizers)
 

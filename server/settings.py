@@ -64,6 +64,16 @@ class Settings(BaseSettings):
 
     ollama_url: str = "http://127.0.0.1:11434"
     ollama_model: str = "llama3.1"
+    # AI agents and chat (issue 7): see README "AI agents and chat".
+    ollama_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    ollama_timeout_seconds: float = Field(default=120.0, gt=0)
+    agent_models: dict[str, str] = Field(default_factory=dict)
+    agent_router: Literal["llm", "keywords"] = "llm"
+    chat_messages_per_minute: int = Field(default=20, ge=1)
+    chat_max_message_chars: int = Field(default=10_000, ge=1)
+    agent_max_tool_steps: int = Field(default=6, ge=1, le=50)
+    agent_tool_result_max_chars: int = Field(default=4000, ge=200)
+    agent_context_messages: int = Field(default=40, ge=2)
     livekit_url: str = ""
     livekit_api_key: str = ""
     livekit_api_secret: str = ""

@@ -1,0 +1,151 @@
+"""The agents: each a system prompt, a tool subset and routing keywords."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_COMMON = (
+    "You act for the user {username} through tools, with exactly their permissions. "
+    "Use a tool whenever the answer depends on their data; never invent ids, balances or "
+    "names. Tools that move money or destroy data ask the user for approval; if the user "
+    "declines, say so and do nothing else. If a tool answers with an error, explain it "
+    "plainly. Answer briefly, in the user's language."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSpec:
+    name: str
+    title: str
+    description: str
+    prompt: str
+    tools: tuple[str, ...]
+    keywords: tuple[str, ...]
+
+    def system_prompt(self, username: str) -> str:
+        return f"{self.prompt}\n\n{_COMMON.format(username=username)}"
+
+
+def _group_tools(kind: str) -> tuple[str, ...]:
+    return tuple(
+        f"{kind}_{n}"
+        for n in (
+            "list",
+            "info",
+            "members",
+            "invitations",
+            "invite",
+            "wallet",
+            "set_permissions",
+            "freeze",
+            "unfreeze",
+            "token_request_create",
+            "token_requests",
+            "token_request_approve",
+            "token_request_deny",
+            "change_role",
+        )
+    )
+
+
+AGENTS: dict[str, AgentSpec] = {
+    spec.name: spec
+    for spec in (
+        AgentSpec(
+            name="personal",
+            title="Personal assistant",
+            description="Your own wallet, transfers to people, invitations and notifications.",
+            prompt="You are the user's personal assistant for their own wallet, their "
+            "transfers to other people, the invitations they received and their "
+            "notifications.",
+            tools=(
+                "wallet_balance",
+                "wallet_history",
+                "wallet_transfer",
+                "invitations_received",
+                "invitation_accept",
+                "invitation_decline",
+                "notifications_list",
+                "family_list",
+                "workspace_list",
+            ),
+            keywords=(
+                "send",
+                "transfer",
+                "pay",
+                "balance",
+                "my wallet",
+                "tokens to",
+                "invitation",
+                "notification",
+            ),
+        ),
+        AgentSpec(
+            name="family",
+            title="Family assistant",
+            description="Families: members, invitations, the family wallet, freezes and "
+            "token requests.",
+            prompt="You are the family assistant: members, invitations, the family wallet, "
+            "spending permissions, freezing the wallet and token requests.",
+            tools=(*_group_tools("family"), "wallet_balance", "invitations_received"),
+            keywords=(
+                "family",
+                "mom",
+                "dad",
+                "kids",
+                "parent",
+                "sister",
+                "brother",
+                "freeze",
+                "invite",
+                "accepted",
+            ),
+        ),
+        AgentSpec(
+            name="workspace",
+            title="Workspace assistant",
+            description="Workspaces (teams): members, roles, the team wallet and token requests.",
+            prompt="You are the workspace (team) assistant: members and roles, invitations, "
+            "the team wallet and token requests.",
+            tools=(*_group_tools("workspace"), "wallet_balance", "invitations_received"),
+            keywords=("workspace", "team", "colleague", "project", "editor", "viewer", "role"),
+        ),
+        AgentSpec(
+            name="commerce",
+            title="Shop assistant",
+            description="The shop and what to pay with: balances of your and shared wallets.",
+            prompt="You are the shop assistant: you help the user find and pay for items "
+            "with their own or a shared wallet, and explain balances and history.",
+            tools=("wallet_balance", "wallet_history", "family_wallet", "workspace_wallet"),
+            keywords=("buy", "shop", "theme", "avatar", "banner", "bundle", "rent", "purchase"),
+        ),
+        AgentSpec(
+            name="security",
+            title="Security assistant",
+            description="Sessions, two-factor status and recent security activity.",
+            prompt="You are the security assistant: the user's signed-in sessions, "
+            "two-factor authentication status and recent security activity. You cannot "
+            "change passwords or 2FA settings; tell the user where to do that.",
+            tools=(
+                "security_sessions",
+                "security_revoke_session",
+                "security_two_factor",
+                "security_recent_activity",
+            ),
+            keywords=(
+                "security",
+                "session",
+                "device",
+                "login",
+                "sign in",
+                "2fa",
+                "two-factor",
+                "passkey",
+                "password",
+                "hacked",
+            ),
+        ),
+    )
+}
+
+DEFAULT_AGENT = "personal"

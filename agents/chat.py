@@ -1,0 +1,545 @@
+"""The chat service: sessions, messages, approvals, and one run of an agent as events.
+
+`ChatService.send(...)` / `ChatService.decide(...)` do every check first (they raise domain
+errors, which the HTTP layer answers as JSON) and return a `ChatRun`; `ChatRun.events()`
+then yields `ChatEvent`s: message.start, token, tool.start, tool.end, approval_required,
+message.end (or error). Any caller can consume them — the SSE route, the voice agent, a
+test. If the consumer goes away (cancellation or `aclose()`), the LLM call is cancelled and
+the answer so far is stored with status `partial`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from bson import ObjectId
+from langchain_core.messages import AIMessage
+from langgraph.types import Command
+from redis.asyncio import Redis
+
+from agents.catalog import AGENTS
+from agents.checkpoint import MongoCheckpointSaver
+from agents.config import AgentsConfig
+from agents.documents import ChatApproval, ChatMessage, ChatSession
+from agents.graph import ANSWER_NODE, build_agent_graph, run_input
+from agents.llm import CONNECTION_ERRORS, LLMFactory
+from agents.router import route
+from agents.schemas import (
+    AgentView,
+    ApprovalView,
+    MessagePage,
+    MessageView,
+    SessionCreate,
+    SessionPage,
+    SessionView,
+)
+from auth.actor import Actor
+from auth.documents import utcnow
+from auth.ratelimit import RateLimiter
+from server.errors import Conflict, NotFound, Unprocessable
+
+log = logging.getLogger("agents.chat")
+
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatEvent:
+    type: str
+    data: dict[str, Any]
+
+
+def approval_view(a: ChatApproval) -> ApprovalView:
+    return ApprovalView(
+        id=a.approval_id,
+        agent=a.agent,
+        tool=a.tool,
+        args=a.args,
+        description=a.description,
+        status=a.status,
+        created_at=a.created_at,
+        decided_at=a.decided_at,
+    )
+
+
+def message_view(m: ChatMessage) -> MessageView:
+    return MessageView(
+        id=str(m.id),
+        session_id=str(m.session_id),
+        role=m.role,
+        content=m.content,
+        agent=m.agent,
+        status=m.status,
+        tools=m.tools,
+        usage=m.usage,
+        created_at=m.created_at,
+    )
+
+
+def _oid(value: str) -> ObjectId | None:
+    return ObjectId(value) if isinstance(value, str) and ObjectId.is_valid(value) else None
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    if isinstance(exc, CONNECTION_ERRORS):
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and _is_connection_error(cause)
+
+
+class ChatService:
+    def __init__(
+        self,
+        *,
+        services: Any,
+        config: AgentsConfig,
+        llm_factory: LLMFactory,
+        checkpointer: MongoCheckpointSaver,
+        redis: Redis,
+    ) -> None:
+        self.services = services
+        self.config = config
+        # Replaceable: tests and benchmarks set a scripted factory here.
+        self.llm_factory = llm_factory
+        self.checkpointer = checkpointer
+        self._redis = redis
+        self._limits = RateLimiter(redis, prefix="rl")
+        self._release = redis.register_script(_RELEASE_LUA)
+
+    # ------------------------------------------------------------------ agents
+
+    def agents(self) -> list[AgentView]:
+        return [
+            AgentView(name=a.name, title=a.title, description=a.description, tools=list(a.tools))
+            for a in AGENTS.values()
+        ]
+
+    def graph_for(self, agent: str, actor: Actor) -> Any:
+        """The compiled, checkpointed graph of `agent` for `actor` (also for voice)."""
+        return build_agent_graph(
+            agent,
+            self.services,
+            actor,
+            self.llm_factory.chat_model(agent),
+            checkpointer=self.checkpointer,
+            limits=self.config.limits,
+        )
+
+    @staticmethod
+    def _check_agent(agent: str | None) -> str | None:
+        if agent is not None and agent not in AGENTS:
+            raise Unprocessable(
+                f"Unknown agent {agent!r}.",
+                code="UNKNOWN_AGENT",
+                details=[{"field": "agent", "message": ", ".join(AGENTS)}],
+            )
+        return agent
+
+    # ------------------------------------------------------------------ sessions
+
+    async def _pending(self, session_id: Any) -> list[ChatApproval]:
+        raws = (
+            await ChatApproval.get_pymongo_collection()
+            .find({"session_id": session_id, "status": "pending"})
+            .to_list(20)
+        )
+        return [ChatApproval.model_validate(r) for r in raws]
+
+    async def _view(self, s: ChatSession, *, with_pending: bool = True) -> SessionView:
+        pending = await self._pending(s.id) if with_pending else []
+        return SessionView(
+            id=str(s.id),
+            agent=s.agent,
+            title=s.title,
+            last_agent=s.last_agent,
+            message_count=s.message_count,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+            pending_approvals=[approval_view(a) for a in pending],
+        )
+
+    async def _session(self, actor: Actor, session_id: str) -> ChatSession:
+        sid = _oid(session_id)
+        raw = (
+            await ChatSession.get_pymongo_collection().find_one(
+                {"_id": sid, "user_id": actor.user_id}
+            )
+            if sid
+            else None
+        )
+        if raw is None:
+            raise NotFound("No such chat session.", code="CHAT_SESSION_NOT_FOUND")
+        return ChatSession.model_validate(raw)
+
+    async def create_session(self, actor: Actor, cmd: SessionCreate) -> SessionView:
+        session = ChatSession(
+            user_id=actor.user_id,  # type: ignore[arg-type]
+            agent=self._check_agent(cmd.agent),
+            title=cmd.title.strip(),
+        )
+        await session.insert()
+        return await self._view(session, with_pending=False)
+
+    async def list_sessions(
+        self, actor: Actor, *, cursor: str | None = None, limit: int = 20
+    ) -> SessionPage:
+        query: dict[str, Any] = {"user_id": actor.user_id}
+        if cursor:
+            if not _oid(cursor):
+                raise Unprocessable("The cursor is not valid.", code="INVALID_CURSOR")
+            query["_id"] = {"$lt": ObjectId(cursor)}
+        raws = (
+            await ChatSession.get_pymongo_collection()
+            .find(query)
+            .sort("_id", -1)
+            .limit(limit + 1)
+            .to_list()
+        )
+        sessions = [ChatSession.model_validate(r) for r in raws[:limit]]
+        return SessionPage(
+            items=[await self._view(s, with_pending=False) for s in sessions],
+            next_cursor=str(sessions[-1].id) if len(raws) > limit and sessions else None,
+        )
+
+    async def get_session(self, actor: Actor, session_id: str) -> SessionView:
+        return await self._view(await self._session(actor, session_id))
+
+    async def delete_session(self, actor: Actor, session_id: str) -> None:
+        session = await self._session(actor, session_id)
+        await ChatMessage.get_pymongo_collection().delete_many({"session_id": session.id})
+        await ChatApproval.get_pymongo_collection().delete_many({"session_id": session.id})
+        await self.checkpointer.adelete_thread(str(session.id))
+        await ChatSession.get_pymongo_collection().delete_one({"_id": session.id})
+
+    async def list_messages(
+        self, actor: Actor, session_id: str, *, cursor: str | None = None, limit: int = 50
+    ) -> MessagePage:
+        """Newest first; `cursor` = the `nextCursor` of the previous page (older messages)."""
+        session = await self._session(actor, session_id)
+        query: dict[str, Any] = {"session_id": session.id}
+        if cursor:
+            if not _oid(cursor):
+                raise Unprocessable("The cursor is not valid.", code="INVALID_CURSOR")
+            query["_id"] = {"$lt": ObjectId(cursor)}
+        raws = (
+            await ChatMessage.get_pymongo_collection()
+            .find(query)
+            .sort("_id", -1)
+            .limit(limit + 1)
+            .to_list()
+        )
+        items = [ChatMessage.model_validate(r) for r in raws[:limit]]
+        return MessagePage(
+            items=[message_view(m) for m in items],
+            next_cursor=str(items[-1].id) if len(raws) > limit and items else None,
+        )
+
+    # ------------------------------------------------------------------ runs
+
+    async def _lock(self, session_id: Any) -> str:
+        token = secrets.token_hex(8)
+        ok = await self._redis.set(
+            f"chat:lock:{session_id}", token, nx=True, ex=self.config.session_lock_seconds
+        )
+        if not ok:
+            raise Conflict(
+                "This chat is answering another message; wait for it to finish.",
+                code="SESSION_BUSY",
+            )
+        return token
+
+    async def unlock(self, session_id: Any, token: str) -> None:
+        await self._release(keys=[f"chat:lock:{session_id}"], args=[token])
+
+    async def send(
+        self, actor: Actor, session_id: str, content: str, *, agent: str | None = None
+    ) -> ChatRun:
+        """Check and store the user's message; the returned run answers it."""
+        text = content.strip()
+        if not text:
+            raise Unprocessable("The message is empty.", code="MESSAGE_EMPTY")
+        if len(content) > self.config.max_message_chars:
+            raise Unprocessable(
+                f"A message has at most {self.config.max_message_chars} characters.",
+                code="MESSAGE_TOO_LONG",
+                details=[{"field": "content", "message": f"{len(content)} characters"}],
+            )
+        session = await self._session(actor, session_id)
+        self._check_agent(agent)
+        await self._limits.hit(
+            "chat", str(actor.user_id), limit=self.config.messages_per_minute, window=60
+        )
+        pending = await self._pending(session.id)
+        if pending:
+            raise Conflict(
+                "An action is waiting for your approval in this chat; answer it first.",
+                code="APPROVAL_PENDING",
+                details=[{"approvalId": a.approval_id, "tool": a.tool} for a in pending],
+            )
+        await self.llm_factory.ensure_available()
+        token = await self._lock(session.id)
+        try:
+            chosen, how = agent or session.agent, "client"
+            if chosen is None:
+                router_llm = (
+                    self.llm_factory.chat_model("router") if self.config.router == "llm" else None
+                )
+                chosen, how = await route(text, router_llm, timeout=self.config.router_timeout)
+            user_message = ChatMessage(
+                session_id=session.id,  # type: ignore[arg-type]
+                user_id=actor.user_id,  # type: ignore[arg-type]
+                role="user",
+                content=content,
+            )
+            await user_message.insert()
+            update: dict[str, Any] = {"updated_at": utcnow()}
+            if not session.title:
+                update["title"] = text[:60]
+            await ChatSession.get_pymongo_collection().update_one(
+                {"_id": session.id}, {"$set": update, "$inc": {"message_count": 1}}
+            )
+            return ChatRun(
+                service=self,
+                actor=actor,
+                session_id=session.id,
+                agent=chosen,
+                routed_by=how,
+                graph_input=run_input(content),
+                lock_token=token,
+            )
+        except BaseException:
+            await self.unlock(session.id, token)
+            raise
+
+    async def decide(
+        self, actor: Actor, session_id: str, approval_id: str, approve: bool
+    ) -> ChatRun:
+        """Record the user's answer to an approval; the returned run resumes the graph."""
+        session = await self._session(actor, session_id)
+        raw = await ChatApproval.get_pymongo_collection().find_one(
+            {"session_id": session.id, "approval_id": approval_id}
+        )
+        if raw is None:
+            raise NotFound("No such approval.", code="APPROVAL_NOT_FOUND")
+        approval = ChatApproval.model_validate(raw)
+        if approval.status != "pending":
+            raise Conflict("This approval was already answered.", code="APPROVAL_DECIDED")
+        await self.llm_factory.ensure_available()
+        token = await self._lock(session.id)
+        try:
+            graph = self.graph_for(approval.agent, actor)
+            state = await graph.aget_state({"configurable": {"thread_id": str(session.id)}})
+            waiting = [i.value.get("approvalId") for i in state.interrupts]
+            if not waiting or waiting[0] != approval_id:
+                raise Conflict(
+                    "This approval is not the one the chat is waiting for.",
+                    code="APPROVAL_NOT_PENDING",
+                )
+            decided = await ChatApproval.get_pymongo_collection().find_one_and_update(
+                {"_id": approval.id, "status": "pending"},
+                {"$set": {"status": "approved" if approve else "denied", "decided_at": utcnow()}},
+            )
+            if decided is None:
+                raise Conflict("This approval was already answered.", code="APPROVAL_DECIDED")
+            return ChatRun(
+                service=self,
+                actor=actor,
+                session_id=session.id,
+                agent=approval.agent,
+                routed_by="approval",
+                graph_input=Command(resume={"approve": approve}),
+                lock_token=token,
+                graph=graph,
+            )
+        except BaseException:
+            await self.unlock(session.id, token)
+            raise
+
+    async def _store_approval(
+        self, actor: Actor, session_id: Any, value: dict[str, Any]
+    ) -> ChatApproval:
+        approval = ChatApproval(
+            approval_id=str(value["approvalId"]),
+            session_id=session_id,
+            user_id=actor.user_id,  # type: ignore[arg-type]
+            agent=str(value.get("agent", "")),
+            tool=str(value.get("tool", "")),
+            args=dict(value.get("args") or {}),
+            description=str(value.get("description", "")),
+        )
+        await ChatApproval.get_pymongo_collection().update_one(
+            {"session_id": session_id, "approval_id": approval.approval_id},
+            {"$setOnInsert": approval.model_dump(exclude={"id"})},
+            upsert=True,
+        )
+        return approval
+
+
+@dataclass
+class ChatRun:
+    """One answer of an agent: iterate `events()` once."""
+
+    service: ChatService
+    actor: Actor
+    session_id: Any
+    agent: str
+    routed_by: str
+    graph_input: Any
+    lock_token: str
+    graph: Any = None
+    message_id: ObjectId = field(default_factory=ObjectId)
+    text: list[str] = field(default_factory=list)
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    usage: dict[str, int] = field(
+        default_factory=lambda: {"promptTokens": 0, "completionTokens": 0}
+    )
+    approvals: list[str] = field(default_factory=list)
+    status: str = "complete"
+
+    def _usage_from(self, update: Any) -> None:
+        for message in (update or {}).get("messages", []) if isinstance(update, dict) else []:
+            meta = getattr(message, "usage_metadata", None)
+            if isinstance(message, AIMessage) and meta:
+                self.usage["promptTokens"] += int(meta.get("input_tokens", 0))
+                self.usage["completionTokens"] += int(meta.get("output_tokens", 0))
+
+    async def events(self) -> AsyncIterator[ChatEvent]:
+        service = self.service
+        if self.graph is None:
+            self.graph = service.graph_for(self.agent, self.actor)
+        limits = service.config.limits
+        config = {
+            "configurable": {"thread_id": str(self.session_id)},
+            "recursion_limit": 4 * limits.max_tool_steps + 10,
+        }
+        stream = self.graph.astream(
+            self.graph_input, config, stream_mode=["messages", "custom", "updates"]
+        )
+        finished = False
+        try:
+            yield ChatEvent(
+                "message.start",
+                {
+                    "sessionId": str(self.session_id),
+                    "messageId": str(self.message_id),
+                    "agent": self.agent,
+                    "routedBy": self.routed_by,
+                },
+            )
+            async for mode, payload in stream:
+                if mode == "messages":
+                    chunk, meta = payload
+                    if meta.get("langgraph_node") != ANSWER_NODE:
+                        continue
+                    piece = chunk.content if isinstance(chunk.content, str) else chunk.text
+                    if piece:
+                        self.text.append(piece)
+                        yield ChatEvent("token", {"text": piece})
+                elif mode == "custom":
+                    if isinstance(payload, dict) and "type" in payload:
+                        if payload["type"] == "tool.end":
+                            data = payload["data"]
+                            self.tools.append({"tool": data["tool"], "status": data["status"]})
+                        yield ChatEvent(payload["type"], payload["data"])
+                elif mode == "updates":
+                    for event in await self._on_update(payload):
+                        yield event
+            self.status = "awaiting_approval" if self.approvals else "complete"
+            await self._finish()
+            finished = True
+            yield ChatEvent(
+                "message.end",
+                {
+                    "messageId": str(self.message_id),
+                    "status": self.status,
+                    "usage": self.usage,
+                    "approvals": self.approvals,
+                },
+            )
+        except (asyncio.CancelledError, GeneratorExit):
+            if not finished:
+                self.status = "partial"
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose()
+                    await self._finish()
+                    finished = True
+            raise
+        except Exception as exc:
+            if _is_connection_error(exc):
+                service.llm_factory.mark_unavailable()
+                code, message = "LLM_UNAVAILABLE", "The language model could not be reached."
+            else:
+                log.exception("chat run failed", extra={"agent": self.agent})
+                code, message = "INTERNAL_ERROR", "Something went wrong on our side."
+            self.status = "error"
+            if not finished:
+                with anyio.CancelScope(shield=True):
+                    await self._finish()
+                    finished = True
+            yield ChatEvent("error", {"code": code, "message": message})
+        finally:
+            with anyio.CancelScope(shield=True):
+                await service.unlock(self.session_id, self.lock_token)
+
+    async def _on_update(self, payload: dict[str, Any]) -> list[ChatEvent]:
+        events: list[ChatEvent] = []
+        for node, update in payload.items():
+            if node == "__interrupt__":
+                for interrupt in update:
+                    value = interrupt.value if isinstance(interrupt.value, dict) else {}
+                    approval = await self.service._store_approval(
+                        self.actor, self.session_id, value
+                    )
+                    self.approvals.append(approval.approval_id)
+                    events.append(
+                        ChatEvent(
+                            "approval_required",
+                            {
+                                "approvalId": approval.approval_id,
+                                "sessionId": str(self.session_id),
+                                "agent": approval.agent,
+                                "tool": approval.tool,
+                                "args": approval.args,
+                                "description": approval.description,
+                            },
+                        )
+                    )
+            elif node == ANSWER_NODE:
+                self._usage_from(update)
+            elif node == "limit" and isinstance(update, dict):
+                for message in update.get("messages", []):
+                    if isinstance(message, AIMessage) and isinstance(message.content, str):
+                        self.text.append(message.content)
+                        events.append(ChatEvent("token", {"text": message.content}))
+        return events
+
+    async def _finish(self) -> None:
+        """Store the answer (whatever status) and touch the session."""
+        message = ChatMessage(
+            id=self.message_id,  # type: ignore[arg-type]
+            session_id=self.session_id,
+            user_id=self.actor.user_id,  # type: ignore[arg-type]
+            role="assistant",
+            content="".join(self.text),
+            agent=self.agent,
+            status=self.status,
+            tools=self.tools,
+            usage=self.usage,
+        )
+        await message.insert()
+        await ChatSession.get_pymongo_collection().update_one(
+            {"_id": self.session_id},
+            {
+                "$set": {"updated_at": utcnow(), "last_agent": self.agent},
+                "$inc": {"message_count": 1},
+            },
+        )

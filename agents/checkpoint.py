@@ -1,0 +1,208 @@
+"""LangGraph checkpoints in MongoDB on PyMongo's async client.
+
+(`langgraph-checkpoint-mongodb` wraps a *synchronous* MongoClient in a thread pool and pulls
+in langchain, langchain-mongodb and SQLAlchemy; this saver is the same two-collection layout
+on the async client the app already has.)
+
+- `chat_checkpoints`: one document per checkpoint, unique (thread_id, checkpoint_ns,
+  checkpoint_id); checkpoint and metadata serialised with the graph's serde (binary).
+- `chat_checkpoint_writes`: pending writes, unique (thread_id, checkpoint_ns, checkpoint_id,
+  task_id, idx). A pending approval is such a write, so it survives restarts and any api
+  process can resume it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bson.binary import Binary
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    get_checkpoint_id,
+    get_checkpoint_metadata,
+)
+from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+
+CHECKPOINTS = "chat_checkpoints"
+WRITES = "chat_checkpoint_writes"
+
+
+class MongoCheckpointSaver(BaseCheckpointSaver[str]):
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        super().__init__()
+        self.checkpoints = db[CHECKPOINTS]
+        self.writes = db[WRITES]
+
+    async def setup(self) -> None:
+        await self.checkpoints.create_index(
+            [("thread_id", ASCENDING), ("checkpoint_ns", ASCENDING), ("checkpoint_id", DESCENDING)],
+            unique=True,
+        )
+        await self.writes.create_index(
+            [
+                ("thread_id", ASCENDING),
+                ("checkpoint_ns", ASCENDING),
+                ("checkpoint_id", ASCENDING),
+                ("task_id", ASCENDING),
+                ("idx", ASCENDING),
+            ],
+            unique=True,
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _load(self, type_: str, data: bytes) -> Any:
+        return self.serde.loads_typed((type_, bytes(data)))
+
+    def _dump(self, value: Any) -> tuple[str, Binary]:
+        type_, data = self.serde.dumps_typed(value)
+        return type_, Binary(data)
+
+    async def _tuple(self, doc: dict[str, Any]) -> CheckpointTuple:
+        ids = {
+            "thread_id": doc["thread_id"],
+            "checkpoint_ns": doc["checkpoint_ns"],
+            "checkpoint_id": doc["checkpoint_id"],
+        }
+        writes = await self.writes.find(ids).sort([("task_id", 1), ("idx", 1)]).to_list()
+        parent = doc.get("parent_checkpoint_id")
+        return CheckpointTuple(
+            config={"configurable": ids},
+            checkpoint=self._load(doc["type"], doc["checkpoint"]),
+            metadata=self._load(doc["metadata_type"], doc["metadata"]),
+            parent_config=({"configurable": {**ids, "checkpoint_id": parent}} if parent else None),
+            pending_writes=[
+                (w["task_id"], w["channel"], self._load(w["type"], w["value"])) for w in writes
+            ],
+        )
+
+    # ------------------------------------------------------------------ the saver API
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        conf = config["configurable"]
+        query: dict[str, Any] = {
+            "thread_id": str(conf["thread_id"]),
+            "checkpoint_ns": conf.get("checkpoint_ns", ""),
+        }
+        checkpoint_id = get_checkpoint_id(config)
+        if checkpoint_id:
+            query["checkpoint_id"] = checkpoint_id
+        doc = await self.checkpoints.find_one(query, sort=[("checkpoint_id", DESCENDING)])
+        return await self._tuple(doc) if doc else None
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        query: dict[str, Any] = {}
+        if config is not None:
+            conf = config["configurable"]
+            if "thread_id" in conf:
+                query["thread_id"] = str(conf["thread_id"])
+            if "checkpoint_ns" in conf:
+                query["checkpoint_ns"] = conf["checkpoint_ns"]
+        if before is not None:
+            query["checkpoint_id"] = {"$lt": before["configurable"]["checkpoint_id"]}
+        cursor = self.checkpoints.find(query).sort("checkpoint_id", DESCENDING)
+        returned = 0
+        async for doc in cursor:
+            item = await self._tuple(doc)
+            if filter and any(item.metadata.get(k) != v for k, v in filter.items()):
+                continue
+            yield item
+            returned += 1
+            if limit is not None and returned >= limit:
+                break
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        conf = config["configurable"]
+        ids = {
+            "thread_id": str(conf["thread_id"]),
+            "checkpoint_ns": conf.get("checkpoint_ns", ""),
+            "checkpoint_id": checkpoint["id"],
+        }
+        type_, data = self._dump(checkpoint)
+        meta_type, meta = self._dump(get_checkpoint_metadata(config, metadata))
+        await self.checkpoints.update_one(
+            ids,
+            {
+                "$set": {
+                    "parent_checkpoint_id": conf.get("checkpoint_id"),
+                    "type": type_,
+                    "checkpoint": data,
+                    "metadata_type": meta_type,
+                    "metadata": meta,
+                    "created_at": datetime.now(UTC),
+                }
+            },
+            upsert=True,
+        )
+        return {"configurable": ids}
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        conf = config["configurable"]
+        ids = {
+            "thread_id": str(conf["thread_id"]),
+            "checkpoint_ns": conf.get("checkpoint_ns", ""),
+            "checkpoint_id": conf["checkpoint_id"],
+        }
+        # Special writes (errors, interrupts, resumes) replace; ordinary ones are kept once.
+        op = "$set" if all(w[0] in WRITES_IDX_MAP for w in writes) else "$setOnInsert"
+        operations = []
+        for idx, (channel, value) in enumerate(writes):
+            type_, data = self._dump(value)
+            operations.append(
+                UpdateOne(
+                    {**ids, "task_id": task_id, "idx": WRITES_IDX_MAP.get(channel, idx)},
+                    {
+                        op: {
+                            "channel": channel,
+                            "type": type_,
+                            "value": data,
+                            "task_path": task_path,
+                        }
+                    },
+                    upsert=True,
+                )
+            )
+        if operations:
+            await self.writes.bulk_write(operations, ordered=False)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self.checkpoints.delete_many({"thread_id": str(thread_id)})
+        await self.writes.delete_many({"thread_id": str(thread_id)})
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        if current is None:
+            current_v = 0
+        elif isinstance(current, int):
+            current_v = current
+        else:
+            current_v = int(str(current).split(".")[0])
+        return f"{current_v + 1:032}.{random.random():016}"

@@ -1,0 +1,223 @@
+"""One agent as a LangGraph graph: model -> (approval) -> tools -> model, bounded.
+
+`build_agent_graph(agent, services, actor, llm)` compiles the graph for one user: the tools
+run with `actor.with_channel("agent")` and call the managers, so the manager's permission
+checks hold. A tool with `needs_approval` pauses the run with `interrupt(...)` (payload:
+approvalId, tool, args, description); resume it with `Command(resume={"approve": bool})`.
+Tool progress is written to the custom stream (`{"type": "tool.start"|"tool.end", ...}`).
+
+The graph is usable on its own (the voice agent streams it with stream_mode="messages");
+`agents.chat` adds sessions, persistence and SSE on top.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.types import interrupt
+from pydantic import ValidationError
+
+from agents.catalog import AGENTS
+from agents.config import AgentLimits
+from agents.tools import REGISTRY, ToolContext, ToolSpec
+from agents.tools.registry import Registry, render_result
+from auth.actor import Actor
+from server.errors import DomainError
+
+log = logging.getLogger("agents.graph")
+
+ANSWER_NODE = "agent"  # the node whose tokens are the answer
+
+
+class AgentState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    steps: int  # tool rounds in the current run
+    decisions: dict[str, bool]  # approval decisions of the pending tool calls
+
+
+def _context(messages: list[AnyMessage], keep: int) -> list[AnyMessage]:
+    window = list(messages[-keep:]) if keep > 0 else list(messages)
+    while window and isinstance(window[0], ToolMessage):
+        window.pop(0)
+    return window
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def build_agent_graph(
+    agent: str,
+    services: Any,
+    actor: Actor,
+    llm: BaseChatModel,
+    *,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    limits: AgentLimits | None = None,
+    registry: Registry = REGISTRY,
+) -> Any:
+    """The compiled graph of agent `agent` acting as `actor` (on channel "agent")."""
+    spec = AGENTS[agent]
+    limits = limits or AgentLimits()
+    tools: dict[str, ToolSpec] = {t.name: t for t in registry.select(spec.tools)}
+    agent_actor = actor.with_channel("agent")
+    bound = llm.bind_tools([t.schema() for t in tools.values()])
+    system = SystemMessage(spec.system_prompt(actor.username))
+
+    def parsed(call: dict[str, Any]) -> tuple[ToolSpec | None, Any, str | None]:
+        tool = tools.get(call["name"])
+        if tool is None:
+            return None, None, f"Unknown tool {call['name']!r}."
+        try:
+            return tool, tool.parse(call.get("args")), None
+        except ValidationError as exc:
+            return tool, None, f"Invalid arguments: {exc.errors(include_url=False)}"
+
+    async def model_node(state: AgentState) -> dict[str, Any]:
+        messages = [system, *_context(state.get("messages", []), limits.context_messages)]
+        response = await bound.ainvoke(messages)
+        if isinstance(response, AIMessage) and response.tool_calls:
+            # Every call needs a stable id: it names the approval and the idempotency key.
+            calls = [
+                {**tc, "id": tc.get("id") or f"call_{uuid.uuid4().hex[:16]}"}
+                for tc in response.tool_calls
+            ]
+            response = response.model_copy(update={"tool_calls": calls})
+        return {"messages": [response]}
+
+    def after_model(state: AgentState) -> Literal["approve", "tools", "limit", "__end__"]:
+        last = state["messages"][-1]
+        if not isinstance(last, AIMessage) or not last.tool_calls:
+            return END
+        if state.get("steps", 0) >= limits.max_tool_steps:
+            return "limit"
+        for call in last.tool_calls:
+            tool, args, _ = parsed(call)
+            if tool is not None and args is not None and tool.needs_approval:
+                return "approve"
+        return "tools"
+
+    async def approve_node(state: AgentState) -> dict[str, Any]:
+        """Ask for each approval in turn (no side effects here: a resume re-runs this node)."""
+        last = state["messages"][-1]
+        assert isinstance(last, AIMessage)
+        decisions: dict[str, bool] = {}
+        for call in last.tool_calls:
+            tool, args, _ = parsed(call)
+            if tool is None or args is None or not tool.needs_approval:
+                continue
+            shown = args.model_dump(exclude_none=True)
+            answer = interrupt(
+                {
+                    "approvalId": call["id"],
+                    "agent": agent,
+                    "tool": tool.name,
+                    "area": tool.area,
+                    "args": shown,
+                    "description": tool.describe(shown),
+                }
+            )
+            approve = answer.get("approve") if isinstance(answer, dict) else answer
+            decisions[call["id"]] = approve is True
+        return {"decisions": decisions}
+
+    async def tools_node(state: AgentState) -> dict[str, Any]:
+        write = get_stream_writer()
+        last = state["messages"][-1]
+        assert isinstance(last, AIMessage)
+        decisions = state.get("decisions") or {}
+        results: list[ToolMessage] = []
+        for call in last.tool_calls:
+            tool, args, problem = parsed(call)
+            call_id = call["id"]
+            name = call["name"]
+            write(
+                {
+                    "type": "tool.start",
+                    "data": {"toolCallId": call_id, "tool": name, "args": call.get("args") or {}},
+                }
+            )
+            status = "ok"
+            if problem is not None or tool is None:
+                status, payload = "error", _error("INVALID_TOOL_CALL", problem or "")
+            elif tool.needs_approval and not decisions.get(call_id, False):
+                status = "denied"
+                payload = _error("DENIED", "The user declined this action; nothing was done.")
+            else:
+                try:
+                    value = await tool.run(
+                        ToolContext(services=services, actor=agent_actor, call_id=call_id), args
+                    )
+                    payload = value
+                except DomainError as exc:
+                    status, payload = "error", _error(exc.code, exc.message)
+                except Exception:
+                    log.exception("tool failed", extra={"tool": name})
+                    status = "error"
+                    payload = _error("TOOL_FAILED", "The tool failed unexpectedly.")
+            content = render_result(payload, limits.tool_result_max_chars)
+            write(
+                {
+                    "type": "tool.end",
+                    "data": {
+                        "toolCallId": call_id,
+                        "tool": name,
+                        "status": status,
+                        "result": content,
+                    },
+                }
+            )
+            results.append(
+                ToolMessage(
+                    content=content,
+                    tool_call_id=call_id,
+                    name=name,
+                    status=("success" if status == "ok" else "error"),
+                )
+            )
+        return {"messages": results, "steps": state.get("steps", 0) + 1, "decisions": {}}
+
+    async def limit_node(state: AgentState) -> dict[str, Any]:
+        last = state["messages"][-1]
+        assert isinstance(last, AIMessage)
+        skipped = [
+            ToolMessage(
+                content=render_result(_error("STEP_LIMIT", "Not run: too many tool steps."), 200),
+                tool_call_id=call["id"],
+                name=call["name"],
+                status="error",
+            )
+            for call in last.tool_calls
+        ]
+        note = AIMessage(
+            content=f"I stopped after {limits.max_tool_steps} tool steps for one request. "
+            "Please ask again more specifically."
+        )
+        return {"messages": [*skipped, note]}
+
+    graph = StateGraph(AgentState)
+    graph.add_node(ANSWER_NODE, model_node)
+    graph.add_node("approve", approve_node)
+    graph.add_node("tools", tools_node)
+    graph.add_node("limit", limit_node)
+    graph.add_edge(START, ANSWER_NODE)
+    graph.add_conditional_edges(ANSWER_NODE, after_model, ["approve", "tools", "limit", END])
+    graph.add_edge("approve", "tools")
+    graph.add_edge("tools", ANSWER_NODE)
+    graph.add_edge("limit", END)
+    return graph.compile(checkpointer=checkpointer, name=f"{agent}_agent")
+
+
+def run_input(text: str) -> dict[str, Any]:
+    """The input of one user turn (resets the per-run counters)."""
+    from langchain_core.messages import HumanMessage
+
+    return {"messages": [HumanMessage(content=text)], "steps": 0, "decisions": {}}

@@ -1,0 +1,120 @@
+"""HTTP routes of the chat: thin; the answer streams as `text/event-stream`.
+
+Every SSE message is `event: <type>` + `data: <JSON>`; types: message.start, token,
+tool.start, tool.end, approval_required, message.end, error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from agents.chat import ChatRun, ChatService
+from agents.schemas import (
+    AgentView,
+    ApprovalDecision,
+    MessageCreate,
+    MessagePage,
+    SessionCreate,
+    SessionPage,
+    SessionView,
+)
+from auth.actor import Actor
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+_encode = msgspec.json.Encoder().encode
+
+
+def provide_chat(state: State) -> ChatService:
+    return state["services"].chat  # type: ignore[no-any-return]
+
+
+async def sse_messages(run: ChatRun) -> AsyncIterator[ServerSentEventMessage]:
+    async with aclosing(run.events()) as events:
+        async for event in events:
+            yield ServerSentEventMessage(event=event.type, data=_encode(event.data).decode())
+
+
+def stream(run: ChatRun) -> ServerSentEvent:
+    return ServerSentEvent(sse_messages(run), headers=SSE_HEADERS)
+
+
+class ChatController(Controller):
+    path = "/api/v1/chat"
+    tags = ["chat"]
+    dependencies = {"chat": Provide(provide_chat, sync_to_thread=False)}
+
+    @get("/agents", summary="The agents a chat can talk to")
+    async def list_agents(self, actor: Actor, chat: ChatService) -> list[AgentView]:
+        return chat.agents()
+
+    @post("/sessions", summary="Start a chat (optionally with a fixed agent)")
+    async def create_session(
+        self, data: SessionCreate, actor: Actor, chat: ChatService
+    ) -> SessionView:
+        return await chat.create_session(actor, data)
+
+    @get("/sessions", summary="My chats, newest first")
+    async def list_sessions(
+        self,
+        actor: Actor,
+        chat: ChatService,
+        cursor: str | None = None,
+        limit: int = Parameter(default=20, ge=1, le=100),
+    ) -> SessionPage:
+        return await chat.list_sessions(actor, cursor=cursor, limit=limit)
+
+    @get("/sessions/{session_id:str}", summary="One chat, with its pending approvals")
+    async def get_session(self, session_id: str, actor: Actor, chat: ChatService) -> SessionView:
+        return await chat.get_session(actor, session_id)
+
+    @delete("/sessions/{session_id:str}", summary="Delete a chat and its history")
+    async def delete_session(self, session_id: str, actor: Actor, chat: ChatService) -> None:
+        await chat.delete_session(actor, session_id)
+
+    @get("/sessions/{session_id:str}/messages", summary="Messages, newest first")
+    async def list_messages(
+        self,
+        session_id: str,
+        actor: Actor,
+        chat: ChatService,
+        cursor: str | None = None,
+        limit: int = Parameter(default=50, ge=1, le=200),
+    ) -> MessagePage:
+        return await chat.list_messages(actor, session_id, cursor=cursor, limit=limit)
+
+    @post(
+        "/sessions/{session_id:str}/messages",
+        summary="Send a message; the answer streams back as server-sent events",
+        status_code=200,
+    )
+    async def send_message(
+        self, session_id: str, data: MessageCreate, actor: Actor, chat: ChatService
+    ) -> ServerSentEvent:
+        return stream(await chat.send(actor, session_id, data.content, agent=data.agent))
+
+    @post(
+        "/sessions/{session_id:str}/approvals/{approval_id:str}",
+        summary="Approve or deny a paused action; the resumed answer streams back",
+        status_code=200,
+    )
+    async def decide(
+        self,
+        session_id: str,
+        approval_id: str,
+        data: ApprovalDecision,
+        actor: Actor,
+        chat: ChatService,
+    ) -> ServerSentEvent:
+        return stream(await chat.decide(actor, session_id, approval_id, data.approve))
+
+
+ROUTE_HANDLERS: list[Any] = [ChatController]

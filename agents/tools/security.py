@@ -1,0 +1,64 @@
+"""Security tools: sessions, two-factor status, recent security activity (auth/ managers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from agents.tools.registry import REGISTRY, NoArgs, ToolArgs, ToolContext
+from server.errors import ServiceUnavailable
+
+
+class SessionArgs(ToolArgs):
+    session_id: str = Field(..., min_length=24, max_length=24, description="Session id")
+
+
+class ActivityArgs(ToolArgs):
+    limit: int = Field(10, ge=1, le=50)
+
+
+@REGISTRY.tool(
+    "security_sessions",
+    "The user's signed-in sessions (devices, IPs, last use; `current` marks this one).",
+    area="security",
+    args=NoArgs,
+)
+async def security_sessions(ctx: ToolContext, args: NoArgs) -> Any:
+    return await ctx.services.auth.list_sessions(ctx.actor)
+
+
+@REGISTRY.tool(
+    "security_revoke_session",
+    "Sign out one of the user's sessions (needs approval).",
+    area="security",
+    args=SessionArgs,
+    mutating=True,
+    needs_approval=True,
+)
+async def security_revoke_session(ctx: ToolContext, args: SessionArgs) -> Any:
+    await ctx.services.auth.revoke_session(ctx.actor, args.session_id)
+    return {"revoked": args.session_id}
+
+
+@REGISTRY.tool(
+    "security_two_factor",
+    "Whether two-factor authentication (TOTP) is on, and how many backup codes are left.",
+    area="security",
+    args=NoArgs,
+)
+async def security_two_factor(ctx: ToolContext, args: NoArgs) -> Any:
+    totp = ctx.services.auth.totp
+    if totp is None:
+        raise ServiceUnavailable("Two-factor authentication is not configured.")
+    return await totp.status(ctx.actor)
+
+
+@REGISTRY.tool(
+    "security_recent_activity",
+    "The user's recent security events (logins, password changes, 2FA changes...).",
+    area="security",
+    args=ActivityArgs,
+)
+async def security_recent_activity(ctx: ToolContext, args: ActivityArgs) -> Any:
+    return await ctx.services.auth.audit.page(ctx.actor, None, args.limit)
