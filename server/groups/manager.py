@@ -1,15 +1,15 @@
 """`GroupManager`: everything families and workspaces share, parameterised by `GroupKind`.
 
-Membership, invitations, quorum votes and the wallet are mixins over one base; the family
-and workspace managers subclass this and add what is theirs alone.
+Membership, invitations, quorum votes, the wallet, requests and deletion are mixins over
+one base; the family and workspace managers subclass this and add what is theirs alone.
 """
 
 from __future__ import annotations
 
-from server.groups.wallet import WalletMixin
+from server.groups.deletion import DeletionMixin
 
 
-class GroupManager(WalletMixin):
+class GroupManager(DeletionMixin):
     """The write path for one kind of group (see the mixins for each feature)."""
 
     async def sweep(self) -> dict[str, int]:

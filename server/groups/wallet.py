@@ -1,51 +1,40 @@
-"""The group wallet on the ledger: spending rules, spends, token requests, freeze,
-emergency unfreeze, and the payout when a group is deleted.
+"""The group wallet on the ledger: the account, spending rules and spends, freeze and
+emergency unfreeze.
 
-Balances are never touched here: every token moves through `WalletManager.move`, often
-inside one transaction with the rule it enforces (the monthly spend counter, the request's
-compare-and-set on `pending`), so a rule and its payment commit or fail together.
+Balances are never touched here: every token moves through the ledger's `move`, inside one
+transaction with the rule it enforces (the monthly spend counter), so a rule and its payment
+commit or fail together.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
 
 from auth.actor import Actor
 from auth.documents import User
-from server.errors import Conflict, Forbidden, NotFound, Unprocessable
-from server.groups.base import as_utc, period_of
+from server.errors import Conflict, Forbidden, NotFound
+from server.groups.base import period_of
 from server.groups.documents import (
     UNLIMITED,
     GroupDocument,
-    GroupRequest,
-    Invitation,
     Membership,
     QuorumVote,
     SpendCounter,
 )
 from server.groups.events import (
-    DeletionPayout,
     GroupChanged,
     GroupSpent,
-    MemberRemoved,
     PermissionsChanged,
-    RequestChanged,
 )
 from server.groups.schemas import (
-    DecisionRequest,
     FreezeRequest,
     GroupSpendRequest,
     GroupWalletView,
     MemberPermissionView,
-    RequestView,
     SpendResult,
-    TokenRequestCreate,
     VoteCast,
     VoteOpen,
     VoteView,
@@ -56,26 +45,6 @@ from server.wallet.errors import WalletFrozen
 from server.wallet.idempotency import check_key
 from server.wallet.ledger import Movement
 from server.wallet.schemas import Party, TransferPage
-
-
-def request_view(r: GroupRequest) -> RequestView:
-    return RequestView(
-        id=str(r.id),
-        group_id=str(r.group_id),
-        kind=r.kind,
-        requester_id=str(r.requester_id),
-        amount=r.amount,
-        reason=r.reason,
-        status=r.status,
-        auto_approved=r.auto_approved,
-        created_at=r.created_at,
-        expires_at=r.expires_at,
-        decided_by=str(r.decided_by) if r.decided_by else None,
-        decided_at=r.decided_at,
-        comment=r.comment,
-        transfer_id=r.transfer_id,
-        purchase=r.purchase,
-    )
 
 
 class WalletMixin(VotesMixin):
@@ -389,330 +358,3 @@ class WalletMixin(VotesMixin):
         )
         await self.publish_group(group.id, self.etype("wallet_spent"), event)
         return result
-
-    # ------------------------------------------------------------------ token requests
-
-    def _request_noun(self, r: GroupRequest) -> str:
-        return "purchase_request" if r.kind == "purchase" else "token_request"
-
-    async def _publish_request(self, r: GroupRequest, verb: str) -> None:
-        event = RequestChanged(group_kind=self.kind.name, request=request_view(r))
-        type_ = f"{self._request_noun(r)}.{verb}"
-        await self.publish_group(r.group_id, type_, event)
-        await self.publish_users([r.requester_id], type_, event)
-
-    async def create_token_request(
-        self, actor: Actor, group_id: Any, cmd: TokenRequestCreate
-    ) -> RequestView:
-        group, member = await self.load(actor, group_id)
-        if group.frozen:
-            raise self._frozen()
-        reason = cmd.reason.strip()
-        if len(reason) < 5:
-            raise Unprocessable(
-                "The reason needs at least 5 characters.",
-                details=[{"field": "reason", "message": "at least 5 characters"}],
-            )
-        now = self.now()
-        req = GroupRequest(
-            group_kind=self.kind.name,
-            group_id=group.id,  # type: ignore[arg-type]
-            kind="tokens",
-            requester_id=member.user_id,
-            amount=cmd.amount,
-            reason=reason,
-            created_at=now,
-            expires_at=now + timedelta(seconds=self.config.request_ttl_seconds),
-        )
-        if cmd.amount <= self.config.auto_approve_threshold:
-            return await self._auto_approve(group, req)
-        await req.insert()
-        await self._publish_request(req, "created")
-        admins = [a for a in await self.admin_ids(group.id) if a != actor.user_id]  # type: ignore[arg-type]
-        await self.notify(
-            admins,
-            "token_request.created",
-            f"{actor.username} asks for {cmd.amount} tokens: {reason}",
-            {"groupKind": self.kind.name, "groupId": str(group.id), "requestId": str(req.id)},
-        )
-        return request_view(req)
-
-    async def _auto_approve(self, group: GroupDocument, req: GroupRequest) -> RequestView:
-        source = await self._account(group)
-        target = await self.ledger.user_account(req.requester_id)
-        req.id = ObjectId()  # type: ignore[assignment]
-        req.status, req.auto_approved, req.decided_at = "approved", True, self.now()
-
-        async def work(session: AsyncClientSession) -> Any:
-            moved = await self.ledger.move(self._payout(req, source.id, target.id), session=session)
-            req.transfer_id = str(moved.transfer.id)
-            await req.insert(session=session)
-            return moved
-
-        moved = await self.ledger.transaction(work)
-        await self.ledger.publish_moved(moved)
-        await self._publish_request(req, "approved")
-        return request_view(req)
-
-    def _payout(self, req: GroupRequest, source: Any, target: Any) -> Movement:
-        return Movement(
-            from_account=source,
-            to_account=target,
-            amount=req.amount,
-            kind="request_payout",
-            idempotency_key=f"{self.kind.name}:request:{req.id}",
-            actor_id=req.decided_by or req.requester_id,
-            memo=req.reason[:200],
-            correlation_id=f"request:{req.id}",
-        )
-
-    async def list_requests(
-        self, actor: Actor, group_id: Any, status: str | None = None
-    ) -> list[RequestView]:
-        group, member = await self.load(actor, group_id)
-        await self.expire_requests(group_id=group.id)
-        query: dict[str, Any] = {"group_kind": self.kind.name, "group_id": group.id}
-        if status:
-            query["status"] = status
-        if not self.kind.is_admin(member.role):
-            query["requester_id"] = member.user_id
-        raws = await GroupRequest.get_pymongo_collection().find(query).sort("_id", -1).to_list(500)
-        return [request_view(GroupRequest.model_validate(r)) for r in raws]
-
-    async def _group_request(self, group: GroupDocument, request_id: Any) -> GroupRequest:
-        rid = self.oid(request_id)
-        raw = (
-            await GroupRequest.get_pymongo_collection().find_one(
-                {"_id": rid, "group_id": group.id, "group_kind": self.kind.name}
-            )
-            if rid
-            else None
-        )
-        if raw is None:
-            raise NotFound("No such request.", code="REQUEST_NOT_FOUND")
-        return GroupRequest.model_validate(raw)
-
-    async def _check_pending(self, req: GroupRequest) -> None:
-        if req.status != "pending":
-            raise Conflict("This request was already decided.", code="REQUEST_NOT_PENDING")
-        if as_utc(req.expires_at) <= self.now():
-            await self._expire_request(req)
-            raise Conflict("This request has expired.", code="REQUEST_EXPIRED")
-
-    def _decide_filter(self, req: GroupRequest) -> dict[str, Any]:
-        return {"_id": req.id, "status": "pending", "expires_at": {"$gt": self.now()}}
-
-    async def approve_request(
-        self, actor: Actor, group_id: Any, request_id: Any, cmd: DecisionRequest
-    ) -> RequestView:
-        group, _ = await self.load_admin(actor, group_id)
-        req = await self._group_request(group, request_id)
-        await self._check_pending(req)
-        if group.frozen:
-            raise self._frozen()
-        if req.kind == "purchase":
-            return await self._approve_purchase(actor, group, req, cmd)
-        source = await self._account(group)
-        target = await self.ledger.user_account(req.requester_id)
-        req.decided_by = actor.user_id  # type: ignore[assignment]
-
-        async def work(session: AsyncClientSession) -> tuple[Any, dict[str, Any]]:
-            raw = await GroupRequest.get_pymongo_collection().find_one_and_update(
-                self._decide_filter(req),
-                {
-                    "$set": {
-                        "status": "approved",
-                        "decided_by": actor.user_id,
-                        "decided_at": self.now(),
-                        "comment": cmd.comment,
-                    }
-                },
-                session=session,
-                return_document=ReturnDocument.AFTER,
-            )
-            if raw is None:
-                raise Conflict("This request was already decided.", code="REQUEST_NOT_PENDING")
-            moved = await self.ledger.move(self._payout(req, source.id, target.id), session=session)
-            await GroupRequest.get_pymongo_collection().update_one(
-                {"_id": req.id}, {"$set": {"transfer_id": str(moved.transfer.id)}}, session=session
-            )
-            raw["transfer_id"] = str(moved.transfer.id)
-            return moved, raw
-
-        try:
-            moved, raw = await self.ledger.transaction(work)
-        except DuplicateKeyError:
-            raise Conflict("This request was already paid.", code="REQUEST_NOT_PENDING") from None
-        await self.ledger.publish_moved(moved)
-        done = GroupRequest.model_validate(raw)
-        await self._publish_request(done, "approved")
-        await self.notify(
-            [done.requester_id],
-            "token_request.approved",
-            f"Your request for {done.amount} tokens from {group.name} was approved.",
-            {"groupKind": self.kind.name, "groupId": str(group.id), "requestId": str(done.id)},
-        )
-        return request_view(done)
-
-    async def _approve_purchase(
-        self, actor: Actor, group: GroupDocument, req: GroupRequest, cmd: DecisionRequest
-    ) -> RequestView:
-        raise Conflict("Purchase requests are not available yet.", code="NOT_SUPPORTED")
-
-    async def deny_request(
-        self, actor: Actor, group_id: Any, request_id: Any, cmd: DecisionRequest
-    ) -> RequestView:
-        group, _ = await self.load_admin(actor, group_id)
-        req = await self._group_request(group, request_id)
-        await self._check_pending(req)
-        raw = await GroupRequest.get_pymongo_collection().find_one_and_update(
-            self._decide_filter(req),
-            {
-                "$set": {
-                    "status": "denied",
-                    "decided_by": actor.user_id,
-                    "decided_at": self.now(),
-                    "comment": cmd.comment,
-                }
-            },
-            return_document=ReturnDocument.AFTER,
-        )
-        if raw is None:
-            raise Conflict("This request was already decided.", code="REQUEST_NOT_PENDING")
-        done = GroupRequest.model_validate(raw)
-        await self._publish_request(done, "denied")
-        await self.notify(
-            [done.requester_id],
-            f"{self._request_noun(done)}.denied",
-            f"Your request for {done.amount} tokens from {group.name} was denied.",
-            {"groupKind": self.kind.name, "groupId": str(group.id), "requestId": str(done.id)},
-        )
-        return request_view(done)
-
-    async def _expire_request(self, req: GroupRequest) -> bool:
-        raw = await GroupRequest.get_pymongo_collection().find_one_and_update(
-            {"_id": req.id, "status": "pending"},
-            {"$set": {"status": "expired", "decided_at": self.now()}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if raw is None:
-            return False
-        await self._publish_request(GroupRequest.model_validate(raw), "expired")
-        return True
-
-    async def expire_requests(self, *, group_id: Any = None, limit: int = 500) -> int:
-        query: dict[str, Any] = {
-            "group_kind": self.kind.name,
-            "status": "pending",
-            "expires_at": {"$lte": self.now()},
-        }
-        if group_id is not None:
-            query["group_id"] = group_id
-        raws = await GroupRequest.get_pymongo_collection().find(query).to_list(limit)
-        count = 0
-        for raw in raws:
-            if await self._expire_request(GroupRequest.model_validate(raw)):
-                count += 1
-        return count
-
-    # ------------------------------------------------------------------ deletion
-
-    def _may_delete(self, member: Membership) -> bool:
-        return self.kind.is_admin(member.role)
-
-    async def delete(self, actor: Actor, group_id: Any) -> None:
-        """Pay the balance back to the admins in equal shares (the remainder to the one
-        deleting), close the wallet, end every membership, invitation, request and vote."""
-        group, member = await self.load(actor, group_id)
-        if not self._may_delete(member):
-            raise Forbidden(
-                f"Only the {'owner' if self.kind.owner_role else 'admins'} may delete this "
-                f"{self.kind.label}.",
-                code="DELETE_NOT_ALLOWED",
-            )
-        members = await self.members_of(group.id)  # type: ignore[arg-type]
-        admins = [m.user_id for m in members if self.kind.is_admin(m.role)]
-        source = await self._account(group)
-        targets = {uid: await self.ledger.user_account(uid) for uid in admins}
-        payouts: dict[str, int] = {}
-
-        async def work(session: AsyncClientSession) -> list[Any]:
-            raw = await self.document.get_pymongo_collection().find_one_and_update(
-                {"_id": group.id, "deleted_at": None},
-                {"$set": {"deleted_at": self.now(), "frozen": True, "updated_at": self.now()}},
-                session=session,
-            )
-            if raw is None:
-                raise self.not_found()
-            account = await self.ledger.get_account(source.id, session=session)
-            if account.frozen:
-                await self.ledger.unfreeze_account(account.id, session=session)
-            balance = account.balance
-            share, rest = divmod(balance, len(admins))
-            moves = []
-            payouts.clear()
-            for uid in admins:
-                amount = share + (rest if uid == actor.user_id else 0)
-                if amount <= 0:
-                    continue
-                payouts[str(uid)] = amount
-                moves.append(
-                    await self.ledger.move(
-                        Movement(
-                            from_account=source.id,
-                            to_account=targets[uid].id,
-                            amount=amount,
-                            kind="payout",
-                            idempotency_key=f"{self.kind.name}:delete:{group.id}:{uid}",
-                            actor_id=actor.user_id,
-                            memo=f"{self.kind.label} {group.name} deleted",
-                            correlation_id=f"{self.kind.name}-delete:{group.id}",
-                        ),
-                        session=session,
-                    )
-                )
-            await self.ledger.close_account(source.id, session=session)
-            await Membership.get_pymongo_collection().delete_many(
-                {"group_kind": self.kind.name, "group_id": group.id}, session=session
-            )
-            for m in members:
-                await self._release_slot(m.user_id, session)
-            await Invitation.get_pymongo_collection().update_many(
-                {"group_id": group.id, "status": "pending"},
-                {"$set": {"status": "cancelled", "responded_at": self.now()}},
-                session=session,
-            )
-            await GroupRequest.get_pymongo_collection().update_many(
-                {"group_id": group.id, "status": "pending"},
-                {"$set": {"status": "denied", "decided_at": self.now(), "comment": "deleted"}},
-                session=session,
-            )
-            return moves
-
-        moves = await self.ledger.transaction(work)
-        for moved in moves:
-            await self.ledger.publish_moved(moved)
-        # Votes left open are closed after the commit (their unique key frees itself).
-        async for raw in QuorumVote.get_pymongo_collection().find(
-            {"group_id": group.id, "status": "open"}
-        ):
-            await self._expire_vote(QuorumVote.model_validate(raw))
-        group.deleted_at = self.now()
-        info = GroupChanged(self.info(group))
-        await self.publish_group(
-            group.id,
-            self.etype("deletion_payout"),
-            DeletionPayout(group_kind=self.kind.name, group_id=str(group.id), payouts=payouts),
-        )
-        await self.publish_group(group.id, self.etype("deleted"), info)
-        for m in members:
-            event = MemberRemoved(
-                group_id=str(group.id), user_id=str(m.user_id), reason="deleted", member_count=0
-            )
-            await self.publish_users([m.user_id], self.etype("member_removed"), event)
-        await self.notify(
-            [m.user_id for m in members if m.user_id != actor.user_id],
-            self.etype("deleted"),
-            f"{group.name} was deleted by {actor.username}.",
-            {"groupId": str(group.id), "payouts": payouts},
-        )

@@ -1,0 +1,278 @@
+"""Token requests and purchase requests to the group wallet: ask, auto-approve small ones,
+approve or deny by compare-and-set on `pending` (the payout in the same transaction), expire.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from auth.actor import Actor
+from server.errors import Conflict, NotFound, Unprocessable
+from server.groups.base import as_utc
+from server.groups.documents import (
+    GroupDocument,
+    GroupRequest,
+)
+from server.groups.events import (
+    RequestChanged,
+)
+from server.groups.schemas import (
+    DecisionRequest,
+    RequestView,
+    TokenRequestCreate,
+)
+from server.groups.wallet import WalletMixin
+from server.wallet.ledger import Movement
+
+
+def request_view(r: GroupRequest) -> RequestView:
+    return RequestView(
+        id=str(r.id),
+        group_id=str(r.group_id),
+        kind=r.kind,
+        requester_id=str(r.requester_id),
+        amount=r.amount,
+        reason=r.reason,
+        status=r.status,
+        auto_approved=r.auto_approved,
+        created_at=r.created_at,
+        expires_at=r.expires_at,
+        decided_by=str(r.decided_by) if r.decided_by else None,
+        decided_at=r.decided_at,
+        comment=r.comment,
+        transfer_id=r.transfer_id,
+        purchase=r.purchase,
+    )
+
+
+class RequestsMixin(WalletMixin):
+    # ------------------------------------------------------------------ token requests
+
+    def _request_noun(self, r: GroupRequest) -> str:
+        return "purchase_request" if r.kind == "purchase" else "token_request"
+
+    async def _publish_request(self, r: GroupRequest, verb: str) -> None:
+        event = RequestChanged(group_kind=self.kind.name, request=request_view(r))
+        type_ = f"{self._request_noun(r)}.{verb}"
+        await self.publish_group(r.group_id, type_, event)
+        await self.publish_users([r.requester_id], type_, event)
+
+    async def create_token_request(
+        self, actor: Actor, group_id: Any, cmd: TokenRequestCreate
+    ) -> RequestView:
+        group, member = await self.load(actor, group_id)
+        if group.frozen:
+            raise self._frozen()
+        reason = cmd.reason.strip()
+        if len(reason) < 5:
+            raise Unprocessable(
+                "The reason needs at least 5 characters.",
+                details=[{"field": "reason", "message": "at least 5 characters"}],
+            )
+        now = self.now()
+        req = GroupRequest(
+            group_kind=self.kind.name,
+            group_id=group.id,  # type: ignore[arg-type]
+            kind="tokens",
+            requester_id=member.user_id,
+            amount=cmd.amount,
+            reason=reason,
+            created_at=now,
+            expires_at=now + timedelta(seconds=self.config.request_ttl_seconds),
+        )
+        if cmd.amount <= self.config.auto_approve_threshold:
+            return await self._auto_approve(group, req)
+        await req.insert()
+        await self._publish_request(req, "created")
+        admins = [a for a in await self.admin_ids(group.id) if a != actor.user_id]  # type: ignore[arg-type]
+        await self.notify(
+            admins,
+            "token_request.created",
+            f"{actor.username} asks for {cmd.amount} tokens: {reason}",
+            {"groupKind": self.kind.name, "groupId": str(group.id), "requestId": str(req.id)},
+        )
+        return request_view(req)
+
+    async def _auto_approve(self, group: GroupDocument, req: GroupRequest) -> RequestView:
+        source = await self._account(group)
+        target = await self.ledger.user_account(req.requester_id)
+        req.id = ObjectId()  # type: ignore[assignment]
+        req.status, req.auto_approved, req.decided_at = "approved", True, self.now()
+
+        async def work(session: AsyncClientSession) -> Any:
+            moved = await self.ledger.move(self._payout(req, source.id, target.id), session=session)
+            req.transfer_id = str(moved.transfer.id)
+            await req.insert(session=session)
+            return moved
+
+        moved = await self.ledger.transaction(work)
+        await self.ledger.publish_moved(moved)
+        await self._publish_request(req, "approved")
+        return request_view(req)
+
+    def _payout(self, req: GroupRequest, source: Any, target: Any) -> Movement:
+        return Movement(
+            from_account=source,
+            to_account=target,
+            amount=req.amount,
+            kind="request_payout",
+            idempotency_key=f"{self.kind.name}:request:{req.id}",
+            actor_id=req.decided_by or req.requester_id,
+            memo=req.reason[:200],
+            correlation_id=f"request:{req.id}",
+        )
+
+    async def list_requests(
+        self, actor: Actor, group_id: Any, status: str | None = None
+    ) -> list[RequestView]:
+        group, member = await self.load(actor, group_id)
+        await self.expire_requests(group_id=group.id)
+        query: dict[str, Any] = {"group_kind": self.kind.name, "group_id": group.id}
+        if status:
+            query["status"] = status
+        if not self.kind.is_admin(member.role):
+            query["requester_id"] = member.user_id
+        raws = await GroupRequest.get_pymongo_collection().find(query).sort("_id", -1).to_list(500)
+        return [request_view(GroupRequest.model_validate(r)) for r in raws]
+
+    async def _group_request(self, group: GroupDocument, request_id: Any) -> GroupRequest:
+        rid = self.oid(request_id)
+        raw = (
+            await GroupRequest.get_pymongo_collection().find_one(
+                {"_id": rid, "group_id": group.id, "group_kind": self.kind.name}
+            )
+            if rid
+            else None
+        )
+        if raw is None:
+            raise NotFound("No such request.", code="REQUEST_NOT_FOUND")
+        return GroupRequest.model_validate(raw)
+
+    async def _check_pending(self, req: GroupRequest) -> None:
+        if req.status != "pending":
+            raise Conflict("This request was already decided.", code="REQUEST_NOT_PENDING")
+        if as_utc(req.expires_at) <= self.now():
+            await self._expire_request(req)
+            raise Conflict("This request has expired.", code="REQUEST_EXPIRED")
+
+    def _decide_filter(self, req: GroupRequest) -> dict[str, Any]:
+        return {"_id": req.id, "status": "pending", "expires_at": {"$gt": self.now()}}
+
+    async def approve_request(
+        self, actor: Actor, group_id: Any, request_id: Any, cmd: DecisionRequest
+    ) -> RequestView:
+        group, _ = await self.load_admin(actor, group_id)
+        req = await self._group_request(group, request_id)
+        await self._check_pending(req)
+        if group.frozen:
+            raise self._frozen()
+        if req.kind == "purchase":
+            return await self._approve_purchase(actor, group, req, cmd)
+        source = await self._account(group)
+        target = await self.ledger.user_account(req.requester_id)
+        req.decided_by = actor.user_id  # type: ignore[assignment]
+
+        async def work(session: AsyncClientSession) -> tuple[Any, dict[str, Any]]:
+            raw = await GroupRequest.get_pymongo_collection().find_one_and_update(
+                self._decide_filter(req),
+                {
+                    "$set": {
+                        "status": "approved",
+                        "decided_by": actor.user_id,
+                        "decided_at": self.now(),
+                        "comment": cmd.comment,
+                    }
+                },
+                session=session,
+                return_document=ReturnDocument.AFTER,
+            )
+            if raw is None:
+                raise Conflict("This request was already decided.", code="REQUEST_NOT_PENDING")
+            moved = await self.ledger.move(self._payout(req, source.id, target.id), session=session)
+            await GroupRequest.get_pymongo_collection().update_one(
+                {"_id": req.id}, {"$set": {"transfer_id": str(moved.transfer.id)}}, session=session
+            )
+            raw["transfer_id"] = str(moved.transfer.id)
+            return moved, raw
+
+        try:
+            moved, raw = await self.ledger.transaction(work)
+        except DuplicateKeyError:
+            raise Conflict("This request was already paid.", code="REQUEST_NOT_PENDING") from None
+        await self.ledger.publish_moved(moved)
+        done = GroupRequest.model_validate(raw)
+        await self._publish_request(done, "approved")
+        await self.notify(
+            [done.requester_id],
+            "token_request.approved",
+            f"Your request for {done.amount} tokens from {group.name} was approved.",
+            {"groupKind": self.kind.name, "groupId": str(group.id), "requestId": str(done.id)},
+        )
+        return request_view(done)
+
+    async def _approve_purchase(
+        self, actor: Actor, group: GroupDocument, req: GroupRequest, cmd: DecisionRequest
+    ) -> RequestView:
+        raise Conflict("Purchase requests are not available yet.", code="NOT_SUPPORTED")
+
+    async def deny_request(
+        self, actor: Actor, group_id: Any, request_id: Any, cmd: DecisionRequest
+    ) -> RequestView:
+        group, _ = await self.load_admin(actor, group_id)
+        req = await self._group_request(group, request_id)
+        await self._check_pending(req)
+        raw = await GroupRequest.get_pymongo_collection().find_one_and_update(
+            self._decide_filter(req),
+            {
+                "$set": {
+                    "status": "denied",
+                    "decided_by": actor.user_id,
+                    "decided_at": self.now(),
+                    "comment": cmd.comment,
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if raw is None:
+            raise Conflict("This request was already decided.", code="REQUEST_NOT_PENDING")
+        done = GroupRequest.model_validate(raw)
+        await self._publish_request(done, "denied")
+        await self.notify(
+            [done.requester_id],
+            f"{self._request_noun(done)}.denied",
+            f"Your request for {done.amount} tokens from {group.name} was denied.",
+            {"groupKind": self.kind.name, "groupId": str(group.id), "requestId": str(done.id)},
+        )
+        return request_view(done)
+
+    async def _expire_request(self, req: GroupRequest) -> bool:
+        raw = await GroupRequest.get_pymongo_collection().find_one_and_update(
+            {"_id": req.id, "status": "pending"},
+            {"$set": {"status": "expired", "decided_at": self.now()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if raw is None:
+            return False
+        await self._publish_request(GroupRequest.model_validate(raw), "expired")
+        return True
+
+    async def expire_requests(self, *, group_id: Any = None, limit: int = 500) -> int:
+        query: dict[str, Any] = {
+            "group_kind": self.kind.name,
+            "status": "pending",
+            "expires_at": {"$lte": self.now()},
+        }
+        if group_id is not None:
+            query["group_id"] = group_id
+        raws = await GroupRequest.get_pymongo_collection().find(query).to_list(limit)
+        count = 0
+        for raw in raws:
+            if await self._expire_request(GroupRequest.model_validate(raw)):
+                count += 1
+        return count
