@@ -121,6 +121,11 @@ class GroupManagerBase:
             raise self.admin_required()
         return group, member
 
+    async def _require_verified(self, actor: Actor) -> None:
+        """403 `EMAIL_NOT_VERIFIED` unless the actor has a verified e-mail address
+        (needed to move money and to invite; the ledger's setting)."""
+        await self.ledger.require_verified(actor)
+
     async def is_member(self, actor: Actor, group_id: Any) -> bool:
         """For the real-time channel authorizer: may `actor` subscribe to this group?"""
         group = await self.find_group(group_id)

@@ -21,11 +21,11 @@ from server.groups.events import (
     GroupChanged,
     MemberRemoved,
 )
-from server.groups.requests import RequestsMixin
+from server.groups.purchases import PurchasesMixin
 from server.wallet.ledger import Movement
 
 
-class DeletionMixin(RequestsMixin):
+class DeletionMixin(PurchasesMixin):
     # ------------------------------------------------------------------ deletion
 
     def _may_delete(self, member: Membership) -> bool:

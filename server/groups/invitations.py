@@ -40,6 +40,7 @@ class InvitationMixin(MembershipMixin):
     ) -> tuple[InvitationView, bool]:
         """The invitation and whether it is new (an open one for the same person is returned)."""
         group, _ = await self.load_admin(actor, group_id)
+        await self._require_verified(actor)
         if bool(cmd.username) == bool(cmd.email):
             raise Unprocessable(
                 "Give exactly one of username or email.",

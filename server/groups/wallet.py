@@ -14,7 +14,6 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from auth.actor import Actor
-from auth.documents import User
 from server.errors import Conflict, Forbidden, NotFound
 from server.groups.base import period_of
 from server.groups.documents import (
@@ -64,17 +63,6 @@ class WalletMixin(VotesMixin):
         if account is None:
             account = await self.ledger.open_account(self.kind.name, group.id, session=session)
         return account
-
-    async def _require_verified(self, actor: Actor) -> None:
-        if not getattr(self.ledger, "require_verified_email", False):
-            return
-        doc = await User.get_pymongo_collection().find_one(
-            {"_id": actor.user_id}, {"email_verified": 1}
-        )
-        if doc is None or not doc.get("email_verified"):
-            raise Forbidden(
-                "Verify your e-mail address before moving tokens.", code="EMAIL_NOT_VERIFIED"
-            )
 
     def _frozen(self) -> WalletFrozen:
         return WalletFrozen(f"The {self.kind.label} wallet is frozen.")

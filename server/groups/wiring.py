@@ -74,6 +74,11 @@ def attach_groups(services: Any, settings: Any) -> None:
         document=Workspace,
         **common,
     )
+    shop = getattr(services, "shop", None)
+    if shop is not None:
+        families.shop = workspaces.shop = shop
+        shop.register_payer("familyId", families.shop_payer)
+        shop.register_payer("workspaceId", workspaces.shop_payer)
     services.notifications = notifications
     services.families = families
     services.workspaces = workspaces

@@ -7,7 +7,7 @@ import pytest
 from bson import ObjectId
 
 from auth.actor import Actor
-from tests.helpers import assert_error, services
+from tests.helpers import assert_error, register, services
 from tests.integration.groups_support import (
     create_group,
     family_with,
@@ -242,3 +242,15 @@ async def test_relationships_are_stored_once_with_both_directions_and_editable(c
         headers=kid["headers"],
     )
     assert_error(by_kid, 403)
+
+
+async def test_inviting_needs_a_verified_address(client):
+    unverified = await register(client)
+    fam = await create_group(client, unverified)
+    kid = await person(client)
+    refused = await client.post(
+        f"{F}/{fam['id']}/invitations",
+        json={"username": kid["username"]},
+        headers=unverified["headers"],
+    )
+    assert_error(refused, 403, "EMAIL_NOT_VERIFIED")
