@@ -17,6 +17,9 @@ from litestar_saq import CronJob, QueueConfig, SAQConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from agents.config import AgentLimits, AgentsConfig
+from agents.voice.config import VoiceConfig
+from agents.voice.manager import VoiceManager
+from agents.voice.routes import VOICE_STATE_KEY, VoiceController
 from agents.wiring import (
     AGENT_DOCUMENT_MODELS,
     AGENT_ROUTE_HANDLERS,
@@ -80,6 +83,23 @@ def auth_config(settings: Settings) -> AuthConfig:
         argon2_time_cost=settings.argon2_time_cost,
         argon2_memory_kib=settings.argon2_memory_kib,
         argon2_parallelism=settings.argon2_parallelism,
+    )
+
+
+def voice_config(settings: Settings) -> VoiceConfig:
+    return VoiceConfig(
+        livekit_url=settings.livekit_url,
+        livekit_api_key=settings.livekit_api_key,
+        livekit_api_secret=settings.livekit_api_secret,
+        agent_name=settings.voice_agent_name,
+        token_ttl_seconds=settings.voice_token_ttl_seconds,
+        sessions_per_minute=settings.voice_sessions_per_minute,
+        deepgram_api_key=settings.deepgram_api_key,
+        deepgram_base_url=settings.deepgram_base_url,
+        stt_model=settings.deepgram_stt_model,
+        tts_model=settings.deepgram_tts_model,
+        min_endpointing_delay=settings.voice_endpointing_delay_seconds,
+        approval_timeout_seconds=settings.voice_approval_timeout_seconds,
     )
 
 
@@ -168,6 +188,7 @@ def realtime_config(settings: Settings) -> RealtimeConfig:
 
 def event_types() -> dict[str, type]:
     """Every event type with its payload Struct, for the AsyncAPI document."""
+    from agents.voice.schemas import EVENT_TYPES as VOICE_EVENTS
     from auth.schemas import SessionRevokedEvent
     from server.families.events import EVENT_TYPES as FAMILY_EVENTS
     from server.notifications.events import EVENT_TYPES as NOTIFICATION_EVENTS
@@ -180,6 +201,7 @@ def event_types() -> dict[str, type]:
         **FAMILY_EVENTS,
         **WORKSPACE_EVENTS,
         **NOTIFICATION_EVENTS,
+        **VOICE_EVENTS,
     }
 
 
@@ -251,6 +273,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state[SERVICES_STATE_KEY] = services
         app.state[AUTH_MANAGER_STATE_KEY] = services.auth
         app.state[HEALTH_CHECKS_STATE_KEY] = _health_checks(services)
+        app.state[VOICE_STATE_KEY] = VoiceManager(services=services, config=voice_config(settings))
         hub = RealtimeHub(
             redis=services.redis,
             bus=services.bus,
@@ -280,6 +303,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ShopController,
             *GROUP_ROUTE_HANDLERS,
             *AGENT_ROUTE_HANDLERS,
+            VoiceController,
             RealtimeController,
             realtime_socket,
             event_stream,

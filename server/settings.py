@@ -79,6 +79,15 @@ class Settings(BaseSettings):
     livekit_api_secret: str = ""
     deepgram_api_key: str = ""
     deepgram_base_url: str = ""
+    # Voice agent (issue 8): see README "Voice agent".
+    voice_agent_name: str = "second-brain-voice"
+    voice_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+    voice_sessions_per_minute: int = Field(default=10, ge=1)
+    voice_approval_timeout_seconds: float = Field(default=120.0, gt=0)
+    voice_endpointing_delay_seconds: float = Field(default=0.5, ge=0)
+    voice_metrics_port: int = Field(default=9464, ge=0)
+    deepgram_stt_model: str = "nova-3"
+    deepgram_tts_model: str = "aura-2-andromeda-en"
 
     email_backend: Literal["file", "smtp"] = "file"
     email_from: str = "Second Brain <no-reply@localhost>"

@@ -1,0 +1,100 @@
+"""Voice sessions: a chat session for the transcripts and a LiveKit token for the room.
+
+The only write path of the voice feature on the api side: `start_session` (rate limited,
+503 when LiveKit is not configured) and `decide_approval` (a tap answering the question
+the voice agent asked aloud).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from beanie import PydanticObjectId
+
+from agents.catalog import AGENTS
+from agents.documents import ChatSession
+from agents.voice.approvals import ApprovalBroker
+from agents.voice.config import VoiceConfig
+from agents.voice.schemas import (
+    APPROVAL_RESOLVED,
+    ApprovalDecision,
+    ApprovalDecisionView,
+    ApprovalResolvedEvent,
+    VoiceSessionRequest,
+    VoiceSessionView,
+)
+from agents.voice.tokens import mint_token
+from auth.actor import Actor
+from auth.manager import user_channel
+from auth.ratelimit import RateLimiter
+from server.errors import NotFound, ServiceUnavailable, Unprocessable
+
+
+class VoiceUnavailable(ServiceUnavailable):
+    code = "VOICE_UNAVAILABLE"
+
+
+class VoiceManager:
+    def __init__(self, *, services: Any, config: VoiceConfig) -> None:
+        self.services = services
+        self.config = config
+        self.limits = RateLimiter(services.redis, prefix="rl:voice")
+        self.broker = ApprovalBroker(services.redis)
+
+    async def start_session(self, actor: Actor, cmd: VoiceSessionRequest) -> VoiceSessionView:
+        # cmd.identity / cmd.room / cmd.name are deliberately never read.
+        if not self.config.livekit_configured:
+            raise VoiceUnavailable("Voice is not available on this server.")
+        if cmd.agent is not None and cmd.agent not in AGENTS:
+            raise Unprocessable(
+                f"Unknown agent {cmd.agent!r}.",
+                code="UNKNOWN_AGENT",
+                details=[{"field": "agent", "allowed": sorted(AGENTS)}],
+            )
+        await self.limits.hit(
+            "sessions", str(actor.user_id), limit=self.config.sessions_per_minute, window=60
+        )
+        chat = ChatSession(
+            user_id=PydanticObjectId(str(actor.user_id)),
+            agent=cmd.agent,
+            title="Voice conversation",
+        )
+        await chat.insert()
+        grant = mint_token(self.config, actor, str(chat.id), cmd.agent)
+        return VoiceSessionView(
+            url=grant.url,
+            token=grant.token,
+            room=grant.room,
+            expires_at=grant.expires_at.isoformat(),
+            chat_session_id=grant.chat_session_id,
+            agent=grant.agent,
+        )
+
+    async def decide_approval(
+        self, actor: Actor, chat_session_id: str, approval_id: str, cmd: ApprovalDecision
+    ) -> ApprovalDecisionView:
+        """Answer a pending voice approval with a tap (first answer wins: 409 after)."""
+        if not PydanticObjectId.is_valid(chat_session_id):
+            raise NotFound("No such pending voice approval.", code="APPROVAL_NOT_FOUND")
+        decision = await self.broker.decide(
+            approval_id,
+            user_id=str(actor.user_id),
+            chat_session_id=chat_session_id,
+            approved=cmd.approve,
+            by="tap",
+        )
+        # The worker publishes the resolution too once it resumes; this one is immediate so
+        # the user's other devices drop the prompt at once.
+        await self.services.bus.publish(
+            user_channel(actor.user_id),
+            APPROVAL_RESOLVED,
+            ApprovalResolvedEvent(
+                chat_session_id=chat_session_id,
+                approval_id=approval_id,
+                approved=decision.approved,
+                by=decision.by,
+            ),
+        )
+        return ApprovalDecisionView(
+            approval_id=approval_id, approved=decision.approved, by=decision.by
+        )
