@@ -3,6 +3,7 @@ session minted over HTTP and resolved the way the worker resolves it."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from agents.voice.identity import resolve_actor
 from agents.voice.tokens import DispatchMetadata, decode_metadata
 from agents.voice.turns import VoiceTurns
 from auth.actor import Actor
-from tests.helpers import services
+from auth.manager import user_channel
+from tests.helpers import register, services
+from tests.integration.wallet_support import admin, mint
 
 LIVEKIT = {
     "livekit_url": "wss://livekit.test",
@@ -71,3 +74,16 @@ def espeak_wav(text: str, path: Path) -> Path:
         pytest.skip("espeak-ng is not installed (Debian: apt-get install espeak-ng)")
     subprocess.run([exe, "-w", str(path), text], check=True, capture_output=True, timeout=30)
     return path
+
+
+async def events_of(client: Any, user: dict[str, Any], type_: str) -> list[dict[str, Any]]:
+    raws = await services(client).bus.read_since(user_channel(user["user"]["id"]), 0)
+    events = [json.loads(raw) for raw in raws]
+    return [e["data"] for e in events if e["type"] == type_]
+
+
+async def funded_pair(client: Any, amount: int = 100) -> tuple[dict[str, Any], dict[str, Any]]:
+    alice = await register(client)
+    bob = await register(client)
+    await mint(client, await admin(client), alice["user"]["username"], amount)
+    return alice, bob

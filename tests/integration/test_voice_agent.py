@@ -4,7 +4,6 @@ agent (scripted model), acting on the real managers and database as the user."""
 from __future__ import annotations
 
 import asyncio
-import json
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,12 +18,19 @@ from agents.voice.llm import VoiceGraphLLM
 from agents.voice.session import VoiceAgent
 from agents.voice.transcripts import TranscriptPublisher
 from agents.voice.turns import VoiceTurns
-from auth.manager import user_channel
 from tests.agents_support import use_script
 from tests.helpers import assert_error, register, services
 from tests.integration.groups_support import BASES, family_with
-from tests.integration.wallet_support import admin, balance, mint
-from tests.voice_support import LIVEKIT, VOICE, VoiceCall, start_voice, voice_turns
+from tests.integration.wallet_support import balance
+from tests.voice_support import (
+    LIVEKIT,
+    VOICE,
+    VoiceCall,
+    events_of,
+    funded_pair,
+    start_voice,
+    voice_turns,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -49,19 +55,6 @@ async def say(session: AgentSession[Any], text: str) -> str:
     message = result.expect.next_event().is_message(role="assistant")
     result.expect.no_more_events()
     return message.event().item.text_content or ""
-
-
-async def events_of(client: Any, user: dict[str, Any], type_: str) -> list[dict[str, Any]]:
-    raws = await services(client).bus.read_since(user_channel(user["user"]["id"]), 0)
-    events = [json.loads(raw) for raw in raws]
-    return [e["data"] for e in events if e["type"] == type_]
-
-
-async def funded_pair(client: Any, amount: int = 100) -> tuple[dict[str, Any], dict[str, Any]]:
-    alice = await register(client)
-    bob = await register(client)
-    await mint(client, await admin(client), alice["user"]["username"], amount)
-    return alice, bob
 
 
 async def test_balance_answer_is_spoken_without_the_tool_result(app_factory):

@@ -23,8 +23,14 @@ from agents.voice.transcripts import TranscriptPublisher
 from scripts.deepgram_standin import DeepgramStandIn
 from tests.agents_support import use_script
 from tests.integration.wallet_support import balance
-from tests.integration.test_voice_agent import events_of, funded_pair
-from tests.voice_support import LIVEKIT, espeak_wav, start_voice, voice_turns
+from tests.voice_support import (
+    LIVEKIT,
+    espeak_wav,
+    events_of,
+    funded_pair,
+    start_voice,
+    voice_turns,
+)
 
 pytestmark = pytest.mark.integration
 
