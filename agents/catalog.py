@@ -116,7 +116,17 @@ AGENTS: dict[str, AgentSpec] = {
             description="The shop and what to pay with: balances of your and shared wallets.",
             prompt="You are the shop assistant: you help the user find and pay for items "
             "with their own or a shared wallet, and explain balances and history.",
-            tools=("wallet_balance", "wallet_history", "family_wallet", "workspace_wallet"),
+            tools=(
+                "shop_search",
+                "shop_buy",
+                "shop_inventory",
+                "wallet_balance",
+                "wallet_history",
+                "family_list",
+                "family_wallet",
+                "workspace_list",
+                "workspace_wallet",
+            ),
             keywords=("buy", "shop", "theme", "avatar", "banner", "bundle", "rent", "purchase"),
         ),
         AgentSpec(

@@ -11,6 +11,7 @@ the answer so far is stored with status `partial`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -404,6 +405,7 @@ class ChatRun:
     )
     approvals: list[str] = field(default_factory=list)
     status: str = "complete"
+    finished: bool = False
 
     def _usage_from(self, update: Any) -> None:
         for message in (update or {}).get("messages", []) if isinstance(update, dict) else []:
@@ -413,6 +415,35 @@ class ChatRun:
                 self.usage["completionTokens"] += int(meta.get("output_tokens", 0))
 
     async def events(self) -> AsyncIterator[ChatEvent]:
+        """The events of this run. The graph runs in a task of its own, so a consumer that
+        goes away (cancelled, or closed) cancels it once, plainly, and the LLM call with it
+        (LangGraph's cleanup must not run inside the HTTP layer's repeating cancel scope);
+        the answer so far is then stored as `partial`."""
+        queue: asyncio.Queue[ChatEvent | None] = asyncio.Queue()
+        producer = asyncio.create_task(self._produce(queue))
+        try:
+            while True:
+                event = await queue.get()
+                if event is None:
+                    break
+                yield event
+            await producer
+        except (asyncio.CancelledError, GeneratorExit):
+            with anyio.CancelScope(shield=True):
+                producer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await producer
+                if not self.finished:
+                    self.status = "partial"
+                    await self._finish()
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                if not producer.done():
+                    producer.cancel()
+                await self.service.unlock(self.session_id, self.lock_token)
+
+    async def _produce(self, queue: asyncio.Queue[ChatEvent | None]) -> None:
         service = self.service
         if self.graph is None:
             self.graph = service.graph_for(self.agent, self.actor)
@@ -421,12 +452,9 @@ class ChatRun:
             "configurable": {"thread_id": str(self.session_id)},
             "recursion_limit": 4 * limits.max_tool_steps + 10,
         }
-        stream = self.graph.astream(
-            self.graph_input, config, stream_mode=["messages", "custom", "updates"]
-        )
-        finished = False
-        try:
-            yield ChatEvent(
+        put = queue.put_nowait
+        put(
+            ChatEvent(
                 "message.start",
                 {
                     "sessionId": str(self.session_id),
@@ -435,7 +463,11 @@ class ChatRun:
                     "routedBy": self.routed_by,
                 },
             )
-            async for mode, payload in stream:
+        )
+        try:
+            async for mode, payload in self.graph.astream(
+                self.graph_input, config, stream_mode=["messages", "custom", "updates"]
+            ):
                 if mode == "messages":
                     chunk, meta = payload
                     if meta.get("langgraph_node") != ANSWER_NODE:
@@ -443,36 +475,16 @@ class ChatRun:
                     piece = chunk.content if isinstance(chunk.content, str) else chunk.text
                     if piece:
                         self.text.append(piece)
-                        yield ChatEvent("token", {"text": piece})
+                        put(ChatEvent("token", {"text": piece}))
                 elif mode == "custom":
                     if isinstance(payload, dict) and "type" in payload:
                         if payload["type"] == "tool.end":
                             data = payload["data"]
                             self.tools.append({"tool": data["tool"], "status": data["status"]})
-                        yield ChatEvent(payload["type"], payload["data"])
+                        put(ChatEvent(payload["type"], payload["data"]))
                 elif mode == "updates":
                     for event in await self._on_update(payload):
-                        yield event
-            self.status = "awaiting_approval" if self.approvals else "complete"
-            await self._finish()
-            finished = True
-            yield ChatEvent(
-                "message.end",
-                {
-                    "messageId": str(self.message_id),
-                    "status": self.status,
-                    "usage": self.usage,
-                    "approvals": self.approvals,
-                },
-            )
-        except (asyncio.CancelledError, GeneratorExit):
-            if not finished:
-                self.status = "partial"
-                with anyio.CancelScope(shield=True):
-                    await stream.aclose()
-                    await self._finish()
-                    finished = True
-            raise
+                        put(event)
         except Exception as exc:
             if _is_connection_error(exc):
                 service.llm_factory.mark_unavailable()
@@ -481,14 +493,24 @@ class ChatRun:
                 log.exception("chat run failed", extra={"agent": self.agent})
                 code, message = "INTERNAL_ERROR", "Something went wrong on our side."
             self.status = "error"
-            if not finished:
-                with anyio.CancelScope(shield=True):
-                    await self._finish()
-                    finished = True
-            yield ChatEvent("error", {"code": code, "message": message})
-        finally:
-            with anyio.CancelScope(shield=True):
-                await service.unlock(self.session_id, self.lock_token)
+            await self._finish()
+            put(ChatEvent("error", {"code": code, "message": message}))
+            put(None)
+            return
+        self.status = "awaiting_approval" if self.approvals else "complete"
+        await self._finish()
+        put(
+            ChatEvent(
+                "message.end",
+                {
+                    "messageId": str(self.message_id),
+                    "status": self.status,
+                    "usage": self.usage,
+                    "approvals": self.approvals,
+                },
+            )
+        )
+        put(None)
 
     async def _on_update(self, payload: dict[str, Any]) -> list[ChatEvent]:
         events: list[ChatEvent] = []
@@ -523,7 +545,7 @@ class ChatRun:
         return events
 
     async def _finish(self) -> None:
-        """Store the answer (whatever status) and touch the session."""
+        """Store the answer (whatever status) and touch the session; safe to call twice."""
         message = ChatMessage(
             id=self.message_id,  # type: ignore[arg-type]
             session_id=self.session_id,
@@ -535,11 +557,15 @@ class ChatRun:
             tools=self.tools,
             usage=self.usage,
         )
-        await message.insert()
+        doc = message.model_dump(by_alias=True, exclude={"id"})
+        result = await ChatMessage.get_pymongo_collection().replace_one(
+            {"_id": self.message_id}, doc, upsert=True
+        )
+        self.finished = True
         await ChatSession.get_pymongo_collection().update_one(
             {"_id": self.session_id},
             {
                 "$set": {"updated_at": utcnow(), "last_agent": self.agent},
-                "$inc": {"message_count": 1},
+                "$inc": {"message_count": 1 if result.upserted_id is not None else 0},
             },
         )

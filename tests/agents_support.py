@@ -85,3 +85,82 @@ def kinds(events: list[tuple[str, Any]]) -> list[str]:
             continue
         out.append(name)
     return out
+
+
+class LiveEvents:
+    """Subscribe to a channel's live Redis pub/sub (`rt:live:<channel>`) and collect events."""
+
+    def __init__(self, redis: Any, channel: str) -> None:
+        self.redis = redis
+        self.channel = channel
+        self.pubsub = redis.pubsub()
+
+    async def __aenter__(self) -> LiveEvents:
+        from realtime.bus import live_channel
+
+        await self.pubsub.subscribe(live_channel(self.channel))
+        await self.pubsub.get_message(timeout=1.0)  # the subscribe confirmation
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.pubsub.aclose()
+
+    async def wait_for(self, event_type: str, timeout: float = 5.0) -> dict[str, Any]:
+        import asyncio
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = await self.pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=max(0.01, deadline - time.monotonic())
+            )
+            if message and message.get("type") == "message":
+                event = json.loads(message["data"])
+                if event.get("type") == event_type:
+                    return event  # type: ignore[no-any-return]
+            await asyncio.sleep(0)
+        raise AssertionError(f"no {event_type} on {self.channel} within {timeout}s")
+
+
+class Served:
+    """An ASGI app served by uvicorn on the test's event loop, on a free port (real HTTP)."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        from scripts.devservices import free_port
+
+        self.port = free_port()
+        self.app = app
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=self.port,
+                lifespan="auto",
+                log_level="warning",
+                access_log=False,
+            )
+        )
+        self.task: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> Served:
+        import asyncio
+
+        self.task = asyncio.create_task(self.server.serve())
+        for _ in range(1000):
+            if self.server.started or self.task.done():
+                break
+            await asyncio.sleep(0.01)
+        if self.task.done():
+            self.task.result()
+        assert self.server.started, "uvicorn did not start"
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.server.should_exit = True
+        await self.task
