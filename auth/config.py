@@ -15,6 +15,7 @@ class AuthConfig:
     login_failure_window: int = 15 * 60
     login_max_delay: int = 15 * 60
     auth_per_ip_per_minute: int = 30
+    auth_per_account_per_minute: int = 60
     register_per_ip_per_hour: int = 20
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
     jwt_issuer: str = "second-brain"

@@ -7,7 +7,7 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from beanie import PydanticObjectId
 from bson import ObjectId
@@ -17,6 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from redis.asyncio import Redis
 
 from auth.actor import Actor
+from auth.audit.manager import AuditLog
 from auth.config import AuthConfig
 from auth.documents import AuthSession, User, utcnow
 from auth.passwords import Passwords, check_password_policy
@@ -25,12 +26,14 @@ from auth.schemas import (
     AuthResponse,
     LoginRequest,
     PasswordChangeRequest,
+    ReauthRequest,
     RefreshRequest,
     RegisterRequest,
     SessionRevokedEvent,
     SessionView,
     UserView,
 )
+from auth.stepup import require_recent_auth
 from auth.tokens import (
     compose_refresh_token,
     constant_time_equal,
@@ -43,6 +46,10 @@ from auth.tokens import (
 from realtime.bus import EventBus
 from server.db import run_in_transaction
 from server.errors import BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
+
+if TYPE_CHECKING:
+    from auth.api_tokens.manager import ApiTokenManager
+    from auth.totp.manager import TotpManager
 
 log = logging.getLogger("auth.manager")
 
@@ -61,6 +68,26 @@ class ClientContext:
 
     ip: str | None = None
     user_agent: str | None = None
+
+
+class LoginGuard(Protocol):
+    """Refuses a login that passed every factor (lockdown); raises a `DomainError`."""
+
+    async def check_login(self, user: User, auth_method: str, ctx: ClientContext) -> None: ...
+
+
+class SessionListener(Protocol):
+    """Told about every new session (new-device alerts)."""
+
+    async def on_session_started(
+        self, user: User, session: AuthSession, ctx: ClientContext
+    ) -> None: ...
+
+
+class SecurityNotifier(Protocol):
+    """Tells the user by e-mail about changes to how they sign in."""
+
+    async def password_changed(self, user: User, how: str, ctx: ClientContext) -> None: ...
 
 
 def user_view(user: User) -> UserView:
@@ -87,18 +114,33 @@ class AuthManager:
         bus: EventBus,
         config: AuthConfig,
         user_created_hooks: Sequence[UserCreatedHook] = (),
+        audit: AuditLog | None = None,
     ) -> None:
         self._mongo = mongo
         self._redis = redis
         self._bus = bus
         self.config = config
         self._user_created_hooks = list(user_created_hooks)
+        self.audit = audit or AuditLog()
+        # Collaborators wired by the composition root (`attach`); each part of auth/ that
+        # routes reach through this manager.
+        self.api_tokens: ApiTokenManager | None = None
+        self.totp: TotpManager | None = None
+        self.webauthn: Any = None
+        self.lockdown: Any = None
+        self.account: Any = None
+        self.outbox: Any = None
+        self.one_time_tokens: Any = None
+        self._login_guards: list[LoginGuard] = []
+        self._session_listeners: list[SessionListener] = []
+        self._notifier: SecurityNotifier | None = None
         self.passwords = Passwords(
             time_cost=config.argon2_time_cost,
             memory_kib=config.argon2_memory_kib,
             parallelism=config.argon2_parallelism,
         )
         self._limits = RateLimiter(redis)
+        self.limits = self._limits
         self._throttle = LoginThrottle(
             redis,
             max_failures=config.login_max_failures,
@@ -109,6 +151,28 @@ class AuthManager:
     def add_user_created_hook(self, hook: UserCreatedHook) -> None:
         self._user_created_hooks.append(hook)
 
+    def attach(
+        self,
+        *,
+        api_tokens: ApiTokenManager | None = None,
+        totp: TotpManager | None = None,
+        webauthn: Any = None,
+        lockdown: Any = None,
+        account: Any = None,
+        login_guards: Sequence[LoginGuard] = (),
+        session_listeners: Sequence[SessionListener] = (),
+        notifier: SecurityNotifier | None = None,
+    ) -> None:
+        """Wire the optional parts of auth/ (called once by the composition root)."""
+        self.api_tokens = api_tokens or self.api_tokens
+        self.totp = totp or self.totp
+        self.webauthn = webauthn or self.webauthn
+        self.lockdown = lockdown or self.lockdown
+        self.account = account or self.account
+        self._login_guards.extend(login_guards)
+        self._session_listeners.extend(session_listeners)
+        self._notifier = notifier or self._notifier
+
     # ---------------------------------------------------------------- registration, login
 
     async def register(self, cmd: RegisterRequest, ctx: ClientContext) -> AuthResponse:
@@ -116,7 +180,13 @@ class AuthManager:
             "register", ctx.ip or "-", limit=self.config.register_per_ip_per_hour, window=3600
         )
         user = await self.create_user(cmd.username, cmd.email, cmd.password)
-        return await self.start_session(user, auth_method="password", mfa=False, ctx=ctx)
+        await self.audit.record(
+            "account.registered", user_id=user.id, ip=ctx.ip, user_agent=ctx.user_agent
+        )
+        response = await self.start_session(user, auth_method="password", mfa=False, ctx=ctx)
+        if self.account is not None:
+            await self.account.send_verification(user)
+        return response
 
     async def create_user(
         self, username: str, email: str, password: str, *, roles: Sequence[str] = ()
@@ -173,10 +243,48 @@ class AuthManager:
         await self._limits.hit(
             "login", ctx.ip or "-", limit=self.config.auth_per_ip_per_minute, window=60
         )
-        user = await self.verify_credentials(cmd.login, cmd.password)
-        return await self.start_session(user, auth_method="password", mfa=False, ctx=ctx)
+        user = await self.verify_credentials(cmd.login, cmd.password, ctx=ctx)
+        mfa = await self._second_factor(user, cmd.totp_code, cmd.backup_code, ctx)
+        return await self.complete_login(user, auth_method="password", mfa=mfa, ctx=ctx)
 
-    async def verify_credentials(self, login: str, password: str) -> User:
+    async def _second_factor(
+        self, user: User, totp_code: str | None, backup_code: str | None, ctx: ClientContext
+    ) -> bool:
+        """True when a second factor was checked; 401 when one is due and missing or wrong."""
+        if self.totp is None:
+            return False
+        try:
+            return await self.totp.verify_login(user, totp_code, backup_code)
+        except Unauthorized as exc:
+            await self.audit.record(
+                "login.mfa_required" if exc.code == "TOTP_REQUIRED" else "login.failed",
+                user_id=user.id,
+                ip=ctx.ip,
+                user_agent=ctx.user_agent,
+                data={"reason": exc.code},
+            )
+            raise
+
+    async def complete_login(
+        self, user: User, *, auth_method: str, mfa: bool, ctx: ClientContext
+    ) -> AuthResponse:
+        """Every factor passed: apply the login guards (lockdown), open a session, audit it."""
+        for guard in self._login_guards:
+            await guard.check_login(user, auth_method, ctx)
+        response = await self.start_session(user, auth_method=auth_method, mfa=mfa, ctx=ctx)
+        await self.audit.record(
+            "login.succeeded",
+            user_id=user.id,
+            ip=ctx.ip,
+            user_agent=ctx.user_agent,
+            auth_method=auth_method,
+            data={"mfa": mfa},
+        )
+        return response
+
+    async def verify_credentials(
+        self, login: str, password: str, *, ctx: ClientContext | None = None
+    ) -> User:
         """The user for a correct login and password, else 401 (same answer and cost for all)."""
         subject = login.strip().lower()
         await self._throttle.check(subject)
@@ -184,6 +292,13 @@ class AuthManager:
         ok = await self.passwords.verify(user.password_hash if user else None, password)
         if not ok or user is None or not user.is_active:
             await self._throttle.failure(subject)
+            await self.audit.record(
+                "login.failed",
+                user_id=user.id if user else None,
+                ip=ctx.ip if ctx else None,
+                user_agent=ctx.user_agent if ctx else None,
+                data={"reason": "INVALID_CREDENTIALS", "login": subject[:254]},
+            )
             raise Unauthorized(_INVALID_LOGIN, code="INVALID_CREDENTIALS")
         await self._throttle.success(subject)
         if self.passwords.needs_rehash(user.password_hash):
@@ -214,6 +329,46 @@ class AuthManager:
         )
         await session.insert()
         await self._mark_session_live(str(session.id))
+        for listener in self._session_listeners:
+            await listener.on_session_started(user, session, ctx)
+        return self._auth_response(user, session, secret)
+
+    async def reauthenticate(
+        self, actor: Actor, cmd: ReauthRequest, ctx: ClientContext
+    ) -> AuthResponse:
+        """Step-up: check the password (and 2FA) again; the session gets a new refresh token
+        and a fresh `auth_time`, so the next ≤ 5 minutes allow sensitive changes."""
+        if actor.session_id is None or actor.auth_method == "api_token":
+            raise Unauthorized("Log in to confirm it is you.", code="SESSION_REQUIRED")
+        user = await self.get_user(actor)
+        await self.verify_credentials(user.username, cmd.password, ctx=ctx)
+        mfa = await self._second_factor(user, cmd.totp_code, cmd.backup_code, ctx)
+        session = await AuthSession.get(PydanticObjectId(actor.session_id))
+        if session is None or not session.is_active:
+            raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
+        secret = new_refresh_secret()
+        now = utcnow()
+        await AuthSession.get_pymongo_collection().update_one(
+            {"_id": session.id},
+            {
+                "$set": {
+                    "refresh_hash": sha256_hex(secret),
+                    "auth_time": now,
+                    "last_used_at": now,
+                    "mfa": mfa or session.mfa,
+                },
+                "$push": {
+                    "previous_hashes": {
+                        "$each": [session.refresh_hash],
+                        "$slice": -_KEEP_PREVIOUS_HASHES,
+                    }
+                },
+                "$inc": {"generation": 1},
+            },
+        )
+        session.auth_time = now
+        session.mfa = mfa or session.mfa
+        await self.audit.record("session.reauthenticated", actor=actor, data={"mfa": mfa})
         return self._auth_response(user, session, secret)
 
     def _auth_response(self, user: User, session: AuthSession, secret: str) -> AuthResponse:
@@ -284,6 +439,12 @@ class AuthManager:
 
     async def _revoke_reused(self, session: AuthSession) -> None:
         log.warning("refresh token reuse; session revoked", extra={"session": str(session.id)})
+        await self.audit.record(
+            "session.refresh_reused",
+            user_id=session.user_id,
+            session_id=str(session.id),
+            data={"generation": session.generation},
+        )
         await self._revoke([session.id], session.user_id, reason="refresh_token_reuse")  # type: ignore[list-item]
         raise Unauthorized(
             "This refresh token was already used; the session has been ended.",
@@ -291,7 +452,10 @@ class AuthManager:
         )
 
     async def authenticate(self, token: str, ctx: ClientContext) -> Actor:
-        """The `Actor` for a bearer access token, checked against session revocation."""
+        """The `Actor` for a bearer access token (checked against session revocation) or for
+        a permanent API token (`sbp_…`, with its scopes)."""
+        if token.startswith("sbp_") and self.api_tokens is not None:
+            return await self.api_tokens.authenticate(token, ip=ctx.ip, user_agent=ctx.user_agent)
         claims = decode_access_token(
             token, secret=self.config.secret_key, issuer=self.config.jwt_issuer
         )
@@ -356,6 +520,7 @@ class AuthManager:
     async def logout(self, actor: Actor) -> None:
         if actor.session_id:
             await self._revoke([ObjectId(actor.session_id)], actor.user_id, reason="logout")
+            await self.audit.record("logout", actor=actor)
 
     async def list_sessions(self, actor: Actor) -> list[SessionView]:
         sessions = (
@@ -389,6 +554,15 @@ class AuthManager:
         if session is None or session.user_id != actor.user_id or session.revoked_at is not None:
             raise NotFound("No such session.", code="SESSION_NOT_FOUND")
         await self._revoke([session.id], actor.user_id, reason="revoked_by_user")  # type: ignore[list-item]
+        await self.audit.record("session.revoked", actor=actor, data={"sessionId": session_id})
+
+    async def revoke_other_sessions(self, actor: Actor) -> int:
+        """End every other session of the actor (needs a fresh authentication)."""
+        require_recent_auth(actor)
+        ids = await self.revoke_all_sessions(
+            actor.user_id, except_session=actor.session_id, reason="revoked_by_user"
+        )
+        return len(ids)
 
     async def revoke_all_sessions(
         self, user_id: ObjectId, *, except_session: str | None = None, reason: str
@@ -399,7 +573,14 @@ class AuthManager:
         ids = [
             doc["_id"] async for doc in AuthSession.get_pymongo_collection().find(query, {"_id": 1})
         ]
-        return await self._revoke(ids, user_id, reason=reason)
+        revoked = await self._revoke(ids, user_id, reason=reason)
+        if revoked:
+            await self.audit.record(
+                "session.revoked_all",
+                user_id=user_id,
+                data={"reason": reason, "sessions": len(revoked)},
+            )
+        return revoked
 
     # ---------------------------------------------------------------- the account itself
 
@@ -412,9 +593,15 @@ class AuthManager:
     async def me(self, actor: Actor) -> UserView:
         return user_view(await self.get_user(actor))
 
-    async def change_password(self, actor: Actor, cmd: PasswordChangeRequest) -> None:
+    async def change_password(
+        self, actor: Actor, cmd: PasswordChangeRequest, ctx: ClientContext | None = None
+    ) -> None:
+        require_recent_auth(actor)
         user = await self.get_user(actor)
         if not await self.passwords.verify(user.password_hash, cmd.current_password):
+            await self.audit.record(
+                "password.change_failed", actor=actor, data={"reason": "WRONG_PASSWORD"}
+            )
             raise BadRequest("The current password is incorrect.", code="WRONG_PASSWORD")
         check_password_policy(
             cmd.new_password, min_length=self.config.password_min_length, username=user.username
@@ -429,6 +616,25 @@ class AuthManager:
             user.id,  # type: ignore[arg-type]
             except_session=actor.session_id,
             reason="password_changed",
+        )
+        await self.audit.record("password.changed", actor=actor)
+        if self._notifier is not None:
+            await self._notifier.password_changed(
+                user,
+                "changed",
+                ctx or ClientContext(ip=actor.client_ip, user_agent=actor.user_agent),
+            )
+
+    async def set_password(self, user: User, new_password: str) -> None:
+        """A new password without the old one (reset by e-mail): policy, hash, store."""
+        check_password_policy(
+            new_password, min_length=self.config.password_min_length, username=user.username
+        )
+        now = utcnow()
+        new_hash = await self.passwords.hash(new_password)
+        await User.get_pymongo_collection().update_one(
+            {"_id": user.id},
+            {"$set": {"password_hash": new_hash, "password_changed_at": now, "updated_at": now}},
         )
 
     async def create_admin(self, username: str, email: str, password: str) -> User:

@@ -6,21 +6,26 @@ from litestar import Controller, delete, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from auth.actor import Actor
+from auth.limits import auth_rate_limit
 from auth.manager import AuthManager, ClientContext
 from auth.schemas import (
     AuthResponse,
     LoginRequest,
     PasswordChangeRequest,
+    ReauthRequest,
     RefreshRequest,
     RegisterRequest,
+    RevokedSessionsView,
     SessionView,
     UserView,
 )
+from auth.scopes import require_full_session, require_scope
 
 
 class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
+    guards = [auth_rate_limit]
 
     @post("/register", status_code=HTTP_201_CREATED, summary="Create an account and log in")
     async def register(
@@ -44,22 +49,49 @@ class AuthController(Controller):
     async def logout(self, actor: Actor, auth_manager: AuthManager) -> None:
         await auth_manager.logout(actor)
 
+    @post("/reauth", status_code=HTTP_200_OK, summary="Step-up: authenticate again")
+    async def reauth(
+        self,
+        data: ReauthRequest,
+        actor: Actor,
+        auth_manager: AuthManager,
+        client: ClientContext,
+    ) -> AuthResponse:
+        return await auth_manager.reauthenticate(actor, data, client)
+
     @get("/me", summary="The current user")
     async def me(self, actor: Actor, auth_manager: AuthManager) -> UserView:
+        require_scope(actor, "profile:read")
         return await auth_manager.me(actor)
 
     @get("/sessions", summary="Active sessions of the current user")
     async def sessions(self, actor: Actor, auth_manager: AuthManager) -> list[SessionView]:
+        require_full_session(actor)
         return await auth_manager.list_sessions(actor)
 
     @delete("/sessions/{session_id:str}", status_code=HTTP_204_NO_CONTENT)
     async def revoke_session(
         self, session_id: str, actor: Actor, auth_manager: AuthManager
     ) -> None:
+        require_full_session(actor)
         await auth_manager.revoke_session(actor, session_id)
 
-    @post("/password", status_code=HTTP_204_NO_CONTENT, summary="Change the password")
+    @post(
+        "/sessions/revoke-others",
+        status_code=HTTP_200_OK,
+        summary="End every other session (step-up)",
+    )
+    async def revoke_other_sessions(
+        self, actor: Actor, auth_manager: AuthManager
+    ) -> RevokedSessionsView:
+        return RevokedSessionsView(revoked=await auth_manager.revoke_other_sessions(actor))
+
+    @post("/password", status_code=HTTP_204_NO_CONTENT, summary="Change the password (step-up)")
     async def change_password(
-        self, data: PasswordChangeRequest, actor: Actor, auth_manager: AuthManager
+        self,
+        data: PasswordChangeRequest,
+        actor: Actor,
+        auth_manager: AuthManager,
+        client: ClientContext,
     ) -> None:
-        await auth_manager.change_password(actor, data)
+        await auth_manager.change_password(actor, data, client)

@@ -24,6 +24,8 @@ EmailIn = Annotated[
 PasswordIn = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 LoginIn = Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
 RefreshTokenIn = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+TotpCodeIn = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$", description="6 digits")]
+BackupCodeIn = Annotated[str, msgspec.Meta(min_length=8, max_length=40)]
 
 
 class RegisterRequest(Input):
@@ -38,6 +40,17 @@ class RegisterRequest(Input):
 class LoginRequest(Input):
     login: LoginIn
     password: PasswordIn
+    # With 2FA on, one of these is required (else 401 TOTP_REQUIRED).
+    totp_code: TotpCodeIn | None = None
+    backup_code: BackupCodeIn | None = None
+
+
+class ReauthRequest(Input):
+    """Step-up: prove it is still you (password, plus a second factor when 2FA is on)."""
+
+    password: PasswordIn
+    totp_code: TotpCodeIn | None = None
+    backup_code: BackupCodeIn | None = None
 
 
 class RefreshRequest(Input):
@@ -47,6 +60,10 @@ class RefreshRequest(Input):
 class PasswordChangeRequest(Input):
     current_password: PasswordIn
     new_password: PasswordIn
+
+
+class RevokedSessionsView(Output):
+    revoked: int
 
 
 class UserView(Output):

@@ -29,8 +29,15 @@ from agents.wiring import (
 from auth.config import AuthConfig
 from auth.dependencies import AUTH_DEPENDENCIES, AUTH_MANAGER_STATE_KEY
 from auth.documents import AuthSession, User
+from auth.email.documents import OutboxEmail
+from auth.email.outbox import EmailConfig
+from auth.email.senders import EmailSender, FileSender, SmtpSender
 from auth.manager import AuthManager
+from auth.onetime import OneTimeToken
 from auth.routes import AuthController
+from auth.security import SecurityConfig, attach_security
+from auth.totp.documents import TotpCredential
+from auth.totp.routes import TotpController
 from realtime.asyncapi import build_asyncapi
 from realtime.bus import EventBus
 from realtime.config import RealtimeConfig
@@ -50,6 +57,7 @@ from server.groups.wiring import (
 from server.health import HEALTH_CHECKS_STATE_KEY, HealthController
 from server.logging_setup import configure_logging
 from server.middleware import RequestIdMiddleware
+from server.security_headers import SecurityHeadersMiddleware
 from server.services import Services
 from server.settings import Settings
 from server.shop.documents import Ownership, Purchase, ShopItem
@@ -64,6 +72,13 @@ log = logging.getLogger("server.app")
 DOCUMENT_MODELS: list[Any] = [User, AuthSession]
 DOCUMENT_MODELS += [Account, Transfer, IdempotencyRecord]
 DOCUMENT_MODELS += [ShopItem, Ownership, Purchase]
+DOCUMENT_MODELS += [AuditRecord, ApiToken, TotpCredential, OutboxEmail, OneTimeToken, KnownDevice]
+SECURITY_CONTROLLERS: list[Any] = [
+    AuditController,
+    ApiTokenController,
+    TotpController,
+    AccountController,
+]
 DOCUMENT_MODELS += GROUP_DOCUMENT_MODELS
 DOCUMENT_MODELS += AGENT_DOCUMENT_MODELS
 SERVICES_STATE_KEY = "services"
@@ -78,11 +93,44 @@ def auth_config(settings: Settings) -> AuthConfig:
         login_max_failures=settings.login_max_failures,
         login_failure_window=settings.login_failure_window_seconds,
         auth_per_ip_per_minute=settings.rate_limit_auth_per_ip_per_minute,
+        auth_per_account_per_minute=settings.rate_limit_auth_per_account_per_minute,
         register_per_ip_per_hour=settings.rate_limit_register_per_ip_per_hour,
         trusted_proxies=tuple(settings.trusted_proxies),
         argon2_time_cost=settings.argon2_time_cost,
         argon2_memory_kib=settings.argon2_memory_kib,
         argon2_parallelism=settings.argon2_parallelism,
+    )
+
+
+def email_sender(settings: Settings) -> EmailSender:
+    if settings.email_backend == "smtp":
+        return SmtpSender(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            use_tls=settings.smtp_use_tls,
+            timeout=settings.smtp_timeout_seconds,
+        )
+    return FileSender(settings.email_file_dir)
+
+
+def security_config(settings: Settings) -> SecurityConfig:
+    return SecurityConfig(
+        email=EmailConfig(
+            sender_address=settings.email_from,
+            public_base_url=settings.public_base_url,
+            app_name=settings.app_name,
+            max_attempts=settings.email_max_attempts,
+            retry_base_seconds=settings.email_retry_base_seconds,
+        ),
+        totp_keys=tuple(settings.totp_encryption_keys),
+        totp_issuer=settings.totp_issuer or settings.app_name,
+        api_token_touch_seconds=settings.api_token_touch_seconds,
+        webauthn_rp_id=settings.webauthn_rp_id,
+        webauthn_rp_name=settings.webauthn_rp_name,
+        webauthn_origins=tuple(settings.webauthn_origins),
     )
 
 
@@ -140,6 +188,7 @@ async def open_services(settings: Settings) -> Services:
     redis.auto_close_connection_pool = True
     bus = EventBus(redis, stream_maxlen=settings.event_stream_maxlen)
     auth = AuthManager(mongo=mongo, redis=redis, bus=bus, config=auth_config(settings))
+    attach_security(auth, redis, security_config(settings), email_sender(settings))
     wallet = WalletManager(
         mongo=mongo,
         bus=bus,
@@ -275,8 +324,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state[HEALTH_CHECKS_STATE_KEY] = _health_checks(services)
         app.state[VOICE_STATE_KEY] = VoiceManager(services=services, config=voice_config(settings))
         hub = RealtimeHub(
-            redis=services.redis,
-            bus=services.bus,
             auth=services.auth,
             authorizers=services.channel_authorizers,
             config=realtime_config(settings),
@@ -291,13 +338,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await services.close()
 
     prometheus = PrometheusConfig(
-        app_name="second_brain", group_path=True, exclude=["/metrics", "/health"]
+        app_name="second_brain",
+        prefix="second_brain",
+        group_path=True,
+        exclude=["/metrics", "/health"],
     )
     app = Litestar(
         route_handlers=[
             HealthController,
             PrometheusController,
             AuthController,
+            *SECURITY_CONTROLLERS,
             WalletController,
             AdminWalletController,
             ShopController,
@@ -334,5 +385,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     # Outermost, so unknown routes and framework errors carry a request id too.
+    app.asgi_handler = SecurityHeadersMiddleware(
+        app.asgi_handler,
+        hsts_max_age=settings.hsts_max_age_seconds if settings.environment == "production" else 0,
+    )
     app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
     return app

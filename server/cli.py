@@ -60,3 +60,30 @@ class ServerCLIPlugin(CLIPluginProtocol):
                 click.echo(f"error: {exc.code}: {exc.message} {exc.details or ''}", err=True)
                 sys.exit(1)
             click.echo(f"created admin {user.username} ({user.id})")
+
+        @cli.group(name="audit", help="The security audit log.")
+        def audit() -> None:
+            pass
+
+        @audit.command(name="verify", help="Verify the audit log's hash chain (exit 1 if broken).")
+        def audit_verify(app: Litestar) -> None:
+            async def _work(services: Services) -> Any:
+                return await services.auth.audit.verify()
+
+            report = run_with_services(app, _work)
+            if report.ok:
+                click.echo(f"ok: {report.records} records, chain intact")
+                return
+            click.echo(
+                f"BROKEN: chain broken at record {report.broken_at} ({report.reason}); "
+                f"{report.records} records read",
+                err=False,
+            )
+            sys.exit(1)
+
+        @audit.command(name="rotate-totp-keys", help="Re-encrypt TOTP secrets with the first key.")
+        def rotate_totp_keys(app: Litestar) -> None:
+            async def _work(services: Services) -> Any:
+                return await services.auth.totp.rotate_keys()
+
+            click.echo(f"re-encrypted {run_with_services(app, _work)} TOTP secrets")

@@ -27,6 +27,20 @@ async def cleanup_expired_sessions(ctx: dict[str, Any]) -> int:
     return deleted
 
 
+async def drain_email_outbox(ctx: dict[str, Any]) -> dict[str, int]:
+    """Send due e-mails from the outbox (retries with backoff live in the outbox itself)."""
+    counts: dict[str, int] = await ctx["services"].auth.outbox.drain()
+    if any(counts.values()):
+        log.info("e-mail outbox drained", extra=counts)
+    return counts
+
+
+async def cleanup_security_tokens(ctx: dict[str, Any]) -> int:
+    """Delete expired single-use tokens (e-mail links) a day after they expired."""
+    deleted: int = await ctx["services"].auth.one_time_tokens.cleanup()
+    return deleted
+
+
 async def sweep_groups(ctx: dict[str, Any]) -> dict[str, Any]:
     """Expire family/workspace invitations, token requests and votes past their time."""
     services = ctx["services"]

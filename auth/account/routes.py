@@ -1,0 +1,57 @@
+"""E-mail flow endpoints under `/api/v1/auth` (thin; rules in `AccountManager`)."""
+
+from __future__ import annotations
+
+from litestar import Controller, post
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+
+from auth.account.schemas import (
+    AcceptedView,
+    ChangeEmailRequest,
+    EmailTokenRequest,
+    EmailVerifiedView,
+    ForgotPasswordRequest,
+    ResetPasswordRequest,
+)
+from auth.actor import Actor
+from auth.limits import auth_rate_limit
+from auth.manager import AuthManager, ClientContext
+from auth.scopes import require_full_session
+
+
+class AccountController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]
+    guards = [auth_rate_limit]
+
+    @post("/email/verify", status_code=HTTP_200_OK, summary="Confirm an address (link token)")
+    async def verify_email(
+        self, data: EmailTokenRequest, auth_manager: AuthManager
+    ) -> EmailVerifiedView:
+        return await auth_manager.account.confirm_email(data)  # type: ignore[no-any-return]
+
+    @post("/email/resend-verification", status_code=HTTP_202_ACCEPTED)
+    async def resend_verification(self, actor: Actor, auth_manager: AuthManager) -> AcceptedView:
+        require_full_session(actor)
+        await auth_manager.account.resend_verification(actor)
+        return AcceptedView()
+
+    @post("/email/change", status_code=HTTP_202_ACCEPTED, summary="Change the address (step-up)")
+    async def change_email(
+        self, data: ChangeEmailRequest, actor: Actor, auth_manager: AuthManager
+    ) -> AcceptedView:
+        await auth_manager.account.change_email(actor, data)
+        return AcceptedView()
+
+    @post("/password/forgot", status_code=HTTP_202_ACCEPTED, summary="Mail a reset link")
+    async def forgot_password(
+        self, data: ForgotPasswordRequest, auth_manager: AuthManager, client: ClientContext
+    ) -> AcceptedView:
+        await auth_manager.account.forgot_password(data, client)
+        return AcceptedView()
+
+    @post("/password/reset", status_code=HTTP_204_NO_CONTENT, summary="Set a new password")
+    async def reset_password(
+        self, data: ResetPasswordRequest, auth_manager: AuthManager, client: ClientContext
+    ) -> None:
+        await auth_manager.account.reset_password(data, client)

@@ -1,0 +1,1 @@
+"""Permanent API tokens (`sbp_…`) for scripts and integrations."""

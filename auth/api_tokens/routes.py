@@ -1,0 +1,36 @@
+"""`/api/v1/auth/tokens`: permanent API tokens (thin; rules in `ApiTokenManager`)."""
+
+from __future__ import annotations
+
+from litestar import Controller, delete, get, post
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from auth.actor import Actor
+from auth.api_tokens.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenView
+from auth.limits import auth_rate_limit
+from auth.manager import AuthManager
+from auth.scopes import require_full_session
+from auth.stepup import require_recent_auth
+
+
+class ApiTokenController(Controller):
+    path = "/api/v1/auth/tokens"
+    tags = ["auth"]
+    guards = [auth_rate_limit]
+
+    @post("/", status_code=HTTP_201_CREATED, summary="Create an API token (shown once)")
+    async def create(
+        self, data: ApiTokenCreate, actor: Actor, auth_manager: AuthManager
+    ) -> ApiTokenCreated:
+        require_recent_auth(actor)
+        return await auth_manager.api_tokens.create(actor, data)
+
+    @get("/", summary="My API tokens (no secrets)")
+    async def list_tokens(self, actor: Actor, auth_manager: AuthManager) -> list[ApiTokenView]:
+        require_full_session(actor)
+        return await auth_manager.api_tokens.list(actor)
+
+    @delete("/{token_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Revoke an API token")
+    async def revoke(self, token_id: str, actor: Actor, auth_manager: AuthManager) -> None:
+        require_full_session(actor)
+        await auth_manager.api_tokens.revoke(actor, token_id)

@@ -1,0 +1,31 @@
+"""`GET /api/v1/auth/audit`: the caller's own security events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from auth.actor import Actor
+from auth.audit.schemas import AuditPage
+from auth.limits import auth_rate_limit
+from auth.manager import AuthManager
+from auth.scopes import require_full_session
+
+
+class AuditController(Controller):
+    path = "/api/v1/auth/audit"
+    tags = ["auth"]
+    guards = [auth_rate_limit]
+
+    @get("/", summary="My security events, newest first")
+    async def list_events(
+        self,
+        actor: Actor,
+        auth_manager: AuthManager,
+        cursor: Annotated[str | None, Parameter(max_length=20)] = None,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
+    ) -> AuditPage:
+        require_full_session(actor)
+        return await auth_manager.audit.page(actor, cursor, limit)

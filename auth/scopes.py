@@ -1,0 +1,57 @@
+"""API-token scopes and the checks managers use.
+
+A full login session (`actor.scopes is None`) allows everything its user may do. A permanent
+API token carries only the scopes it was created with; `family:*` grants the whole family.
+Managers of other contexts call `require_scope(actor, "wallet:transfer")` before acting.
+"""
+
+from __future__ import annotations
+
+from auth.actor import Actor
+from server.errors import Forbidden
+
+# The scopes a token may be given; documented in README ("API tokens").
+KNOWN_SCOPES: frozenset[str] = frozenset(
+    {
+        "*",
+        "profile:read",
+        "wallet:*",
+        "wallet:read",
+        "wallet:transfer",
+        "families:*",
+        "families:read",
+        "families:write",
+        "workspaces:*",
+        "workspaces:read",
+        "workspaces:write",
+        "shop:*",
+        "shop:read",
+        "shop:write",
+        "notifications:*",
+        "notifications:read",
+        "notifications:write",
+        "agents:*",
+        "agents:chat",
+        "realtime:*",
+        "realtime:subscribe",
+    }
+)
+
+
+def require_scope(actor: Actor, scope: str) -> None:
+    """403 `INSUFFICIENT_SCOPE` unless the actor (a session, or a token with `scope`) may."""
+    if not actor.allows_scope(scope):
+        raise Forbidden(
+            f"This API token lacks the '{scope}' scope.",
+            code="INSUFFICIENT_SCOPE",
+            details=[{"scope": scope}],
+        )
+
+
+def require_full_session(actor: Actor) -> None:
+    """Account security (tokens, 2FA, passkeys, sessions, audit) needs a real login session."""
+    if actor.auth_method == "api_token" or actor.scopes is not None:
+        raise Forbidden(
+            "API tokens cannot manage account security; log in instead.",
+            code="SESSION_REQUIRED",
+        )

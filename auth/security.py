@@ -1,0 +1,66 @@
+"""Builds the security parts of auth/ around an `AuthManager` (called by the composition root,
+which turns settings into a `SecurityConfig`; auth/ never reads settings itself)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+
+from cryptography.fernet import Fernet, MultiFernet
+from redis.asyncio import Redis
+
+from auth.account.manager import AccountManager
+from auth.api_tokens.manager import ApiTokenManager
+from auth.email.outbox import EmailConfig, Outbox
+from auth.email.senders import EmailSender
+from auth.manager import AuthManager
+from auth.onetime import OneTimeTokens
+from auth.totp.manager import TotpManager
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    email: EmailConfig
+    totp_keys: tuple[str, ...] = ()
+    totp_issuer: str = "Second Brain"
+    api_token_touch_seconds: int = 60
+    webauthn_rp_id: str = "localhost"
+    webauthn_rp_name: str = "Second Brain"
+    webauthn_origins: tuple[str, ...] = field(default_factory=tuple)
+
+
+def derived_fernet_key(secret_key: str, purpose: str) -> str:
+    """A Fernet key derived from the app secret, used when no explicit key is configured."""
+    digest = hashlib.sha256(f"{purpose}:{secret_key}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def attach_security(
+    auth: AuthManager, redis: Redis, config: SecurityConfig, sender: EmailSender
+) -> None:
+    keys = config.totp_keys or (derived_fernet_key(auth.config.secret_key, "totp"),)
+    fernet = MultiFernet([Fernet(k.encode()) for k in keys])
+    outbox = Outbox(sender, config.email)
+    tokens = OneTimeTokens()
+    account = AccountManager(auth, outbox, tokens)
+    auth.outbox = outbox
+    auth.one_time_tokens = tokens
+    auth.attach(
+        api_tokens=ApiTokenManager(
+            auth.audit, touch_interval_seconds=config.api_token_touch_seconds
+        ),
+        totp=TotpManager(
+            redis=redis,
+            fernet=fernet,
+            audit=auth.audit,
+            passwords=auth.passwords,
+            issuer=config.totp_issuer,
+            max_failures=auth.config.login_max_failures,
+            failure_window=auth.config.login_failure_window,
+            max_delay=auth.config.login_max_delay,
+        ),
+        account=account,
+        session_listeners=[account],
+        notifier=account,
+    )

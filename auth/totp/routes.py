@@ -1,0 +1,52 @@
+"""`/api/v1/auth/totp/*` (thin; rules in `TotpManager`)."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+
+from auth.actor import Actor
+from auth.limits import auth_rate_limit
+from auth.manager import AuthManager
+from auth.scopes import require_full_session
+from auth.totp.schemas import (
+    BackupCodesRequest,
+    BackupCodesView,
+    TotpConfirmRequest,
+    TotpDisableRequest,
+    TotpSetupView,
+    TotpStatusView,
+)
+
+
+class TotpController(Controller):
+    path = "/api/v1/auth/totp"
+    tags = ["auth"]
+    guards = [auth_rate_limit]
+
+    @get("/", summary="Whether 2FA is on")
+    async def status(self, actor: Actor, auth_manager: AuthManager) -> TotpStatusView:
+        require_full_session(actor)
+        return await auth_manager.totp.status(actor)
+
+    @post("/setup", status_code=HTTP_200_OK, summary="Start TOTP enrolment (step-up)")
+    async def setup(self, actor: Actor, auth_manager: AuthManager) -> TotpSetupView:
+        return await auth_manager.totp.setup(actor)
+
+    @post("/confirm", status_code=HTTP_200_OK, summary="Turn 2FA on; returns backup codes once")
+    async def confirm(
+        self, data: TotpConfirmRequest, actor: Actor, auth_manager: AuthManager
+    ) -> BackupCodesView:
+        return await auth_manager.totp.confirm(actor, data)
+
+    @post("/disable", status_code=HTTP_204_NO_CONTENT, summary="Turn 2FA off (code or password)")
+    async def disable(
+        self, data: TotpDisableRequest, actor: Actor, auth_manager: AuthManager
+    ) -> None:
+        await auth_manager.totp.disable(actor, data)
+
+    @post("/backup-codes", status_code=HTTP_200_OK, summary="New backup codes (old ones die)")
+    async def backup_codes(
+        self, data: BackupCodesRequest, actor: Actor, auth_manager: AuthManager
+    ) -> BackupCodesView:
+        return await auth_manager.totp.regenerate_backup_codes(actor, data)
