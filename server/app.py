@@ -26,6 +26,12 @@ from agents.wiring import (
     attach_agents,
     llm_health_check,
 )
+from auth.account.documents import KnownDevice
+from auth.account.routes import AccountController
+from auth.api_tokens.documents import ApiToken
+from auth.api_tokens.routes import ApiTokenController
+from auth.audit.documents import AuditRecord
+from auth.audit.routes import AuditController
 from auth.config import AuthConfig
 from auth.dependencies import AUTH_DEPENDENCIES, AUTH_MANAGER_STATE_KEY
 from auth.documents import AuthSession, User
@@ -282,7 +288,13 @@ def _saq_config(settings: Settings) -> SAQConfig:
             QueueConfig(
                 dsn=settings.redis_url,
                 name="default",
-                tasks=[jobs.expire_shop_rentals, jobs.sweep_groups, jobs.cleanup_expired_sessions],
+                tasks=[
+                    jobs.expire_shop_rentals,
+                    jobs.sweep_groups,
+                    jobs.drain_email_outbox,
+                    jobs.cleanup_security_tokens,
+                    jobs.cleanup_expired_sessions,
+                ],
                 scheduled_tasks=[
                     CronJob(
                         function=jobs.expire_shop_rentals,
@@ -293,6 +305,18 @@ def _saq_config(settings: Settings) -> SAQConfig:
                     CronJob(
                         function=jobs.sweep_groups,
                         cron=settings.group_sweep_cron,
+                        unique=True,
+                        timeout=300,
+                    ),
+                    CronJob(
+                        function=jobs.drain_email_outbox,
+                        cron=settings.email_drain_cron,
+                        unique=True,
+                        timeout=120,
+                    ),
+                    CronJob(
+                        function=jobs.cleanup_security_tokens,
+                        cron="17 * * * *",
                         unique=True,
                         timeout=300,
                     ),
