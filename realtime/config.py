@@ -20,6 +20,7 @@ class RealtimeConfig:
     sse_keepalive: float = 15.0
     presence_ttl: int = 30
     redis_timeout: float = 5.0
+    redis_max_connections: int = 50
     subscriber_ping_interval: float = 5.0
 
     @property

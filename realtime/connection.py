@@ -24,6 +24,8 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisError
+
 from auth.actor import Actor
 from realtime.protocol import (
     CLOSE_SLOW_CONSUMER,
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
     from realtime.hub import RealtimeHub
 
 _REPLAY_PAGE = 500
+_RETRY_FIRST = 0.05
+_RETRY_MAX = 2.0
 
 
 class Out:
@@ -170,9 +174,8 @@ class Connection:
     def allow_frame(self, now: float) -> bool:
         cfg = self.hub.config
         if self._tokens_at:
-            self._tokens = min(
-                float(cfg.frames_burst), self._tokens + (now - self._tokens_at) * cfg.frames_per_second
-            )
+            refill = (now - self._tokens_at) * cfg.frames_per_second
+            self._tokens = min(float(cfg.frames_burst), self._tokens + refill)
         self._tokens_at = now
         if self._tokens < 1.0:
             return False
@@ -290,11 +293,10 @@ class Connection:
         self, st: ChannelState, since: Since | None, ref: str | None
     ) -> list[LiveEvent | Out]:
         if since is None:
-            epoch, offset = await self.hub.bus.position(st.channel)
-            recovered, replay = False, []
+            recovered, epoch, offset, replay = await self._retrying(self._position_only, st.channel)
         else:
-            recovered, epoch, offset, replay = await self._catch_up(
-                st.channel, since.epoch, since.offset
+            recovered, epoch, offset, replay = await self._retrying(
+                self._catch_up, st.channel, since.epoch, since.offset
             )
         if self.subs.get(st.channel) is not st:
             return []
@@ -305,7 +307,9 @@ class Connection:
         return out
 
     async def _resync(self, st: ChannelState) -> list[LiveEvent | Out]:
-        recovered, epoch, offset, replay = await self._catch_up(st.channel, st.epoch, st.offset)
+        recovered, epoch, offset, replay = await self._retrying(
+            self._catch_up, st.channel, st.epoch, st.offset
+        )
         if self.subs.get(st.channel) is not st:
             return []
         out: list[LiveEvent | Out] = []
@@ -334,10 +338,26 @@ class Connection:
             )
         ]
 
+    async def _retrying(self, fn: Any, *args: Any) -> Any:
+        """Stream reads survive a Redis blip: the channel stays held and is retried."""
+        delay = _RETRY_FIRST
+        while True:
+            try:
+                return await fn(*args)
+            except (RedisError, OSError, TimeoutError):
+                if self.close_code is not None:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RETRY_MAX)
+
+    async def _position_only(self, channel: str) -> tuple[bool, str | None, int, list[LiveEvent]]:
+        epoch, offset = await self.hub.bus.position(channel)
+        return False, epoch, offset, []
+
     async def _catch_up(
         self, channel: str, have_epoch: str | None, have_offset: int
     ) -> tuple[bool, str | None, int, list[LiveEvent]]:
-        """(recovered, epoch, offset, events to replay) for a client at (have_epoch, have_offset)."""
+        """(recovered, epoch, offset, replay) for a client at (have_epoch, have_offset)."""
         bus = self.hub.bus
         epoch, position = await bus.position(channel)
         if epoch is None:

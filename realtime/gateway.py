@@ -71,7 +71,8 @@ def _client_context(socket: WebSocket[Any, Any, Any]) -> ClientContext:
 async def realtime_socket(socket: WebSocket[Any, Any, Any]) -> None:
     hub: RealtimeHub = socket.app.state[HUB_STATE_KEY]
     cfg = hub.config
-    if not origin_allowed(socket.headers.get("origin"), cfg.allowed_origins, cfg.allow_missing_origin):
+    origin = socket.headers.get("origin")
+    if not origin_allowed(origin, cfg.allowed_origins, cfg.allow_missing_origin):
         await socket.close(code=4003, reason="origin not allowed")  # before accept: HTTP 403
         return
     grant = await hub.tickets.redeem(socket.query_params.get("ticket"))

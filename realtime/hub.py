@@ -11,8 +11,12 @@ import contextlib
 import logging
 
 import msgspec
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from auth.manager import AuthManager
 from realtime.authorizers import ChannelAuthorizers
@@ -51,14 +55,26 @@ class RealtimeHub:
     def __init__(
         self,
         *,
-        redis: Redis,
-        bus: EventBus,
         auth: AuthManager,
         authorizers: ChannelAuthorizers,
         config: RealtimeConfig,
     ) -> None:
-        self.redis = redis
-        self.bus = bus
+        # An own client with a *blocking* pool: a burst of connects waits for a connection
+        # (up to the timeout) instead of failing with "too many connections".
+        self.redis = Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                config.redis_url,
+                max_connections=config.redis_max_connections,
+                timeout=config.redis_timeout,
+                socket_timeout=config.redis_timeout,
+                socket_connect_timeout=config.redis_timeout,
+                # A pooled connection may be stale after a Redis restart: retry on a new one.
+                retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+                retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            )
+        )
+        self.bus = EventBus(self.redis)  # reads only: position() and read_since()
+        redis = self.redis
         self.auth = auth
         self.authorizers = authorizers
         self.config = config
@@ -101,6 +117,7 @@ class RealtimeHub:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        await self.redis.aclose()
 
     # ------------------------------------------------------------ connections
 
@@ -174,7 +191,9 @@ class RealtimeHub:
             return False
         self._remove_sinks(conn, st)
         if st.presence:
-            await self.presence.leave([channel], self._member(conn))
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                async with asyncio.timeout(self.config.redis_timeout):
+                    await self.presence.leave([channel], self._member(conn))
         return True
 
     async def heartbeat(self, conn: Connection) -> None:

@@ -92,9 +92,7 @@ async def event_stream(request: Request[Any, Any, Any], channels: str) -> Server
     names = [c.strip() for c in channels.split(",") if c.strip()]
     names = list(dict.fromkeys(names))
     if not names or len(names) > hub.config.max_subscriptions:
-        raise BadRequest(
-            f"Give 1 to {hub.config.max_subscriptions} channels.", code="BAD_CHANNELS"
-        )
+        raise BadRequest(f"Give 1 to {hub.config.max_subscriptions} channels.", code="BAD_CHANNELS")
     for name in names:
         if not _CHANNEL_RE.match(name):
             raise BadRequest(f"Not a channel: {name[:100]}", code="BAD_CHANNELS")

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -174,9 +176,16 @@ async def connect(api: ApiProcess, user: User, **kwargs: Any) -> ClientConnectio
     return ws
 
 
-async def recv(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
-    raw = await asyncio.wait_for(ws.recv(), timeout)
-    return json.loads(raw)  # type: ignore[no-any-return]
+async def recv(
+    ws: ClientConnection, timeout: float = 5.0, *, presence: bool = False
+) -> dict[str, Any]:
+    """The next frame; `presence` frames are skipped unless asked for."""
+    deadline = time.monotonic() + timeout
+    while True:
+        raw = await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))
+        frame: dict[str, Any] = json.loads(raw)
+        if presence or frame.get("type") != "presence":
+            return frame
 
 
 async def send(ws: ClientConnection, frame: dict[str, Any]) -> None:
@@ -237,3 +246,26 @@ class ApiFactory:
     def stop_all(self) -> None:
         for api in self.started:
             api.stop()
+
+
+@asynccontextmanager
+async def api_factory(mongo_url: str, redis_url: str, log_dir: Path) -> AsyncIterator[ApiFactory]:
+    """Start api processes with custom settings; all stopped on exit."""
+    factory = ApiFactory(mongo_url, redis_url, log_dir)
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+# In a test module:
+#
+#   @pytest_asyncio.fixture
+#   async def apis(mongo_url, redis_url, redis, tmp_path):
+#       async with api_factory(mongo_url, redis_url, tmp_path) as factory:
+#           yield factory
+#
+#   @pytest_asyncio.fixture(scope="module")
+#   async def shared_api(mongo_url, redis_url, tmp_path_factory):
+#       async with api_factory(mongo_url, redis_url, tmp_path_factory.mktemp("api")) as f:
+#           yield await f.start()
