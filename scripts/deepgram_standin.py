@@ -14,7 +14,7 @@ Not an ASR and not a synthesiser: it speaks Deepgram's wire protocol so the real
 
 The audio is a tone whose length follows the text (`tts_seconds_per_char`), so a test can
 check that audio came back and how much. Every transcript sent and every text spoken is
-recorded with a `time.perf_counter()` stamp (the bench compares them with the agent's).
+recorded with a `time.monotonic()` stamp (the bench compares them with the agent's).
 
 Run it alone for local development of the voice worker without a Deepgram account:
 
@@ -45,7 +45,7 @@ Transcripts = Callable[[], str] | Iterable[str]
 @dataclass
 class SentTranscript:
     text: str
-    at: float  # perf_counter when the final Results message was sent
+    at: float  # time.monotonic() when the final Results message was sent
     speech_seconds: float  # how much voiced audio the utterance had
     from_finalize: bool
 
@@ -53,7 +53,7 @@ class SentTranscript:
 @dataclass
 class SpokenText:
     text: str
-    first_text_at: float  # perf_counter of the first `Speak` (or the POST) for this text
+    first_text_at: float  # time.monotonic() of the first `Speak` (or the POST) for this text
     audio_bytes: int
     sample_rate: int
 
@@ -62,6 +62,7 @@ class SpokenText:
 class StandInLog:
     transcripts: list[SentTranscript] = field(default_factory=list)
     spoken: list[SpokenText] = field(default_factory=list)
+    speaks: list[tuple[str, float]] = field(default_factory=list)  # each `Speak`, stamped
     audio_in_seconds: float = 0.0
     listen_connections: int = 0
     speak_connections: int = 0
@@ -190,7 +191,7 @@ class DeepgramStandIn:
                 await asyncio.sleep(self.stt_final_delay)
             await ws.send_str(json.dumps(results(text, request_id, start, end, from_finalize)))
             self.log.transcripts.append(
-                SentTranscript(text, time.perf_counter(), speech, from_finalize)
+                SentTranscript(text, time.monotonic(), speech, from_finalize)
             )
 
         def schedule_final(from_finalize: bool) -> None:
@@ -256,7 +257,7 @@ class DeepgramStandIn:
     async def _speak_http(self, request: web.Request) -> web.StreamResponse:
         if not self._authorized(request):
             raise web.HTTPUnauthorized(text='{"err_code":"INVALID_AUTH"}')
-        started = time.perf_counter()
+        started = time.monotonic()
         sample_rate = int(request.query.get("sample_rate", "24000"))
         text = str((await request.json()).get("text", ""))
         if self.tts_ttfb:
@@ -289,8 +290,9 @@ class DeepgramStandIn:
                 data = json.loads(msg.data)
                 kind = data.get("type")
                 if kind == "Speak":
+                    self.log.speaks.append((str(data.get("text", "")), time.monotonic()))
                     if not text:
-                        first_at = time.perf_counter()
+                        first_at = time.monotonic()
                     text += str(data.get("text", ""))
                 elif kind == "Flush":
                     flushes += 1

@@ -143,6 +143,7 @@ def security_config(settings: Settings) -> SecurityConfig:
 def voice_config(settings: Settings) -> VoiceConfig:
     return VoiceConfig(
         livekit_url=settings.livekit_url,
+        livekit_public_url=settings.livekit_public_url,
         livekit_api_key=settings.livekit_api_key,
         livekit_api_secret=settings.livekit_api_secret,
         agent_name=settings.voice_agent_name,

@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     deepgram_api_key: str = ""
     deepgram_base_url: str = ""
     # Voice agent (issue 8): see README "Voice agent".
+    livekit_public_url: str = ""  # what clients connect to; empty = LIVEKIT_URL
     voice_agent_name: str = "second-brain-voice"
     voice_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
     voice_sessions_per_minute: int = Field(default=10, ge=1)

@@ -9,7 +9,8 @@ AGENT_NAME = "second-brain-voice"
 
 @dataclass(frozen=True, slots=True)
 class VoiceConfig:
-    livekit_url: str = ""
+    livekit_url: str = ""  # the worker connects here
+    livekit_public_url: str = ""  # clients connect here (empty = livekit_url)
     livekit_api_key: str = ""
     livekit_api_secret: str = ""
     agent_name: str = AGENT_NAME  # the worker registers under it; tokens dispatch it
@@ -26,6 +27,10 @@ class VoiceConfig:
     @property
     def livekit_configured(self) -> bool:
         return bool(self.livekit_url and self.livekit_api_key and self.livekit_api_secret)
+
+    @property
+    def client_url(self) -> str:
+        return self.livekit_public_url or self.livekit_url
 
     @property
     def stt_url(self) -> str:

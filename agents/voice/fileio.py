@@ -67,13 +67,13 @@ class WavOutput(AudioOutput):
             capabilities=AudioOutputCapabilities(pause=False),
         )
         self.frames: list[rtc.AudioFrame] = []
-        self.first_frame_at: list[float] = []  # perf_counter of each segment's first frame
+        self.first_frame_at: list[float] = []  # time.monotonic() of each segment's first frame
         self._pushed = 0.0
 
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
         await super().capture_frame(frame)
         if not self._pushed:
-            self.first_frame_at.append(time.perf_counter())
+            self.first_frame_at.append(time.monotonic())
             self.on_playback_started(created_at=time.time())
         self._pushed += frame.duration
         self.frames.append(frame)

@@ -34,11 +34,13 @@ def load_vad() -> Any:
 
 def build_session(
     config: VoiceConfig,
-    turns: VoiceTurns,
+    turns: VoiceTurns | None,
     *,
     vad: Any = None,
     http_session: aiohttp.ClientSession | None = None,
+    llm: Any = None,
 ) -> AgentSession[Any]:
+    """The session for `turns`; `llm` replaces the agent's LLM (the bench's baseline)."""
     stt_kwargs: dict[str, Any] = {}
     tts_kwargs: dict[str, Any] = {}
     if config.stt_url:
@@ -58,7 +60,7 @@ def build_session(
             model=config.tts_model, api_key=config.deepgram_api_key or None, **tts_kwargs
         ),
         vad=vad if vad is not None else load_vad(),
-        llm=VoiceGraphLLM(turns),
+        llm=llm if llm is not None else VoiceGraphLLM(turns),  # type: ignore[arg-type]
         turn_handling={
             "turn_detection": "vad",
             "endpointing": {"min_delay": config.min_endpointing_delay},

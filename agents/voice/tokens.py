@@ -172,7 +172,7 @@ def mint_token(
         )
     )
     return VoiceGrant(
-        url=config.livekit_url,
+        url=config.client_url,
         token=token.to_jwt(),
         room=room,
         expires_at=expires_at,

@@ -65,11 +65,12 @@ class PendingApproval:
 
 @dataclass
 class TurnTimings:
-    """perf_counter stamps of the turns (the bench reads them)."""
+    """time.monotonic() stamps of the turns (the bench reads them)."""
 
-    request_at: float = 0.0  # the utterance reached the chat service (the LLM request)
+    asked_at: float = 0.0  # LiveKit's LLM node asked for an answer
+    opened_at: float = 0.0  # the chat service checked and stored the turn; the run starts
     first_text_at: float = 0.0  # the first answering-node text came out of the run
-    runs: list[tuple[float, float]] = field(default_factory=list)
+    runs: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 class VoiceTurns:
@@ -96,22 +97,43 @@ class VoiceTurns:
         # Called with the answer stream when a decision arrives from elsewhere (a tap, the
         # timeout); the worker speaks it with `session.say(stream)`.
         self.on_external_answer: Callable[[AsyncIterator[str]], Any] | None = None
+        self._graphs: dict[tuple[str, int], Any] = {}
         self._lock = asyncio.Lock()
         self._runs: set[asyncio.Task[None]] = set()
+
+    def _graph(self, agent: str) -> Any:
+        """The agent's compiled graph, built once per conversation (compiling costs more than
+        a voice turn can spare); rebuilt if the chat service's LLM factory was replaced."""
+        key = (agent, id(self.chat.llm_factory))
+        graph = self._graphs.get(key)
+        if graph is None:
+            graph = self._graphs[key] = self.chat.graph_for(agent, self.actor)
+        return graph
 
     # --- a turn ----------------------------------------------------------------------------
 
     async def answer(self, text: str) -> AsyncIterator[str]:
         """The spoken answer to the user's utterance `text`, piece by piece."""
         async with self._lock:
-            pending = await self._pending()
+            self.timings.asked_at = time.monotonic()
+            # Only look the approval up when we asked one (the chat service refuses a new
+            # message while one is pending anyway, and then we look): a query saved per turn.
+            pending = await self._pending() if self.pending is not None else None
             if pending is None:
-                async for piece in self._start(
-                    lambda: self.chat.send(self.actor, self.chat_session_id, text),
-                    with_user_message=True,
-                ):
-                    yield piece
-                return
+                try:
+                    run = await self.chat.send(self.actor, self.chat_session_id, text)
+                except Conflict as exc:
+                    pending = await self._pending() if exc.code == "APPROVAL_PENDING" else None
+                    if pending is None:
+                        yield SPOKEN_ERRORS.get(exc.code, exc.message)
+                        return
+                except DomainError as exc:
+                    yield self._refused(exc)
+                    return
+                else:
+                    async for piece in self._stream(run, with_user_message=True):
+                        yield piece
+                    return
             said = parse_yes_no(text)
             if said is None:
                 yield f"Sorry, I need a yes or a no. {pending.prompt}"
@@ -131,6 +153,11 @@ class VoiceTurns:
                     decision = await self.broker.decision(pending.approval_id) or decision
             async for piece in self._resume(pending, decision):
                 yield piece
+
+    @staticmethod
+    def _refused(exc: DomainError) -> str:
+        log.info("voice turn refused", extra={"code": exc.code})
+        return SPOKEN_ERRORS.get(exc.code, exc.message)
 
     async def _store_spoken_answer(self, text: str) -> None:
         """The spoken yes/no joins the history (a tap or a typed message would not need to)."""
@@ -182,24 +209,21 @@ class VoiceTurns:
                 by=decision.by,
             ),
         )
-        async for piece in self._start(
-            lambda: self.chat.decide(
+        try:
+            run = await self.chat.decide(
                 self.actor, self.chat_session_id, pending.approval_id, decision.approved
             )
-        ):
+        except DomainError as exc:
+            yield self._refused(exc)
+            return
+        async for piece in self._stream(run, with_user_message=False):
             yield piece
 
-    async def _start(
-        self, open_run: Callable[[], Any], *, with_user_message: bool = False
-    ) -> AsyncIterator[str]:
-        self.timings.request_at = time.perf_counter()
+    async def _stream(self, run: Any, *, with_user_message: bool) -> AsyncIterator[str]:
+        self.timings.opened_at = time.monotonic()
         self.timings.first_text_at = 0.0
-        try:
-            run = await open_run()
-        except DomainError as exc:
-            log.info("voice turn refused", extra={"code": exc.code})
-            yield SPOKEN_ERRORS.get(exc.code, exc.message)
-            return
+        if getattr(run, "graph", None) is None:
+            run.graph = self._graph(run.agent)
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         consumer = asyncio.create_task(self._consume(run, queue, with_user_message))
         self._runs.add(consumer)
@@ -220,7 +244,7 @@ class VoiceTurns:
                     piece = str(event.data.get("text", ""))
                     if piece:
                         if not self.timings.first_text_at:
-                            self.timings.first_text_at = time.perf_counter()
+                            self.timings.first_text_at = time.monotonic()
                         said_any = True
                         queue.put_nowait(piece)
                 elif event.type == "approval_required":
@@ -228,7 +252,9 @@ class VoiceTurns:
                     queue.put_nowait((" " if said_any else "") + question)
                 elif event.type == "error":
                     queue.put_nowait((" " if said_any else "") + SPOKEN_FAILURE)
-            self.timings.runs.append((self.timings.request_at, self.timings.first_text_at))
+            self.timings.runs.append(
+                (self.timings.asked_at, self.timings.opened_at, self.timings.first_text_at)
+            )
             await self._mark_voice(run, with_user_message)
         except Exception:
             log.exception("voice turn failed")

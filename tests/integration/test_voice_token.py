@@ -129,3 +129,9 @@ async def test_dispatch_metadata_is_signed(app_factory):
             decode_metadata(raw, "another-secret")
         with pytest.raises(InvalidDispatch):
             decode_metadata("{}", str(LIVEKIT["livekit_api_secret"]))
+
+
+async def test_clients_get_the_public_livekit_url(app_factory):
+    async with app_factory(**LIVEKIT, livekit_public_url="wss://voice.example.com") as client:
+        call = await start_voice(client, await register(client))
+        assert call.body["url"] == "wss://voice.example.com"
