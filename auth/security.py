@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.fernet import Fernet, MultiFernet
 from redis.asyncio import Redis
@@ -17,6 +18,7 @@ from auth.email.senders import EmailSender
 from auth.manager import AuthManager
 from auth.onetime import OneTimeTokens
 from auth.totp.manager import TotpManager
+from auth.webauthn.manager import WebAuthnManager
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,52 @@ def attach_security(
             failure_window=auth.config.login_failure_window,
             max_delay=auth.config.login_max_delay,
         ),
+        webauthn=WebAuthnManager(
+            auth=auth,
+            redis=redis,
+            rp_id=config.webauthn_rp_id,
+            rp_name=config.webauthn_rp_name,
+            origins=config.webauthn_origins,
+        ),
         account=account,
         session_listeners=[account],
         notifier=account,
     )
+
+
+def security_documents() -> list[Any]:
+    """Every Beanie document of the security parts (for the composition root)."""
+    from auth.account.documents import KnownDevice
+    from auth.api_tokens.documents import ApiToken
+    from auth.audit.documents import AuditRecord
+    from auth.email.documents import OutboxEmail
+    from auth.onetime import OneTimeToken
+    from auth.totp.documents import TotpCredential
+    from auth.webauthn.documents import WebAuthnCredential
+
+    return [
+        AuditRecord,
+        ApiToken,
+        TotpCredential,
+        OutboxEmail,
+        OneTimeToken,
+        KnownDevice,
+        WebAuthnCredential,
+    ]
+
+
+def security_controllers() -> list[Any]:
+    """Every route controller of the security parts (for the composition root)."""
+    from auth.account.routes import AccountController
+    from auth.api_tokens.routes import ApiTokenController
+    from auth.audit.routes import AuditController
+    from auth.totp.routes import TotpController
+    from auth.webauthn.routes import WebAuthnController
+
+    return [
+        AuditController,
+        ApiTokenController,
+        TotpController,
+        AccountController,
+        WebAuthnController,
+    ]

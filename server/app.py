@@ -26,24 +26,19 @@ from agents.wiring import (
     attach_agents,
     llm_health_check,
 )
-from auth.account.documents import KnownDevice
-from auth.account.routes import AccountController
-from auth.api_tokens.documents import ApiToken
-from auth.api_tokens.routes import ApiTokenController
-from auth.audit.documents import AuditRecord
-from auth.audit.routes import AuditController
 from auth.config import AuthConfig
 from auth.dependencies import AUTH_DEPENDENCIES, AUTH_MANAGER_STATE_KEY
 from auth.documents import AuthSession, User
-from auth.email.documents import OutboxEmail
 from auth.email.outbox import EmailConfig
 from auth.email.senders import EmailSender, FileSender, SmtpSender
 from auth.manager import AuthManager
-from auth.onetime import OneTimeToken
 from auth.routes import AuthController
-from auth.security import SecurityConfig, attach_security
-from auth.totp.documents import TotpCredential
-from auth.totp.routes import TotpController
+from auth.security import (
+    SecurityConfig,
+    attach_security,
+    security_controllers,
+    security_documents,
+)
 from realtime.asyncapi import build_asyncapi
 from realtime.bus import EventBus
 from realtime.config import RealtimeConfig
@@ -78,13 +73,8 @@ log = logging.getLogger("server.app")
 DOCUMENT_MODELS: list[Any] = [User, AuthSession]
 DOCUMENT_MODELS += [Account, Transfer, IdempotencyRecord]
 DOCUMENT_MODELS += [ShopItem, Ownership, Purchase]
-DOCUMENT_MODELS += [AuditRecord, ApiToken, TotpCredential, OutboxEmail, OneTimeToken, KnownDevice]
-SECURITY_CONTROLLERS: list[Any] = [
-    AuditController,
-    ApiTokenController,
-    TotpController,
-    AccountController,
-]
+DOCUMENT_MODELS += security_documents()
+SECURITY_CONTROLLERS: list[Any] = security_controllers()
 DOCUMENT_MODELS += GROUP_DOCUMENT_MODELS
 DOCUMENT_MODELS += AGENT_DOCUMENT_MODELS
 SERVICES_STATE_KEY = "services"

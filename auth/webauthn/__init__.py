@@ -1,0 +1,1 @@
+"""Passkeys (WebAuthn): registration, usernameless login, credential management."""
