@@ -15,6 +15,7 @@ from auth.account.manager import AccountManager
 from auth.api_tokens.manager import ApiTokenManager
 from auth.email.outbox import EmailConfig, Outbox
 from auth.email.senders import EmailSender
+from auth.lockdown.manager import LockdownManager
 from auth.manager import AuthManager
 from auth.onetime import OneTimeTokens
 from auth.totp.manager import TotpManager
@@ -46,6 +47,7 @@ def attach_security(
     outbox = Outbox(sender, config.email)
     tokens = OneTimeTokens()
     account = AccountManager(auth, outbox, tokens)
+    lockdown = LockdownManager(auth=auth, redis=redis, outbox=outbox, tokens=tokens)
     auth.outbox = outbox
     auth.one_time_tokens = tokens
     auth.attach(
@@ -70,6 +72,8 @@ def attach_security(
             origins=config.webauthn_origins,
         ),
         account=account,
+        lockdown=lockdown,
+        login_guards=[lockdown],
         session_listeners=[account],
         notifier=account,
     )
@@ -81,6 +85,7 @@ def security_documents() -> list[Any]:
     from auth.api_tokens.documents import ApiToken
     from auth.audit.documents import AuditRecord
     from auth.email.documents import OutboxEmail
+    from auth.lockdown.documents import LockdownState
     from auth.onetime import OneTimeToken
     from auth.totp.documents import TotpCredential
     from auth.webauthn.documents import WebAuthnCredential
@@ -93,6 +98,7 @@ def security_documents() -> list[Any]:
         OneTimeToken,
         KnownDevice,
         WebAuthnCredential,
+        LockdownState,
     ]
 
 
@@ -101,6 +107,7 @@ def security_controllers() -> list[Any]:
     from auth.account.routes import AccountController
     from auth.api_tokens.routes import ApiTokenController
     from auth.audit.routes import AuditController
+    from auth.lockdown.routes import LockdownController
     from auth.totp.routes import TotpController
     from auth.webauthn.routes import WebAuthnController
 
@@ -110,4 +117,5 @@ def security_controllers() -> list[Any]:
         TotpController,
         AccountController,
         WebAuthnController,
+        LockdownController,
     ]
