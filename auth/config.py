@@ -10,6 +10,7 @@ class AuthConfig:
     secret_key: str
     access_token_ttl: int = 15 * 60
     refresh_token_ttl: int = 30 * 24 * 3600
+    session_idle_timeout: int = 7 * 24 * 3600
     password_min_length: int = 12
     login_max_failures: int = 5
     login_failure_window: int = 15 * 60

@@ -45,7 +45,7 @@ from auth.tokens import (
 )
 from realtime.bus import EventBus
 from server.db import run_in_transaction
-from server.errors import BadRequest, Conflict, NotFound, Unauthorized, Unprocessable
+from server.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 
 if TYPE_CHECKING:
     from auth.api_tokens.manager import ApiTokenManager
@@ -402,6 +402,15 @@ class AuthManager:
         session = await AuthSession.get(PydanticObjectId(session_id))
         if session is None or not session.is_active:
             raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
+        idle = (utcnow() - session.last_used_at).total_seconds()
+        if idle > self.config.session_idle_timeout:
+            await self._revoke([session.id], session.user_id, reason="idle_timeout")  # type: ignore[list-item]
+            await self.audit.record(
+                "session.idle_timeout", user_id=session.user_id, session_id=str(session.id)
+            )
+            raise Unauthorized(
+                "The session was idle too long. Log in again.", code="SESSION_EXPIRED"
+            )
         if presented in session.previous_hashes:
             await self._revoke_reused(session)
         if not constant_time_equal(presented, session.refresh_hash):
@@ -547,7 +556,9 @@ class AuthManager:
         ]
 
     async def revoke_session(self, actor: Actor, session_id: str) -> None:
-        """Revoke one of the actor's own sessions (404 for anyone else's, to reveal nothing)."""
+        """Revoke one of the actor's own sessions (404 for anyone else's, to reveal nothing).
+        Needs a fresh authentication (ASVS 7.5.2)."""
+        require_recent_auth(actor)
         if not ObjectId.is_valid(session_id):
             raise NotFound("No such session.", code="SESSION_NOT_FOUND")
         session = await AuthSession.get(PydanticObjectId(session_id))
@@ -555,6 +566,19 @@ class AuthManager:
             raise NotFound("No such session.", code="SESSION_NOT_FOUND")
         await self._revoke([session.id], actor.user_id, reason="revoked_by_user")  # type: ignore[list-item]
         await self.audit.record("session.revoked", actor=actor, data={"sessionId": session_id})
+
+    async def admin_revoke_sessions(self, actor: Actor, user_id: str) -> int:
+        """An administrator ends every session of one user (ASVS 7.4.5)."""
+        require_recent_auth(actor)
+        if not actor.is_admin:
+            raise Forbidden("Only administrators may do this.", code="ADMIN_REQUIRED")
+        if not ObjectId.is_valid(user_id) or await User.get(PydanticObjectId(user_id)) is None:
+            raise NotFound("No such user.", code="USER_NOT_FOUND")
+        ids = await self.revoke_all_sessions(ObjectId(user_id), reason="revoked_by_admin")
+        await self.audit.record(
+            "session.revoked_by_admin", actor=actor, data={"userId": user_id, "sessions": len(ids)}
+        )
+        return len(ids)
 
     async def revoke_other_sessions(self, actor: Actor) -> int:
         """End every other session of the actor (needs a fresh authentication)."""

@@ -11,11 +11,19 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from server.errors import Unprocessable
 
+# Context-specific words (ASVS 6.1.2 / 6.2.11): the product's own names, compared without
+# spaces, dashes or underscores. Documented in docs/security.md.
+CONTEXT_WORDS = ("secondbrain", "2ndbrain")
+
 
 @lru_cache(maxsize=1)
 def common_passwords() -> frozenset[str]:
+    """Our own list plus zxcvbn's 30,000 most common passwords (ASVS 6.2.4)."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
     path = Path(__file__).with_name("common_passwords.txt")
-    return frozenset(line.strip().lower() for line in path.read_text().splitlines() if line.strip())
+    own = {line.strip().lower() for line in path.read_text().splitlines() if line.strip()}
+    return frozenset(own | {p.lower() for p in FREQUENCY_LISTS["passwords"]})
 
 
 def check_password_policy(password: str, *, min_length: int, username: str | None = None) -> None:
@@ -31,6 +39,9 @@ def check_password_policy(password: str, *, min_length: int, username: str | Non
         problems.append({"field": "password", "message": "is too common"})
     if username and username.lower() in lowered:
         problems.append({"field": "password", "message": "must not contain the username"})
+    squashed = "".join(ch for ch in lowered if ch.isalnum())
+    if any(word in squashed for word in CONTEXT_WORDS):
+        problems.append({"field": "password", "message": "must not contain the service name"})
     if problems:
         raise Unprocessable("The password does not meet the policy.", details=problems)
 

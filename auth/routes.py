@@ -76,6 +76,16 @@ class AuthController(Controller):
         require_full_session(actor)
         await auth_manager.revoke_session(actor, session_id)
 
+    @delete(
+        "/admin/users/{user_id:str}/sessions",
+        status_code=HTTP_200_OK,
+        summary="Admin: end every session of a user (step-up)",
+    )
+    async def admin_revoke_sessions(
+        self, user_id: str, actor: Actor, auth_manager: AuthManager
+    ) -> RevokedSessionsView:
+        return RevokedSessionsView(revoked=await auth_manager.admin_revoke_sessions(actor, user_id))
+
     @post(
         "/sessions/revoke-others",
         status_code=HTTP_200_OK,

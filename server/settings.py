@@ -107,21 +107,9 @@ class Settings(BaseSettings):
     shop_rental_sweep_cron: str = "* * * * *"
     redis_max_connections: int = Field(default=256, ge=8)
 
-    # Families, workspaces, notifications (issue 4): see README "Families and workspaces".
-    family_max_members: int = Field(default=12, ge=2)
-    family_max_per_user: int = Field(default=3, ge=1)
-    workspace_max_members: int = Field(default=50, ge=2)
-    workspace_max_per_user: int = Field(default=20, ge=1)
-    invitation_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
-    invitation_decline_cooldown_seconds: int = Field(default=24 * 3600, ge=0)
-    token_request_auto_approve_max: int = Field(default=100, ge=0)
-    token_request_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
-    emergency_unfreeze_window_seconds: int = Field(default=48 * 3600, ge=60)
-    family_recovery_window_seconds: int = Field(default=72 * 3600, ge=60)
-    group_sweep_cron: str = "*/5 * * * *"
-
     # Security depth (issue 6): see README "Security".
     rate_limit_auth_per_account_per_minute: int = 60
+    session_idle_timeout_seconds: int = Field(default=7 * 24 * 3600, ge=300)
     totp_encryption_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     totp_issuer: str = ""
     api_token_touch_seconds: int = Field(default=60, ge=0)

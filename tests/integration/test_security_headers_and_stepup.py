@@ -99,6 +99,8 @@ async def test_sensitive_changes_need_a_fresh_authentication(client):
             {"currentPassword": PASSWORD, "newPassword": PASSWORD + "!"},
         ),
         ("POST", "/api/v1/auth/sessions/revoke-others", None),
+        ("DELETE", f"/api/v1/auth/sessions/{user['refreshToken'].split('.')[0]}", None),
+        ("DELETE", f"/api/v1/auth/admin/users/{user['user']['id']}/sessions", None),
     ):
         response = await client.request(method, path, json=body, headers=stale)
         error = assert_error(response, 403, "STEP_UP_REQUIRED")
