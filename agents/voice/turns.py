@@ -73,7 +73,13 @@ class TurnTimings:
     runs: list[tuple[float, float, float]] = field(default_factory=list)
 
 
+async def _once(text: str) -> AsyncIterator[str]:
+    yield text
+
+
 class VoiceTurns:
+    POLL_SECONDS = 2.0  # how often a waiting approval checks the chat's own record
+
     def __init__(
         self,
         *,
@@ -313,8 +319,18 @@ class VoiceTurns:
     # --- decisions from elsewhere ----------------------------------------------------------
 
     async def _await_elsewhere(self, pending: PendingApproval) -> None:
-        """A tap in the app (or the timeout) decides while we wait for a spoken answer."""
-        decision = await self.broker.wait(pending.approval_id, self.approval_timeout)
+        """A tap in the app, the text chat's approval endpoint, or the timeout decides while
+        we wait for a spoken answer."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.approval_timeout
+        decision: Decision | None = None
+        while decision is None and (left := deadline - loop.time()) > 0:
+            decision = await self.broker.wait(pending.approval_id, min(left, self.POLL_SECONDS))
+            if decision is None and await self._decided_in_chat(pending):
+                if self.pending is pending and self.on_external_answer is not None:
+                    self._forget(pending)
+                    self.on_external_answer(_once("You answered that in the app."))
+                return
         if decision is None:
             with contextlib.suppress(Conflict, NotFound):
                 decision = await self.broker.decide(
@@ -333,6 +349,16 @@ class VoiceTurns:
         else:
             async for _ in stream:
                 pass
+
+    async def _decided_in_chat(self, pending: PendingApproval) -> bool:
+        raw = await ChatApproval.get_pymongo_collection().find_one(
+            {
+                "session_id": PydanticObjectId(self.chat_session_id),
+                "approval_id": pending.approval_id,
+            },
+            projection={"status": 1},
+        )
+        return raw is not None and raw.get("status") != "pending"
 
     async def _external(self, pending: PendingApproval, decision: Decision) -> AsyncIterator[str]:
         async with self._lock:

@@ -18,7 +18,7 @@ from agents.voice.llm import VoiceGraphLLM
 from agents.voice.session import VoiceAgent
 from agents.voice.transcripts import TranscriptPublisher
 from agents.voice.turns import VoiceTurns
-from tests.agents_support import use_script
+from tests.agents_support import decide, use_script
 from tests.helpers import assert_error, register, services
 from tests.integration.groups_support import BASES, family_with
 from tests.integration.wallet_support import balance
@@ -259,6 +259,45 @@ async def test_a_tap_in_the_app_answers_the_spoken_question(app_factory):
             assert_error(again, 409, "APPROVAL_ALREADY_DECIDED")
         assert await balance(client, alice) == 70
         assert await balance(client, bob) == 30
+
+
+async def test_an_approval_answered_in_the_text_chat_is_noticed_by_voice(app_factory):
+    async with app_factory(**LIVEKIT) as client:
+        alice, bob = await funded_pair(client, 100)
+        bob_name = bob["user"]["username"]
+        use_script(
+            client,
+            ScriptedLLMFactory(
+                [
+                    call("wallet_transfer", {"to_username": bob_name, "amount": 10}),
+                    reply("Sent 10 tokens."),
+                    reply("Your balance is 90 tokens."),
+                ]
+            ),
+        )
+        voice = await start_voice(client, alice, agent="personal")
+        turns = voice_turns(client, voice)
+        turns.POLL_SECONDS = 0.2
+        told: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        collecting: list[asyncio.Task[None]] = []
+
+        def speak(stream: Any) -> None:
+            async def collect() -> None:
+                told.set_result("".join([p async for p in stream]))
+
+            collecting.append(asyncio.ensure_future(collect()))
+
+        turns.on_external_answer = speak
+        async with text_session(turns) as (session, _):
+            await say(session, f"send 10 tokens to {bob_name}")
+            [asked] = await events_of(client, alice, "voice.approval_required")
+            # The user answers in the chat UI instead (issue 7's endpoint runs the resume).
+            events = await decide(client, alice, voice.chat_session_id, asked["approvalId"], True)
+            assert events[-1][0] == "message.end"
+            assert await asyncio.wait_for(told, 10) == "You answered that in the app."
+            # The conversation goes on normally: the next utterance is a new message.
+            assert await say(session, "what's my balance now?") == "Your balance is 90 tokens."
+        assert await balance(client, alice) == 90
 
 
 async def test_worker_refuses_a_participant_who_is_not_the_user(app_factory):
