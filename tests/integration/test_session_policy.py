@@ -85,3 +85,21 @@ async def test_long_passphrases_and_any_characters_are_fine(client):
     for variant in (password.strip(), password.upper(), password[:64]):
         wrong = await client.post("/api/v1/auth/login", json={"login": name, "password": variant})
         assert_error(wrong, 401)
+
+
+async def test_session_lifetime_is_absolute(client):
+    user = await register(client)
+    session_id = __import__("bson").ObjectId(user["refreshToken"].split(".")[0])
+    refreshed = await client.post(
+        "/api/v1/auth/refresh", json={"refreshToken": user["refreshToken"]}
+    )
+    assert refreshed.status_code == 200
+    session = await AuthSession.get(session_id)
+    assert (session.expires_at - session.created_at).total_seconds() == 30 * 24 * 3600
+    await AuthSession.get_pymongo_collection().update_one(
+        {"_id": session_id}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}}
+    )
+    late = await client.post(
+        "/api/v1/auth/refresh", json={"refreshToken": refreshed.json()["refreshToken"]}
+    )
+    assert_error(late, 401, "SESSION_REVOKED")
