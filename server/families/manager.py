@@ -10,7 +10,6 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from auth.actor import Actor
 from auth.documents import User
-from server.db import run_in_transaction
 from server.errors import Conflict, Unprocessable
 from server.families.documents import Relationship
 from server.families.events import RelationshipChanged
@@ -249,7 +248,7 @@ class FamilyManager(GroupManager):
         async def work(s: AsyncClientSession) -> bool:
             return await self._promote_in(group.id, target.user_id, s)
 
-        if not await run_in_transaction(self._mongo, work):
+        if not await self.transaction(work):
             raise Conflict("The member changed meanwhile; try again.", code="CONCURRENT_UPDATE")
         return await self._announce_promotion(group, target.user_id)
 

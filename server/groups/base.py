@@ -6,18 +6,20 @@ votes) build on it; `FamilyManager` and `WorkspaceManager` add what is theirs al
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from beanie import PydanticObjectId
 from bson import ObjectId
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from auth.actor import Actor
 from auth.documents import User, utcnow
 from auth.manager import user_channel
 from realtime.bus import EventBus
+from server.db import run_in_transaction
 from server.errors import Forbidden, NotFound
 from server.groups.config import GroupConfig
 from server.groups.documents import GroupDocument, Invitation, Membership, SpendCounter
@@ -33,6 +35,8 @@ from server.groups.schemas import (
 from server.notifications.manager import NotificationManager
 
 log = logging.getLogger("server.groups")
+T = TypeVar("T")
+TX_ATTEMPTS = 30
 
 
 def as_utc(value: datetime) -> datetime:
@@ -67,6 +71,10 @@ class GroupManagerBase:
         self.ledger = ledger
         self.config = config or GroupConfig()
         self.now = now
+
+    async def transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+        """One transaction, retried on write conflicts (group documents are hot under races)."""
+        return await run_in_transaction(self._mongo, work, attempts=TX_ATTEMPTS)
 
     # ------------------------------------------------------------------ errors
 

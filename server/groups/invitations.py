@@ -15,7 +15,6 @@ from pymongo.errors import DuplicateKeyError
 
 from auth.actor import Actor
 from auth.documents import User
-from server.db import run_in_transaction
 from server.errors import Conflict, NotFound, Unprocessable
 from server.groups.base import as_utc
 from server.groups.documents import GroupDocument, Invitation
@@ -291,7 +290,7 @@ class InvitationMixin(MembershipMixin):
                 ) from None
             await self._on_member_joined(group_holder[0], inv, session)
 
-        await run_in_transaction(self._mongo, work)
+        await self.transaction(work)
         group = group_holder[0]
         view = self.member_view(member, actor.username)
         inv.status, inv.responded_at = "accepted", now

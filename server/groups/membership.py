@@ -9,7 +9,6 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from auth.actor import Actor
-from server.db import run_in_transaction
 from server.errors import Conflict, Forbidden, NotFound, Unprocessable
 from server.groups.base import GroupManagerBase
 from server.groups.documents import (
@@ -104,7 +103,7 @@ class MembershipMixin(GroupManagerBase):
             member_holder[:] = [member]
             await self._open_wallet(group, session)
 
-        await run_in_transaction(self._mongo, work)
+        await self.transaction(work)
         member = member_holder[0]
         view = self.view(group, member)
         await self.publish_users(
@@ -245,7 +244,7 @@ class MembershipMixin(GroupManagerBase):
                 return_document=ReturnDocument.AFTER,
             )
 
-        raw = await run_in_transaction(self._mongo, work)
+        raw = await self.transaction(work)
         if raw is None:
             raise Conflict("The member changed meanwhile; try again.", code="CONCURRENT_UPDATE")
         updated = Membership.model_validate(raw)
@@ -306,7 +305,7 @@ class MembershipMixin(GroupManagerBase):
             await self._release_slot(target.user_id, session)
             await self._on_member_removed(group, target.user_id, session)
 
-        await run_in_transaction(self._mongo, work)
+        await self.transaction(work)
         event = await self.removed_event(group.id, target.user_id, reason)
         await self.publish_group(group.id, self.etype("member_removed"), event)
         await self.publish_users([target.user_id], self.etype("member_removed"), event)

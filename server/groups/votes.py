@@ -151,7 +151,6 @@ class VotesMixin(InvitationMixin):
         return vote_view(vote)
 
     async def _close_vote(self, group: GroupDocument, vote: QuorumVote, status: str) -> QuorumVote:
-        from server.db import run_in_transaction
 
         async def work(session: AsyncClientSession) -> dict[str, Any] | None:
             raw = await QuorumVote.get_pymongo_collection().find_one_and_update(
@@ -170,7 +169,7 @@ class VotesMixin(InvitationMixin):
                 await self._on_vote_approved(group, QuorumVote.model_validate(raw), session)
             return raw
 
-        raw = await run_in_transaction(self._mongo, work)
+        raw = await self.transaction(work)
         if raw is None:  # someone else closed it a moment ago
             fresh = await self._group_vote(group, vote.id, vote.purpose)
             return fresh

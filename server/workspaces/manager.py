@@ -7,7 +7,6 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from auth.actor import Actor
-from server.db import run_in_transaction
 from server.errors import Conflict, Forbidden
 from server.groups.documents import UNLIMITED, Membership
 from server.groups.events import GroupChanged, OwnershipTransferred
@@ -58,7 +57,7 @@ class WorkspaceManager(GroupManager):
             )
             return True
 
-        if not await run_in_transaction(self._mongo, work):
+        if not await self.transaction(work):
             raise Conflict("The members changed meanwhile; try again.", code="CONCURRENT_UPDATE")
         fresh = await self.find_group(group.id)
         assert fresh is not None
