@@ -41,6 +41,8 @@ def utcnow() -> datetime:
 class Account(Document):
     owner_type: str
     owner_id: PydanticObjectId
+    # User accounts: the owner's username (immutable), so a recipient resolves in one read.
+    username: str | None = None
     balance: int = 0
     frozen: bool = False
     frozen_reason: str | None = None
@@ -57,6 +59,7 @@ class Account(Document):
                 unique=True,
                 name="owner_unique",
             ),
+            IndexModel([("username", ASCENDING)], name="username"),
         ]
 
     @property

@@ -117,6 +117,7 @@ class IdempotencyStore:
         result_type: Any,
         operation: Callable[[Recorder], Awaitable[T]],
         status_code: int = 201,
+        prefetch: bool = True,
     ) -> Outcome[T]:
         """Run `operation` once per (scope, actor, key); replay its stored outcome after.
 
@@ -124,6 +125,8 @@ class IdempotencyStore:
         the work. Domain errors it raises are stored and re-raised. `result_type` is the
         type to decode a stored body into, or a `{status: type}` dict when an operation
         answers with more than one status (the value then says which via `Outcome`).
+        `prefetch=False` skips the first read of the record: only for operations whose
+        every effect happens in the transaction that saves the record.
         """
         rec = Recorder(
             store=self,
@@ -134,9 +137,10 @@ class IdempotencyStore:
             fingerprint=fingerprint(scope, params),
             status_code=status_code,
         )
-        existing = await self._collection.find_one({"_id": rec.record_id})
-        if existing is not None:
-            return self._replay(existing, rec, result_type)
+        if prefetch:
+            existing = await self._collection.find_one({"_id": rec.record_id})
+            if existing is not None:
+                return self._replay(existing, rec, result_type)
         try:
             value = await operation(rec)
             if isinstance(value, Outcome):

@@ -42,6 +42,7 @@ from server.wallet.errors import (
 )
 from server.wallet.events import TRANSFER_COMPLETED, WALLET_FROZEN, WALLET_UNFROZEN
 from server.wallet.idempotency import KeyReused
+from server.wallet.locks import KeyedLocks
 from server.wallet.schemas import (
     MAX_AMOUNT,
     OwnerView,
@@ -134,6 +135,7 @@ class Ledger:
         self._bus = bus
         self._issuer_id: ObjectId | None = None
         self._owners: dict[ObjectId, OwnerView] = {}
+        self.account_locks = KeyedLocks()
 
     # -------------------------------------------------------------- accounts (core)
 
@@ -146,19 +148,29 @@ class Ledger:
         return Transfer.get_pymongo_collection()
 
     async def open_account(
-        self, owner_type: str, owner_id: ObjectId, *, session: AsyncClientSession | None = None
+        self,
+        owner_type: str,
+        owner_id: ObjectId,
+        *,
+        session: AsyncClientSession | None = None,
+        username: str | None = None,
     ) -> Account:
         """The owner's account, created with balance 0 if it does not exist yet (idempotent).
 
         Families and workspaces call this inside their creation transaction (`session=`).
         One upsert, so it never aborts the caller's transaction on a duplicate.
+        `username` (user accounts) lets transfers find the recipient in one read.
         """
         if owner_type not in OWNER_TYPES:
             raise ValueError(f"unknown owner type {owner_type!r}")
         now = utcnow()
+        update: dict[str, Any] = {}
+        if username is not None:
+            update["$set"] = {"username": username}
         doc = await self._accounts.find_one_and_update(
             {"owner_type": owner_type, "owner_id": ObjectId(owner_id)},
             {
+                **update,
                 "$setOnInsert": {
                     "balance": 0,
                     "frozen": False,
@@ -167,7 +179,7 @@ class Ledger:
                     "closed": False,
                     "created_at": now,
                     "updated_at": now,
-                }
+                },
             },
             upsert=True,
             return_document=ReturnDocument.AFTER,
@@ -305,7 +317,8 @@ class Ledger:
         if session is not None:
             return await self._apply(movement, session)
         try:
-            moved = await self.transaction(lambda s: self._apply(movement, s))
+            async with self.account_locks.hold(movement.from_account, movement.to_account):
+                moved = await self.transaction(lambda s: self._apply(movement, s))
         except DuplicateKeyError:
             return await self._replay_movement(movement)
         await self.publish_moved(moved)

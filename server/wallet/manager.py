@@ -7,6 +7,7 @@ take an `Actor`, check what that actor may do, and go through the idempotency st
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +44,7 @@ from server.wallet.ledger import (
     Ledger,
     Moved,
     Movement,
+    OwnerView,
     check_amount,
     owner_channel,
     wallet_view,
@@ -60,6 +62,9 @@ from server.wallet.schemas import (
     TransferView,
     WalletView,
 )
+
+VERIFIED_CACHE_SECONDS = 300.0
+LOOKUP_CACHE_SECONDS = 300.0
 
 __all__ = [
     "AccountNotFound",
@@ -93,19 +98,43 @@ class WalletManager(Ledger):
         self.idempotency = IdempotencyStore(mongo, ttl_seconds=idempotency_ttl_seconds)
         self.require_verified_email = require_verified_email
         self._reward_secret = reward_secret
+        # Immutable or one-way facts, cached to save reads on the hot path: a user's account
+        # id never changes; a verified e-mail is trusted for VERIFIED_CACHE_SECONDS.
+        self._account_ids: dict[ObjectId, ObjectId] = {}
+        self._verified_until: dict[ObjectId, float] = {}
+        # username -> (account id, owner id, cached until): usernames are immutable.
+        self._by_username: dict[str, tuple[ObjectId, ObjectId, float]] = {}
 
     async def on_user_created(self, user: User, session: AsyncClientSession) -> None:
         """The `AuthManager` user-created hook: every user gets an account at registration."""
-        await self.open_account("user", user.id, session=session)  # type: ignore[arg-type]
+        await self.open_account(
+            "user",
+            user.id,  # type: ignore[arg-type]
+            session=session,
+            username=user.username,
+        )
 
     # -------------------------------------------------------------- user-facing
 
-    async def user_account(self, user_id: ObjectId) -> Account:
+    async def user_account(self, user_id: ObjectId, *, username: str | None = None) -> Account:
         """The user's account (opened on the fly for users created before the wallet)."""
         account = await self.account_for("user", user_id)
-        if account is None:
-            account = await self.open_account("user", user_id)
+        if account is None or (username is not None and account.username is None):
+            account = await self.open_account("user", user_id, username=username)
+        self._remember_account_id(user_id, account.id)  # type: ignore[arg-type]
         return account
+
+    def _remember_account_id(self, user_id: ObjectId, account_id: ObjectId) -> None:
+        if len(self._account_ids) > 100_000:
+            self._account_ids.clear()
+        self._account_ids[user_id] = account_id
+
+    async def user_account_id(self, user_id: ObjectId) -> ObjectId:
+        """The id of the user's account (cached: it never changes)."""
+        cached = self._account_ids.get(user_id)
+        if cached is None:
+            cached = (await self.user_account(user_id)).id  # type: ignore[assignment]
+        return cached  # type: ignore[return-value]
 
     async def my_wallet(self, actor: Actor) -> WalletView:
         return wallet_view(await self.user_account(actor.user_id))
@@ -117,14 +146,24 @@ class WalletManager(Ledger):
     async def _require_verified(self, actor: Actor) -> None:
         if not self.require_verified_email or actor.auth_method == "system":
             return
+        now = time.monotonic()
+        if self._verified_until.get(actor.user_id, 0.0) > now:
+            return
         doc = await User.get_pymongo_collection().find_one(
             {"_id": actor.user_id}, {"email_verified": 1}
         )
         if doc is None or not doc.get("email_verified"):
             raise EmailNotVerified("Verify your e-mail address before moving tokens.")
+        if len(self._verified_until) > 100_000:
+            self._verified_until.clear()
+        self._verified_until[actor.user_id] = now + VERIFIED_CACHE_SECONDS
 
     async def resolve_party(self, party: Party) -> Account:
-        """The account named by `{username}` or `{accountId}`, else `RECIPIENT_NOT_FOUND`."""
+        """The account named by `{username}` or `{accountId}`, else `RECIPIENT_NOT_FOUND`.
+
+        Only its id and owner are reliable (a username hit may come from a short cache);
+        read the account again for its balance or state.
+        """
         if (party.username is None) == (party.account_id is None):
             raise BadRequest(
                 "Name the recipient by exactly one of username or accountId.",
@@ -132,12 +171,24 @@ class WalletManager(Ledger):
                 details=[{"field": "to", "message": "exactly one of username, accountId"}],
             )
         if party.username is not None:
+            name = party.username.strip().lower()
+            now = time.monotonic()
+            hit = self._by_username.get(name)
+            if hit is not None and hit[2] > now:
+                return Account(id=hit[0], owner_type="user", owner_id=hit[1], username=name)
+            doc = await self._accounts.find_one({"username": name, "owner_type": "user"})
+            if doc is not None:
+                if len(self._by_username) > 100_000:
+                    self._by_username.clear()
+                self._by_username[name] = (doc["_id"], doc["owner_id"], now + LOOKUP_CACHE_SECONDS)
+                return Account.model_validate(doc)
+            # Accounts opened before they carried the username: look the user up.
             user = await User.get_pymongo_collection().find_one(
-                {"username": party.username.strip().lower(), "is_active": True}, {"_id": 1}
+                {"username": name, "is_active": True}, {"_id": 1}
             )
             if user is None:
                 raise RecipientNotFound("No user with this username.")
-            return await self.user_account(user["_id"])
+            return await self.user_account(user["_id"], username=name)
         account = await self.get_account(party.account_id)  # type: ignore[arg-type]
         if account is None or account.is_system:
             raise RecipientNotFound("No wallet with this account id.")
@@ -158,13 +209,13 @@ class WalletManager(Ledger):
             amount = check_amount(cmd.amount)
             await self._require_verified(actor)
             target = await self.resolve_party(cmd.to)
-            source = await self.user_account(actor.user_id)
-            if source.id == target.id:
+            source_id = await self.user_account_id(actor.user_id)
+            if source_id == target.id:
                 raise SelfTransfer("You cannot send tokens to yourself.")
-            self.remember_owner(source)
+            self._owners[source_id] = OwnerView(type="user", id=str(actor.user_id))
             self.remember_owner(target)
             movement = Movement(
-                from_account=source.id,  # type: ignore[arg-type]
+                from_account=source_id,
                 to_account=target.id,  # type: ignore[arg-type]
                 amount=amount,
                 kind="transfer",
@@ -172,9 +223,12 @@ class WalletManager(Ledger):
                 actor_id=actor.user_id,
                 memo=cmd.memo,
             )
-            return await self._move_recorded(movement, rec, viewer=source.id)
+            return await self._move_recorded(movement, rec, viewer=source_id)
 
+        # No pre-read of the record: every path of `operation` ends in the transaction that
+        # inserts it (a repeat hits the unique record and is answered from it).
         return await self.idempotency.run(
+            prefetch=False,
             scope="wallet.transfer",
             actor_id=actor.user_id,
             key=key,
@@ -203,7 +257,8 @@ class WalletManager(Ledger):
 
         if movement.from_account == movement.to_account:
             raise SelfTransfer("Tokens cannot be sent to the same wallet.")
-        moved, response = await self.transaction(work)
+        async with self.account_locks.hold(movement.from_account, movement.to_account):
+            moved, response = await self.transaction(work)
         await self.publish_moved(moved)
         return response
 
@@ -233,6 +288,7 @@ class WalletManager(Ledger):
             return await self._move_recorded(movement, rec, viewer=target.id)
 
         return await self.idempotency.run(
+            prefetch=False,
             scope="wallet.mint",
             actor_id=actor.user_id,
             key=key,

@@ -66,3 +66,28 @@ def test_event_types_are_registered():
 
     assert set(WALLET_EVENTS) == {"wallet.transfer_completed", "wallet.frozen", "wallet.unfrozen"}
     assert set(SHOP_EVENTS) == {"shop.purchase_completed", "shop.rental_expired"}
+
+
+async def test_account_locks_serialise_overlapping_movements_and_clean_up():
+    import asyncio
+
+    from server.wallet.locks import KeyedLocks
+
+    locks = KeyedLocks()
+    inside: list[str] = []
+    log: list[tuple[str, str]] = []
+
+    async def move(name: str, *keys: str) -> None:
+        async with locks.hold(*keys):
+            inside.append(name)
+            assert len([n for n in inside if n in {"ab", "ba"}]) <= 1
+            log.append(("in", name))
+            await asyncio.sleep(0.01)
+            inside.remove(name)
+
+    # "ab" and "ba" share both accounts (opposite order: no deadlock); "cd" is independent.
+    await asyncio.wait_for(
+        asyncio.gather(move("ab", "a", "b"), move("ba", "b", "a"), move("cd", "c", "d")), 5
+    )
+    assert {name for _, name in log} == {"ab", "ba", "cd"}
+    assert len(locks) == 0

@@ -1,0 +1,328 @@
+"""Ledger throughput: transfers/s through `WalletManager` versus raw PyMongo `$inc`s.
+
+Same throwaway SecantusDB and Redis (started here), same run, same concurrency (32 tasks),
+same account topology (random pairs among the same number of funded accounts):
+
+- **manager** `WalletManager.transfer(actor, cmd, idempotency_key=...)`: the permission
+  and e-mail checks, the recipient lookup, one transaction (conditional debit, credit,
+  immutable transfer, idempotency record; retried on conflicts), and the two
+  `wallet.transfer_completed` events on Redis after the commit.
+- **core** `WalletManager.move(movement)`: the ledger core alone (transaction + events).
+- **baseline** raw PyMongo: conditional `$inc` debit (`balance >= amount`) then `$inc`
+  credit, no transaction, no record, no events.
+
+Then the api runs under uvicorn (one worker, a subprocess) and 32 concurrent clients send
+`POST /api/v1/wallet/transfers`: p50/p99 latency and requests/s.
+
+    .venv/bin/python scripts/bench_ledger.py [--transfers 1500] [--http-requests 1500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scripts.devservices import free_port, spawn_mongo, spawn_redis  # noqa: E402
+
+BIN = Path(sys.executable).parent
+CONCURRENCY = 32
+ACCOUNTS = 64
+FUNDS = 10**9
+
+
+def pairs(n: int, seed: int) -> list[tuple[int, int]]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        a, b = rng.sample(range(ACCOUNTS), 2)
+        out.append((a, b))
+    return out
+
+
+async def run_concurrently(jobs: list[Any], work: Any) -> float:
+    """Run `work(job)` for every job with CONCURRENCY tasks; returns the elapsed seconds."""
+    queue = list(reversed(jobs))
+
+    async def runner() -> None:
+        while queue:
+            await work(queue.pop())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(runner() for _ in range(CONCURRENCY)))
+    return time.perf_counter() - started
+
+
+async def bench_in_process(mongo_url: str, redis_url: str, n: int) -> dict[str, float]:
+    from bson import ObjectId
+    from pymongo import ReturnDocument
+
+    from auth.actor import Actor
+    from auth.documents import User
+    from server.app import open_services
+    from server.settings import Settings
+    from server.wallet.ledger import Movement
+    from server.wallet.schemas import Party, TransferRequest
+
+    settings = Settings(
+        mongodb_url=mongo_url, mongodb_db="bench_ledger", redis_url=redis_url, log_level="WARNING"
+    )
+    services = await open_services(settings)
+    wallet = services.wallet
+    try:
+        users = []
+        for i in range(ACCOUNTS):
+            user = User(
+                username=f"bench{i}",
+                email=f"bench{i}@example.com",
+                password_hash="-",
+                email_verified=True,
+            )
+            await user.insert()
+            users.append(user)
+        issuer = await wallet.issuer_account()
+        accounts = []
+        for user in users:
+            account = await wallet.open_account("user", user.id)
+            await wallet.move(
+                Movement(
+                    from_account=issuer.id,
+                    to_account=account.id,
+                    amount=FUNDS,
+                    kind="mint",
+                    idempotency_key=f"bench:fund:{user.id}",
+                    actor_id=ObjectId(),
+                )
+            )
+            accounts.append(account)
+        actors = [Actor(user_id=u.id, username=u.username) for u in users]
+
+        async def manager_transfer(pair: tuple[int, int]) -> None:
+            a, b = pair
+            await wallet.transfer(
+                actors[a],
+                TransferRequest(to=Party(username=users[b].username), amount=1),
+                idempotency_key=uuid.uuid4().hex,
+            )
+
+        async def core_move(pair: tuple[int, int]) -> None:
+            a, b = pair
+            await wallet.move(
+                Movement(
+                    from_account=accounts[a].id,
+                    to_account=accounts[b].id,
+                    amount=1,
+                    kind="transfer",
+                    idempotency_key=uuid.uuid4().hex,
+                    actor_id=users[a].id,
+                )
+            )
+
+        raw = services.mongo["bench_ledger"]["baseline_accounts"]
+        await raw.insert_many([{"_id": i, "balance": FUNDS} for i in range(ACCOUNTS)])
+
+        async def baseline(pair: tuple[int, int]) -> None:
+            a, b = pair
+            debited = await raw.find_one_and_update(
+                {"_id": a, "balance": {"$gte": 1}},
+                {"$inc": {"balance": -1}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if debited is None:
+                raise RuntimeError("baseline overdraft")
+            await raw.update_one({"_id": b}, {"$inc": {"balance": 1}})
+
+        warm = pairs(200, 1)
+        await run_concurrently(warm, baseline)
+        await run_concurrently(warm, manager_transfer)
+        results: dict[str, list[float]] = {"manager": [], "core": [], "baseline": []}
+        for round_ in range(3):  # interleaved rounds, so drift hits all alike
+            jobs = pairs(n, 100 + round_)
+            results["baseline"].append(n / await run_concurrently(jobs, baseline))
+            results["manager"].append(n / await run_concurrently(jobs, manager_transfer))
+            results["core"].append(n / await run_concurrently(jobs, core_move))
+        from server.wallet.audit import run_audit
+
+        report = await run_audit()
+        if not report.ok:
+            raise RuntimeError(f"audit failed after the benchmark: {report}")
+        return {name: statistics.median(values) for name, values in results.items()} | {
+            f"{name}_rounds": values for name, values in results.items()
+        }  # type: ignore[return-value]
+    finally:
+        await services.close()
+
+
+def start_api(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            str(BIN / "uvicorn"),
+            "--factory",
+            "server.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def bench_http(base: str, mongo_url: str, db: str, n: int) -> dict[str, float]:
+    from pymongo import AsyncMongoClient
+
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if (await client.get("/health/ready")).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the api did not come up")
+            await asyncio.sleep(0.2)
+        users = []
+        for i in range(CONCURRENCY):
+            body = (
+                await client.post(
+                    "/api/v1/auth/register",
+                    json={
+                        "username": f"http{i}",
+                        "email": f"http{i}@example.com",
+                        "password": "a measured passphrase",
+                    },
+                )
+            ).json()
+            if "user" not in body:
+                raise RuntimeError(f"registration failed: {body}")
+            users.append(body)
+        mongo: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url)
+        database = mongo[db]
+        await database["users"].update_many({}, {"$set": {"email_verified": True}})
+        from bson import ObjectId
+
+        ids = [ObjectId(u["user"]["id"]) for u in users]
+        # Fund every wallet directly (a bench shortcut: the audit is not run on this db).
+        await database["wallet_accounts"].update_many(
+            {"owner_type": "user", "owner_id": {"$in": ids}}, {"$set": {"balance": FUNDS}}
+        )
+        await mongo.close()
+
+        latencies: list[float] = []
+        failures = 0
+        per_client = max(1, n // CONCURRENCY)
+
+        async def client_loop(i: int) -> None:
+            nonlocal failures
+            rng = random.Random(i)
+            headers = {"Authorization": f"Bearer {users[i]['accessToken']}"}
+            async with httpx.AsyncClient(base_url=base, timeout=60) as own:
+                for _ in range(per_client):
+                    j = rng.choice([k for k in range(CONCURRENCY) if k != i])
+                    started = time.perf_counter()
+                    response = await own.post(
+                        "/api/v1/wallet/transfers",
+                        json={"to": {"username": users[j]["user"]["username"]}, "amount": 1},
+                        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+                    )
+                    latencies.append(time.perf_counter() - started)
+                    if response.status_code != 201:
+                        failures += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop(i) for i in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        "rps": len(latencies) / elapsed,
+        "requests": len(latencies),
+        "failures": failures,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--transfers", type=int, default=1500, help="per round and variant")
+    parser.add_argument("--http-requests", type=int, default=1500)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
+        mongo = spawn_mongo(Path(tmp) / "mongo")
+        redis = spawn_redis(Path(tmp) / "redis")
+        try:
+            inproc = asyncio.run(bench_in_process(mongo.url, redis.url, args.transfers))
+            logs = ROOT / ".data" / "bench"
+            logs.mkdir(parents=True, exist_ok=True)
+            env = dict(os.environ)
+            env.update(
+                {
+                    "MONGODB_URL": mongo.url,
+                    "MONGODB_DB": "bench_ledger_http",
+                    "REDIS_URL": redis.url,
+                    "ENVIRONMENT": "development",
+                    "LOG_LEVEL": "WARNING",
+                    "ARGON2_TIME_COST": "1",
+                    "ARGON2_MEMORY_KIB": "8192",
+                    "RATE_LIMIT_AUTH_PER_IP_PER_MINUTE": "1000000000",
+                    "RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE": "1000000000",
+                    "RATE_LIMIT_REGISTER_PER_IP_PER_HOUR": "1000000000",
+                }
+            )
+            port = free_port()
+            api = start_api(port, env, logs / "api-ledger.log")
+            try:
+                http = asyncio.run(
+                    bench_http(
+                        f"http://127.0.0.1:{port}",
+                        mongo.url,
+                        "bench_ledger_http",
+                        args.http_requests,
+                    )
+                )
+            finally:
+                api.terminate()
+                api.wait(10)
+        finally:
+            mongo.stop()
+            redis.stop()
+
+    m, c, b = inproc["manager"], inproc["core"], inproc["baseline"]
+    rounds = {k: [round(x) for x in inproc[f"{k}_rounds"]] for k in ("manager", "core", "baseline")}  # type: ignore[union-attr]
+    print(f"concurrency {CONCURRENCY}, {ACCOUNTS} accounts, {args.transfers} transfers x 3 rounds")
+    print(f"manager  WalletManager.transfer : {m:8.1f} transfers/s  {rounds['manager']}")
+    print(f"core     WalletManager.move     : {c:8.1f} transfers/s  {rounds['core']}")
+    print(f"baseline raw PyMongo $inc x2    : {b:8.1f} transfers/s  {rounds['baseline']}")
+    print(f"ratio manager/baseline: {m / b:.2f}  (target >= 0.50)")
+    print(f"ratio core/baseline:    {c / b:.2f}")
+    print(
+        f"HTTP POST /api/v1/wallet/transfers, {CONCURRENCY} clients, {http['requests']:.0f} "
+        f"requests ({http['failures']:.0f} failed): p50 {http['p50_ms']:.1f} ms, "
+        f"p99 {http['p99_ms']:.1f} ms, {http['rps']:.1f} req/s"
+    )
+
+
+if __name__ == "__main__":
+    main()
