@@ -259,7 +259,18 @@ class RequestsMixin(WalletMixin):
         )
         if raw is None:
             return False
-        await self._publish_request(GroupRequest.model_validate(raw), "expired")
+        expired = GroupRequest.model_validate(raw)
+        await self._publish_request(expired, "expired")
+        await self.notify(
+            [expired.requester_id],
+            f"{self._request_noun(expired)}.expired",
+            f"Your request for {expired.amount} tokens expired without an answer.",
+            {
+                "groupKind": self.kind.name,
+                "groupId": str(expired.group_id),
+                "requestId": str(expired.id),
+            },
+        )
         return True
 
     async def expire_requests(self, *, group_id: Any = None, limit: int = 500) -> int:

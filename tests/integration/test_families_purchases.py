@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tests.helpers import assert_error
+from tests.helpers import assert_error, services
 from tests.integration.groups_support import (
     family_with,
     fund,
@@ -17,6 +17,7 @@ from tests.integration.groups_support import (
     site_admin,
 )
 from tests.integration.shop_support import create_item, inventory
+from tests.integration.verify_support import checked_events
 from tests.integration.wallet_support import audit
 
 pytestmark = pytest.mark.integration
@@ -54,6 +55,7 @@ async def test_a_purchase_the_member_may_not_make_becomes_a_request(client):
     admin, [kid], fid = await family_with(client, 1)
     await fund(client, "family", fid, 500, admin)
     item = await create_item(client, await site_admin(client), price=120, name="Dragon theme")
+    _, since = await services(client).bus.position(f"family:{fid}")
     deferred = await buy(client, kid, item["id"], fid)
     assert deferred.status_code == 202, deferred.text
     rid = deferred.json()["detail"]["requestId"]
@@ -70,6 +72,12 @@ async def test_a_purchase_the_member_may_not_make_becomes_a_request(client):
     assert await group_balance(client, "family", fid, admin) == 380
     assert [i["item"]["id"] for i in await inventory(client, kid)] == [item["id"]]
     assert (await audit(client)).ok
+    types = await checked_events(client, f"family:{fid}", since)
+    assert types == [
+        "purchase_request.created",
+        "wallet.transfer_completed",
+        "purchase_request.approved",
+    ]
 
 
 async def test_denied_purchase_request_moves_nothing(client):

@@ -6,8 +6,9 @@ import pytest
 from bson import ObjectId
 
 from auth.documents import User
-from tests.helpers import assert_error
+from tests.helpers import assert_error, services
 from tests.integration.groups_support import family_with, shift_clock
+from tests.integration.verify_support import checked_events
 
 pytestmark = pytest.mark.integration
 F = "/api/v1/families"
@@ -44,6 +45,7 @@ async def test_without_backup_admins_members_recover_by_quorum_within_72_hours(c
     admin, members, fid = await family_with(client, 6)  # 7 members: quorum max(2, 3) = 3
     await deactivate(admin)
     a, b, c, d, _e, _f = members
+    _, since = await services(client).bus.position(f"family:{fid}")
     opened = await client.post(
         f"{F}/{fid}/recovery", json={"reason": "mum lost her account"}, headers=a["headers"]
     )
@@ -58,6 +60,9 @@ async def test_without_backup_admins_members_recover_by_quorum_within_72_hours(c
     done = await client.post(url, json={"approve": True}, headers=c["headers"])
     assert done.json()["status"] == "approved", done.text
     assert (await roles(client, fid, d))[a["id"]] == "admin"
+    types = await checked_events(client, f"family:{fid}", since)
+    assert types[:3] == ["family.recovery_opened", "family.recovery_voted", "family.recovery_voted"]
+    assert "family.recovery_approved" in types and "family.member_role_changed" in types
 
 
 async def test_recovery_vote_expires_after_72_hours(client):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from server.wallet.errors import WalletFrozen
-from tests.helpers import assert_error
+from tests.helpers import assert_error, services
 from tests.integration.groups_support import (
     balance_of,
     family_with,
@@ -15,6 +15,7 @@ from tests.integration.groups_support import (
     key,
     shift_clock,
 )
+from tests.integration.verify_support import checked_events
 
 pytestmark = pytest.mark.integration
 F = "/api/v1/families"
@@ -208,6 +209,7 @@ async def test_delete_pays_admins_equal_shares_remainder_to_the_deleter(client):
         )
         assert r.status_code == 200
     await fund(client, "family", fid, 1001, admin)
+    _, since = await services(client).bus.position(f"family:{fid}")
     by_kid = await client.delete(f"{F}/{fid}", headers=kid["headers"])
     assert_error(by_kid, 403)
     gone = await client.delete(f"{F}/{fid}", headers=b["headers"])
@@ -217,6 +219,9 @@ async def test_delete_pays_admins_equal_shares_remainder_to_the_deleter(client):
     assert await balance_of(client, b) == 335
     assert await balance_of(client, kid) == 0
     assert_error(await client.get(f"{F}/{fid}", headers=b["headers"]), 404)
+    types = await checked_events(client, f"family:{fid}", since)
+    assert types.count("wallet.transfer_completed") == 3
+    assert types[-2:] == ["family.deletion_payout", "family.deleted"]
     from tests.integration.wallet_support import audit
 
     report = await audit(client)

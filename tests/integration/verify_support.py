@@ -170,3 +170,11 @@ class Verifier:
         assert expected == after, name
         self.log.append(name)
         return heard
+
+
+async def checked_events(client: httpx.AsyncClient, channel: str, since: int) -> list[str]:
+    """The types of the events on `channel` after offset `since`, each schema-checked."""
+    events = [json.loads(raw) for raw in await services(client).bus.read_since(channel, since)]
+    for event in events:
+        check_schema(event)
+    return [e["type"] for e in events]
