@@ -94,3 +94,20 @@ async def test_denied_purchase_request_moves_nothing(client):
     assert denied.status_code == 200 and denied.json()["status"] == "denied"
     assert await group_balance(client, "family", fid, admin) == 500
     assert await inventory(client, kid) == []
+
+
+async def test_workspace_wallet_pays_for_its_admins(client):
+    owner, [viewer], wid = await family_with(client, 1, kind="workspace")
+    await fund(client, "workspace", wid, 100, owner)
+    item = await create_item(client, await site_admin(client), price=25)
+
+    def buy_ws(who):
+        return client.post(
+            "/api/v1/shop/purchases",
+            json={"itemId": item["id"], "payWith": {"workspaceId": wid}},
+            headers={**who["headers"], **key()},
+        )
+
+    assert (await buy_ws(owner)).status_code == 201
+    assert (await buy_ws(viewer)).status_code == 202
+    assert await group_balance(client, "workspace", wid, owner) == 75
