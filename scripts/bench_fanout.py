@@ -1,0 +1,418 @@
+"""Fan-out benchmark: our gateway vs a minimal `websockets` broadcast server, same clients.
+
+    .venv/bin/python -m scripts.bench_fanout [--clients 1000] [--events 50] [--idle 5000]
+
+1. Starts throwaway services (SecantusDB, Redis) unless MONGODB_URL / REDIS_URL are set, our
+   api (`uvicorn --factory server.app:create_app`) and the baseline: a bare `websockets`
+   server whose `/publish` connection is broadcast to every other connection (no framework,
+   no Redis). Both use uvloop; the clients run in this process, identical for both.
+2. `--clients` WebSocket clients subscribe (ours: one user's channel; baseline: connected).
+3. Latency phase: `--events` events, one at a time (the next once every client has the last);
+   latency = client receive time - publish time (same clock); p50/p99 over all deliveries and
+   the time until the last client has each event.
+4. Throughput phase: `--events` events back to back; delivered messages per second.
+5. Memory: RSS per idle connection with `--idle` connections open (ours: subscribed).
+Prints ours, the baseline and the ratios (targets: p99 <= 1.25x, throughput >= 0.8x,
+RSS <= 30 KB per idle connection).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+ORIGIN = "http://localhost:3000"
+
+
+# ---------------------------------------------------------------- the baseline server
+
+
+async def _baseline_server(port: int) -> None:
+    import websockets
+    from websockets.asyncio.server import serve
+
+    clients: set[Any] = set()
+
+    async def handler(ws: Any) -> None:
+        if ws.request.path == "/publish":
+            async for message in ws:
+                websockets.broadcast(clients, message)
+            return
+        clients.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            clients.discard(ws)
+
+    async with serve(handler, "127.0.0.1", port, max_queue=None, ping_interval=20):
+        await asyncio.Future()
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _raise_fd_limit() -> int:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _wait_http(url: str, timeout: float = 90) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(url, timeout=2)).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} not ready")
+
+
+async def _wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"port {port} not open")
+
+
+@dataclass
+class Result:
+    p50_ms: float
+    p99_ms: float
+    last_client_ms: float  # mean over events of the time until the last client had it
+    last_client_max_ms: float
+    msgs_per_s: float
+    delivered: int
+    expected: int
+
+
+class Clients:
+    """N sockets; each records (seq, latency) for every event frame it receives."""
+
+    def __init__(self) -> None:
+        self.sockets: list[Any] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self.received: dict[int, list[float]] = {}
+        self.counts: dict[int, int] = {}
+        self.last_recv = 0.0
+
+    def _record(self, raw: str | bytes) -> None:
+        now = time.time()
+        frame = json.loads(raw)
+        if frame.get("type") != "event":
+            return
+        data = frame["event"]["data"]
+        seq = data["seq"]
+        self.received.setdefault(seq, []).append(now - data["sent"])
+        self.counts[seq] = self.counts.get(seq, 0) + 1
+        self.last_recv = now
+
+    async def _reader(self, ws: Any) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in ws:
+                self._record(raw)
+
+    def start(self, ws: Any) -> None:
+        self.sockets.append(ws)
+        self.tasks.append(asyncio.create_task(self._reader(ws)))
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
+
+
+async def _measure(
+    clients: Clients, n: int, events: int, publish: Callable[[int], Awaitable[None]]
+) -> Result:
+    # Latency: one event at a time.
+    for seq in range(events):
+        await publish(seq)
+        deadline = time.monotonic() + 10
+        while clients.counts.get(seq, 0) < n and time.monotonic() < deadline:
+            await asyncio.sleep(0.001)
+    latencies = [lat for seq in range(events) for lat in clients.received.get(seq, [])]
+    last = [max(clients.received.get(seq, [0.0])) for seq in range(events)]
+    # Throughput: back to back.
+    base = 10_000
+    started = time.time()
+    for seq in range(base, base + events):
+        await publish(seq)
+    deadline = time.monotonic() + 60
+    while (
+        sum(clients.counts.get(s, 0) for s in range(base, base + events)) < n * events
+        and time.monotonic() < deadline
+    ):
+        await asyncio.sleep(0.005)
+    delivered = sum(clients.counts.get(s, 0) for s in range(base, base + events))
+    elapsed = max(clients.last_recv - started, 1e-9)
+    return Result(
+        p50_ms=_pct(latencies, 0.50) * 1000,
+        p99_ms=_pct(latencies, 0.99) * 1000,
+        last_client_ms=statistics.mean(last) * 1000,
+        last_client_max_ms=max(last) * 1000,
+        msgs_per_s=delivered / elapsed,
+        delivered=delivered + len(latencies),
+        expected=2 * n * events,
+    )
+
+
+# ---------------------------------------------------------------- the two servers
+
+
+async def _connect_many(count: int, make: Callable[[], Awaitable[Any]], parallel: int = 50) -> list:
+    sem = asyncio.Semaphore(parallel)
+
+    async def one() -> Any:
+        async with sem:
+            return await make()
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def bench_ours(args: argparse.Namespace, mongo_url: str, redis_url: str) -> dict[str, Any]:
+    import httpx
+    import websockets
+    from redis.asyncio import Redis
+
+    from realtime.bus import EventBus
+
+    port = args.port
+    env = dict(os.environ)
+    env.update(
+        MONGODB_URL=mongo_url,
+        MONGODB_DB=f"bench_{int(time.time())}",
+        REDIS_URL=redis_url,
+        LOG_LEVEL="WARNING",
+        WS_ALLOWED_ORIGINS=ORIGIN,
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_KIB="8192",
+        ARGON2_PARALLELISM="1",
+        RATE_LIMIT_AUTH_PER_IP_PER_MINUTE="100000",
+        RATE_LIMIT_REGISTER_PER_IP_PER_HOUR="100000",
+    )
+    server = subprocess.Popen(  # noqa: ASYNC220 (a one-off spawn in a script)
+        [
+            str(BIN / "uvicorn"),
+            "--factory",
+            "server.app:create_app",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    redis = Redis.from_url(redis_url)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await _wait_http(f"{base}/health/ready")
+        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+            name = f"bench{int(time.time())}"
+            r = await http.post(
+                "/api/v1/auth/register",
+                json={"username": name, "email": f"{name}@e.com", "password": "bench pass 1234567"},
+            )
+            r.raise_for_status()
+            body = r.json()
+            headers = {"Authorization": f"Bearer {body['accessToken']}"}
+            channel = f"user:{body['user']['id']}"
+
+            async def open_socket(subscribe: bool = True) -> Any:
+                t = (await http.post("/api/v1/realtime/ticket", headers=headers)).json()["ticket"]
+                ws = await websockets.connect(
+                    f"ws://127.0.0.1:{port}/ws?ticket={t}", origin=ORIGIN, max_queue=None
+                )
+                await ws.recv()  # ready
+                if subscribe:
+                    await ws.send(json.dumps({"type": "subscribe", "channel": channel}))
+                    await ws.recv()  # subscribed
+                return ws
+
+            clients = Clients()
+            for ws in await _connect_many(args.clients, open_socket):
+                clients.start(ws)
+            bus = EventBus(redis)
+
+            async def publish(seq: int) -> None:
+                await bus.publish(channel, "bench.tick", {"seq": seq, "sent": time.time()})
+
+            await asyncio.sleep(1)
+            result = await _measure(clients, args.clients, args.events, publish)
+            await clients.close()
+            await asyncio.sleep(2)
+
+            idle_before = _rss_kib(server.pid)
+            idle: list[Any] = await _connect_many(args.idle, open_socket)
+            await asyncio.sleep(3)
+            idle_after = _rss_kib(server.pid)
+            await asyncio.gather(*(ws.close() for ws in idle), return_exceptions=True)
+        return {
+            "result": result,
+            "rss_per_idle_kib": (idle_after - idle_before) / args.idle,
+            "rss_idle_total_mib": idle_after / 1024,
+        }
+    finally:
+        await redis.aclose()
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+async def bench_baseline(args: argparse.Namespace) -> dict[str, Any]:
+    import websockets
+
+    port = args.port + 1
+    server = subprocess.Popen(  # noqa: ASYNC220
+        [sys.executable, "-m", "scripts.bench_fanout", "--baseline-server", str(port)], cwd=ROOT
+    )
+    try:
+        await _wait_port(port)
+        url = f"ws://127.0.0.1:{port}/"
+
+        async def open_socket() -> Any:
+            return await websockets.connect(url, max_queue=None)
+
+        clients = Clients()
+        for ws in await _connect_many(args.clients, open_socket):
+            clients.start(ws)
+        publisher = await websockets.connect(f"ws://127.0.0.1:{port}/publish")
+
+        async def publish(seq: int) -> None:
+            data = {"seq": seq, "sent": time.time()}
+            await publisher.send(json.dumps({"type": "event", "event": {"data": data}}))
+
+        await asyncio.sleep(1)
+        result = await _measure(clients, args.clients, args.events, publish)
+        await clients.close()
+        await asyncio.sleep(2)
+        idle_before = _rss_kib(server.pid)
+        idle = await _connect_many(args.idle, open_socket)
+        await asyncio.sleep(3)
+        idle_after = _rss_kib(server.pid)
+        await asyncio.gather(*(ws.close() for ws in idle), return_exceptions=True)
+        await publisher.close()
+        return {
+            "result": result,
+            "rss_per_idle_kib": (idle_after - idle_before) / args.idle,
+            "rss_idle_total_mib": idle_after / 1024,
+        }
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def _report(ours: dict[str, Any], base: dict[str, Any], args: argparse.Namespace) -> None:
+    o: Result = ours["result"]
+    b: Result = base["result"]
+    print(f"\nfan-out: {args.clients} clients x {args.events} events (2 CPUs, same client code)")
+    print(f"{'':28}{'ours':>12}{'baseline':>12}{'ratio':>10}")
+    rows = [
+        ("latency p50 (ms)", o.p50_ms, b.p50_ms),
+        ("latency p99 (ms)", o.p99_ms, b.p99_ms),
+        ("to last client, mean (ms)", o.last_client_ms, b.last_client_ms),
+        ("to last client, max (ms)", o.last_client_max_ms, b.last_client_max_ms),
+        ("delivered msgs/s (burst)", o.msgs_per_s, b.msgs_per_s),
+    ]
+    for label, ov, bv in rows:
+        print(f"{label:28}{ov:12.1f}{bv:12.1f}{ov / bv if bv else float('nan'):10.2f}")
+    print(
+        f"{'delivered / expected':28}{o.delivered:>6}/{o.expected:<5}{b.delivered:>6}/{b.expected}"
+    )
+    print(
+        f"{'RSS per idle conn (KiB)':28}{ours['rss_per_idle_kib']:12.1f}"
+        f"{base['rss_per_idle_kib']:12.1f}"
+        f"{ours['rss_per_idle_kib'] / max(base['rss_per_idle_kib'], 0.01):10.2f}"
+        f"   ({args.idle} connections)"
+    )
+    print(
+        f"targets: p99 <= 1.25x baseline: {o.p99_ms <= 1.25 * b.p99_ms}; "
+        f"throughput >= 0.8x: {o.msgs_per_s >= 0.8 * b.msgs_per_s}; "
+        f"RSS <= 30 KB/conn: {ours['rss_per_idle_kib'] * 1.024 <= 30}"
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    limit = _raise_fd_limit()
+    needed = 2 * args.idle + 200
+    if limit < needed:
+        raise SystemExit(f"RLIMIT_NOFILE hard limit {limit} < {needed}; lower --idle")
+    from scripts.devservices import spawn_mongo, spawn_redis
+
+    with tempfile.TemporaryDirectory() as tmp:
+        mongo = redis = None
+        mongo_url = os.environ.get("MONGODB_URL")
+        redis_url = os.environ.get("REDIS_URL")
+        if not mongo_url:
+            mongo = spawn_mongo(Path(tmp) / "mongo")
+            mongo_url = mongo.url
+        if not redis_url:
+            redis = spawn_redis(Path(tmp) / "redis")
+            redis_url = redis.url
+        try:
+            ours = await bench_ours(args, mongo_url, redis_url)
+            base = await bench_baseline(args)
+        finally:
+            if redis is not None:
+                redis.stop()
+            if mongo is not None:
+                mongo.stop()
+    _report(ours, base, args)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--events", type=int, default=50)
+    parser.add_argument("--idle", type=int, default=5000)
+    parser.add_argument("--port", type=int, default=18765)
+    parser.add_argument("--baseline-server", type=int, default=0, help=argparse.SUPPRESS)
+    parsed = parser.parse_args()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    if parsed.baseline_server:
+        asyncio.run(_baseline_server(parsed.baseline_server))
+    else:
+        asyncio.run(main(parsed))
