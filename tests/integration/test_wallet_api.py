@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+import msgspec
 import pytest
 
-from tests.helpers import register
+from server.wallet.schemas import TransferCompletedEvent
+from tests.helpers import register, services
 from tests.integration.wallet_support import admin, audit, balance, key, mint, verified_user
 
 pytestmark = pytest.mark.integration
@@ -47,3 +51,45 @@ async def test_mint_then_transfer_moves_tokens(client):
     report = await audit(client)
     assert report.ok, report
     assert report.minted == 100 and report.total_balance == 100
+
+
+async def test_transfer_publishes_each_party_its_new_balance(client):
+    boss = await admin(client)
+    alice = await verified_user(client)
+    bob = await verified_user(client)
+    await mint(client, boss, alice["user"]["username"], 40)
+    bus = services(client).bus
+    channels = {name: f"user:{u['user']['id']}" for name, u in (("alice", alice), ("bob", bob))}
+    before = {name: (await bus.position(ch))[1] for name, ch in channels.items()}
+    sent = await client.post(
+        "/api/v1/wallet/transfers",
+        json={"to": {"username": bob["user"]["username"]}, "amount": 15},
+        headers={**alice["headers"], **key()},
+    )
+    assert sent.status_code == 201, sent.text
+    tid = sent.json()["transfer"]["id"]
+    seen = {}
+    for name, ch in channels.items():
+        events = [json.loads(raw) for raw in await bus.read_since(ch, before[name])]
+        (event,) = [e for e in events if e["type"] == "wallet.transfer_completed"]
+        assert event["channel"] == ch
+        seen[name] = msgspec.convert(event["data"], TransferCompletedEvent)
+    assert seen["alice"].balance == 25 and seen["bob"].balance == 15
+    assert seen["alice"].transfer.id == seen["bob"].transfer.id == tid
+    assert seen["bob"].transfer.balance_after == 15
+
+
+async def test_admin_audit_endpoint(client):
+    boss = await admin(client)
+    alice = await verified_user(client)
+    await mint(client, boss, alice["user"]["username"], 12)
+    response = await client.get("/api/v1/admin/wallet/audit", headers=boss["headers"])
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["ok"] is True and body["mismatches"] == []
+    assert body["minted"] == 12 and body["burned"] == 0 and body["totalBalance"] == 12
+    assert body["accounts"] >= 3
+    account = (await client.get("/api/v1/wallet", headers=alice["headers"])).json()["accountId"]
+    one = await client.get(f"/api/v1/admin/wallet/accounts/{account}", headers=boss["headers"])
+    assert one.status_code == 200 and one.json()["balance"] == 12
+    assert one.json()["owner"] == {"type": "user", "id": alice["user"]["id"]}
