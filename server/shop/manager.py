@@ -20,25 +20,25 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import msgspec
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
 
-from auth.actor import ROLE_SHOP_ADMIN, Actor
+from auth.actor import Actor
 from auth.manager import user_channel
 from realtime.bus import EventBus
-from server.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
-from server.shop.documents import ITEM_TYPES, Ownership, Purchase, ShopItem
+from server.errors import BadRequest, Conflict, Unprocessable
+from server.shop.catalogue import (
+    CatalogueMixin,
+    ItemNotFound,
+    item_view,
+    may_edit_catalogue,
+)
+from server.shop.documents import Ownership, Purchase, ShopItem
 from server.shop.events import PURCHASE_COMPLETED, RENTAL_EXPIRED
 from server.shop.schemas import (
     DeferredPurchase,
     Inventory,
     InventoryEntry,
-    ItemCreate,
-    ItemPage,
-    ItemUpdate,
-    ItemView,
     PurchaseCompletedEvent,
     PurchasePage,
     PurchaseRequest,
@@ -53,13 +53,16 @@ from server.wallet.manager import WalletManager
 
 log = logging.getLogger("server.shop")
 
-
-class ItemNotFound(NotFound):
-    code = "ITEM_NOT_FOUND"
-
-
-class ItemUnavailable(Conflict):
-    code = "ITEM_UNAVAILABLE"
+__all__ = [
+    "AlreadyOwned",
+    "Deferred",
+    "ItemNotFound",
+    "Payment",
+    "PurchaseIntent",
+    "RentalNotOffered",
+    "ShopManager",
+    "may_edit_catalogue",
+]
 
 
 class AlreadyOwned(Conflict):
@@ -104,23 +107,6 @@ Payer = Callable[[PurchaseIntent], Awaitable[Payment | Deferred]]
 PAYER_FIELDS = ("familyId", "workspaceId")
 
 
-def item_view(item: ShopItem) -> ItemView:
-    return ItemView(
-        id=str(item.id),
-        slug=item.slug,
-        type=item.type,
-        name=item.name,
-        description=item.description,
-        price=item.price,
-        rental_price=item.rental_price,
-        rental_seconds=item.rental_seconds,
-        available=item.available,
-        contents=[str(c) for c in item.contents],
-        created_at=item.created_at,
-        updated_at=item.updated_at,
-    )
-
-
 def purchase_view(p: Purchase) -> PurchaseView:
     return PurchaseView(
         id=str(p.id),
@@ -137,12 +123,7 @@ def purchase_view(p: Purchase) -> PurchaseView:
     )
 
 
-def may_edit_catalogue(actor: Actor) -> bool:
-    """Shop admins edit the catalogue; platform admins may too."""
-    return actor.has_role(ROLE_SHOP_ADMIN) or actor.is_admin
-
-
-class ShopManager:
+class ShopManager(CatalogueMixin):
     def __init__(self, *, wallet: WalletManager, bus: EventBus) -> None:
         self._wallet = wallet
         self._bus = bus
@@ -153,143 +134,6 @@ class ShopManager:
         if pay_with_field not in PAYER_FIELDS:
             raise ValueError(f"unknown payWith field {pay_with_field!r}")
         self._payers[pay_with_field] = payer
-
-    # -------------------------------------------------------------- catalogue
-
-    def _require_shop_admin(self, actor: Actor) -> None:
-        if not may_edit_catalogue(actor):
-            raise Forbidden("Only shop administrators can edit the catalogue.")
-
-    async def _item(self, item_id: Any, *, include_hidden: bool = False) -> ShopItem:
-        item = None
-        if ObjectId.is_valid(item_id):
-            item = await ShopItem.get(ObjectId(item_id))
-        if item is None or item.deleted or (not include_hidden and not item.available):
-            raise ItemNotFound("No such item.")
-        return item
-
-    async def list_items(
-        self,
-        actor: Actor,
-        *,
-        type_: str | None = None,
-        cursor: str | None = None,
-        limit: int = 50,
-    ) -> ItemPage:
-        """The catalogue in creation order; shop admins also see unavailable items."""
-        query: dict[str, Any] = {"deleted": False}
-        if not may_edit_catalogue(actor):
-            query["available"] = True
-        if type_:
-            if type_ not in ITEM_TYPES:
-                raise BadRequest("Unknown item type.", code="INVALID_TYPE")
-            query["type"] = type_
-        if cursor:
-            if not ObjectId.is_valid(cursor):
-                raise BadRequest("The cursor is not valid.", code="INVALID_CURSOR")
-            query["_id"] = {"$gt": ObjectId(cursor)}
-        limit = max(1, min(int(limit), 200))
-        docs = (
-            await ShopItem.get_pymongo_collection()
-            .find(query)
-            .sort("_id", 1)
-            .limit(limit + 1)
-            .to_list()
-        )
-        more = len(docs) > limit
-        items = [item_view(ShopItem.model_validate(d)) for d in docs[:limit]]
-        return ItemPage(items=items, next_cursor=items[-1].id if more and items else None)
-
-    async def get_item(self, actor: Actor, item_id: str) -> ItemView:
-        return item_view(await self._item(item_id, include_hidden=may_edit_catalogue(actor)))
-
-    async def _check_contents(self, type_: str, contents: list[str]) -> list[ObjectId]:
-        if type_ != "bundle":
-            if contents:
-                raise Unprocessable(
-                    "Only bundles have contents.",
-                    details=[{"field": "contents", "message": "only for bundles"}],
-                )
-            return []
-        ids = list(dict.fromkeys(ObjectId(c) for c in contents))
-        if not ids:
-            raise Unprocessable(
-                "A bundle needs at least one item.",
-                details=[{"field": "contents", "message": "at least one item"}],
-            )
-        found = await ShopItem.get_pymongo_collection().count_documents(
-            {"_id": {"$in": ids}, "deleted": False, "type": {"$ne": "bundle"}}
-        )
-        if found != len(ids):
-            raise Unprocessable(
-                "Bundle contents must be existing items that are not bundles.",
-                details=[{"field": "contents", "message": "unknown item or a bundle"}],
-            )
-        return ids
-
-    @staticmethod
-    def _check_rental(price: int | None, seconds: int | None) -> None:
-        if (price is None) != (seconds is None):
-            raise Unprocessable(
-                "Set both rentalPrice and rentalSeconds, or neither.",
-                details=[{"field": "rentalPrice", "message": "both or neither"}],
-            )
-
-    async def create_item(self, actor: Actor, cmd: ItemCreate) -> ItemView:
-        """Shop admins: add an item to the catalogue (409 `SLUG_TAKEN` for a used slug)."""
-        self._require_shop_admin(actor)
-        self._check_rental(cmd.rental_price, cmd.rental_seconds)
-        contents = await self._check_contents(cmd.type, cmd.contents)
-        item = ShopItem(
-            slug=cmd.slug,
-            type=cmd.type,
-            name=cmd.name,
-            description=cmd.description,
-            price=cmd.price,
-            rental_price=cmd.rental_price,
-            rental_seconds=cmd.rental_seconds,
-            available=cmd.available,
-            contents=contents,  # type: ignore[arg-type]
-        )
-        try:
-            await item.insert()
-        except DuplicateKeyError as exc:
-            raise Conflict("An item with this slug exists.", code="SLUG_TAKEN") from exc
-        return item_view(item)
-
-    async def update_item(self, actor: Actor, item_id: str, cmd: ItemUpdate) -> ItemView:
-        """Shop admins: change an item (fields present in the PATCH only)."""
-        self._require_shop_admin(actor)
-        item = await self._item(item_id, include_hidden=True)
-        changes: dict[str, Any] = {
-            name: value
-            for name in (
-                "name",
-                "description",
-                "price",
-                "rental_price",
-                "rental_seconds",
-                "available",
-            )
-            if (value := getattr(cmd, name)) is not msgspec.UNSET
-        }
-        rental_price = changes.get("rental_price", item.rental_price)
-        rental_seconds = changes.get("rental_seconds", item.rental_seconds)
-        self._check_rental(rental_price, rental_seconds)
-        if cmd.contents is not msgspec.UNSET:
-            changes["contents"] = await self._check_contents(item.type, cmd.contents)  # type: ignore[arg-type]
-        changes["updated_at"] = utcnow()
-        await ShopItem.get_pymongo_collection().update_one({"_id": item.id}, {"$set": changes})
-        return item_view(await self._item(item_id, include_hidden=True))
-
-    async def delete_item(self, actor: Actor, item_id: str) -> None:
-        """Shop admins: withdraw an item (kept for purchase history; owners keep it)."""
-        self._require_shop_admin(actor)
-        item = await self._item(item_id, include_hidden=True)
-        await ShopItem.get_pymongo_collection().update_one(
-            {"_id": item.id},
-            {"$set": {"deleted": True, "available": False, "updated_at": utcnow()}},
-        )
 
     # -------------------------------------------------------------- buying
 
