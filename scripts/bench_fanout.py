@@ -254,8 +254,17 @@ async def bench_ours(args: argparse.Namespace, mongo_url: str, redis_url: str) -
             headers = {"Authorization": f"Bearer {body['accessToken']}"}
             channel = f"user:{body['user']['id']}"
 
+            async def new_ticket() -> str:
+                for attempt in range(5):
+                    try:
+                        r = await http.post("/api/v1/realtime/ticket", headers=headers)
+                        return str(r.json()["ticket"])
+                    except httpx.TransportError:  # a keep-alive connection closed under us
+                        await asyncio.sleep(0.1 * (attempt + 1))
+                raise RuntimeError("no ticket")
+
             async def open_socket(subscribe: bool = True) -> Any:
-                t = (await http.post("/api/v1/realtime/ticket", headers=headers)).json()["ticket"]
+                t = await new_ticket()
                 ws = await websockets.connect(
                     f"ws://127.0.0.1:{port}/ws?ticket={t}", origin=ORIGIN, max_queue=None
                 )
@@ -275,6 +284,7 @@ async def bench_ours(args: argparse.Namespace, mongo_url: str, redis_url: str) -
 
             await asyncio.sleep(1)
             result = await _measure(clients, args.clients, args.events, publish)
+            print("ours:", result, flush=True)
             await clients.close()
             await asyncio.sleep(2)
 
