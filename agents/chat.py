@@ -28,7 +28,7 @@ from agents.catalog import AGENTS
 from agents.checkpoint import MongoCheckpointSaver
 from agents.config import AgentsConfig
 from agents.documents import ChatApproval, ChatMessage, ChatSession
-from agents.graph import ANSWER_NODE, build_agent_graph, run_input
+from agents.graph import ANSWER_NODE, AgentContext, compile_agent_graph, run_input
 from agents.llm import CONNECTION_ERRORS, LLMFactory
 from agents.router import route
 from agents.schemas import (
@@ -115,6 +115,7 @@ class ChatService:
         self._redis = redis
         self._limits = RateLimiter(redis, prefix="rl")
         self._release = redis.register_script(_RELEASE_LUA)
+        self._graphs: dict[str, tuple[Any, Any]] = {}
 
     # ------------------------------------------------------------------ agents
 
@@ -124,15 +125,33 @@ class ChatService:
             for a in AGENTS.values()
         ]
 
+    def compiled(self, agent: str) -> Any:
+        """The agent's compiled graph, built once per LLM factory (compiling costs ~30 ms of
+        CPU, far too much per message); the user comes with each run's config."""
+        cached = self._graphs.get(agent)
+        if cached is None or cached[0] is not self.llm_factory:
+            graph = compile_agent_graph(
+                agent,
+                self.llm_factory.chat_model(agent),
+                checkpointer=self.checkpointer,
+                limits=self.config.limits,
+            )
+            cached = self._graphs[agent] = (self.llm_factory, graph)
+        return cached[1]
+
+    def run_config(self, session_id: Any, actor: Actor) -> dict[str, Any]:
+        return {
+            "configurable": {
+                "thread_id": str(session_id),
+                **AgentContext(self.services, actor).for_config(),
+            },
+            "recursion_limit": 4 * self.config.limits.max_tool_steps + 10,
+        }
+
     def graph_for(self, agent: str, actor: Actor) -> Any:
-        """The compiled, checkpointed graph of `agent` for `actor` (also for voice)."""
-        return build_agent_graph(
-            agent,
-            self.services,
-            actor,
-            self.llm_factory.chat_model(agent),
-            checkpointer=self.checkpointer,
-            limits=self.config.limits,
+        """The checkpointed graph of `agent` bound to `actor` (for callers like voice)."""
+        return self.compiled(agent).with_config(
+            configurable=AgentContext(self.services, actor).for_config()
         )
 
     @staticmethod
@@ -337,7 +356,7 @@ class ChatService:
         await self.llm_factory.ensure_available()
         token = await self._lock(session.id)
         try:
-            graph = self.graph_for(approval.agent, actor)
+            graph = self.compiled(approval.agent)
             state = await graph.aget_state({"configurable": {"thread_id": str(session.id)}})
             waiting = [i.value.get("approvalId") for i in state.interrupts]
             if not waiting or waiting[0] != approval_id:
@@ -415,18 +434,34 @@ class ChatRun:
                 self.usage["completionTokens"] += int(meta.get("output_tokens", 0))
 
     async def events(self) -> AsyncIterator[ChatEvent]:
-        """The events of this run. The graph runs in a task of its own, so a consumer that
-        goes away (cancelled, or closed) cancels it once, plainly, and the LLM call with it
-        (LangGraph's cleanup must not run inside the HTTP layer's repeating cancel scope);
-        the answer so far is then stored as `partial`."""
+        """The events of this run, one by one (see `batches`)."""
+        async with contextlib.aclosing(self.batches()) as batches:
+            async for batch in batches:
+                for event in batch:
+                    yield event
+
+    async def batches(self) -> AsyncIterator[list[ChatEvent]]:
+        """The events of this run, in batches of whatever is ready: one event when the
+        consumer keeps up, several when it fell behind (so a busy server writes once for
+        many tokens instead of once per token; nothing waits to fill a batch).
+
+        The graph runs in a task of its own, so a consumer that goes away (cancelled, or
+        closed) cancels it once, plainly, and the LLM call with it (LangGraph's cleanup must
+        not run inside the HTTP layer's repeating cancel scope); the answer so far is then
+        stored as `partial`."""
         queue: asyncio.Queue[ChatEvent | None] = asyncio.Queue()
         producer = asyncio.create_task(self._produce(queue))
         try:
-            while True:
-                event = await queue.get()
-                if event is None:
-                    break
-                yield event
+            done = False
+            while not done:
+                batch = [await queue.get()]
+                while not queue.empty():
+                    batch.append(queue.get_nowait())
+                if batch[-1] is None:
+                    done = True
+                    batch.pop()
+                if batch:
+                    yield batch  # type: ignore[misc]
             await producer
         except (asyncio.CancelledError, GeneratorExit):
             with anyio.CancelScope(shield=True):
@@ -446,12 +481,8 @@ class ChatRun:
     async def _produce(self, queue: asyncio.Queue[ChatEvent | None]) -> None:
         service = self.service
         if self.graph is None:
-            self.graph = service.graph_for(self.agent, self.actor)
-        limits = service.config.limits
-        config = {
-            "configurable": {"thread_id": str(self.session_id)},
-            "recursion_limit": 4 * limits.max_tool_steps + 10,
-        }
+            self.graph = service.compiled(self.agent)
+        config = service.run_config(self.session_id, self.actor)
         put = queue.put_nowait
         put(
             ChatEvent(
@@ -466,7 +497,10 @@ class ChatRun:
         )
         try:
             async for mode, payload in self.graph.astream(
-                self.graph_input, config, stream_mode=["messages", "custom", "updates"]
+                self.graph_input,
+                config,
+                stream_mode=["messages", "custom", "updates"],
+                durability="exit",
             ):
                 if mode == "messages":
                     chunk, meta = payload

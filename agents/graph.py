@@ -1,9 +1,12 @@
 """One agent as a LangGraph graph: model -> (approval) -> tools -> model, bounded.
 
-`build_agent_graph(agent, services, actor, llm)` compiles the graph for one user: the tools
-run with `actor.with_channel("agent")` and call the managers, so the manager's permission
-checks hold. A tool with `needs_approval` pauses the run with `interrupt(...)` (payload:
-approvalId, tool, args, description); resume it with `Command(resume={"approve": bool})`.
+`compile_agent_graph(agent, llm)` compiles the graph once per agent and model; who it acts
+for comes with each run, in `config["configurable"]["agent_context"]` (an `AgentContext`:
+services + the user's actor). `build_agent_graph(agent, services, actor, llm)` is that graph
+bound to one user. Tools run with `actor.with_channel("agent")` and call the managers, so
+the manager's permission checks hold. A tool with `needs_approval` pauses the run with
+`interrupt(...)` (payload: approvalId, tool, args, description); resume it with
+`Command(resume={"approve": bool})`.
 Tool progress is written to the custom stream (`{"type": "tool.start"|"tool.end", ...}`).
 
 The graph is usable on its own (the voice agent streams it with stream_mode="messages");
@@ -14,10 +17,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
@@ -35,6 +40,25 @@ from server.errors import DomainError
 log = logging.getLogger("agents.graph")
 
 ANSWER_NODE = "agent"  # the node whose tokens are the answer
+CONTEXT_KEY = "agent_context"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentContext:
+    """Who a run acts for: the services (managers) and the user's actor."""
+
+    services: Any
+    actor: Actor
+
+    def for_config(self) -> dict[str, Any]:
+        return {CONTEXT_KEY: AgentContext(self.services, self.actor.with_channel("agent"))}
+
+
+def _agent_context(config: RunnableConfig) -> AgentContext:
+    ctx = (config.get("configurable") or {}).get(CONTEXT_KEY)
+    if not isinstance(ctx, AgentContext):
+        raise RuntimeError("an agent graph runs with configurable.agent_context set")
+    return ctx
 
 
 class AgentState(TypedDict, total=False):
@@ -64,13 +88,27 @@ def build_agent_graph(
     limits: AgentLimits | None = None,
     registry: Registry = REGISTRY,
 ) -> Any:
-    """The compiled graph of agent `agent` acting as `actor` (on channel "agent")."""
+    """The graph of agent `agent` acting as `actor` (on channel "agent"), ready to stream:
+    `await graph.ainvoke(run_input("..."), {"configurable": {"thread_id": ...}})`."""
+    graph = compile_agent_graph(
+        agent, llm, checkpointer=checkpointer, limits=limits, registry=registry
+    )
+    return graph.with_config(configurable=AgentContext(services, actor).for_config())
+
+
+def compile_agent_graph(
+    agent: str,
+    llm: BaseChatModel,
+    *,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    limits: AgentLimits | None = None,
+    registry: Registry = REGISTRY,
+) -> Any:
+    """The compiled graph of `agent` (compile once, run for any user via agent_context)."""
     spec = AGENTS[agent]
     limits = limits or AgentLimits()
     tools: dict[str, ToolSpec] = {t.name: t for t in registry.select(spec.tools)}
-    agent_actor = actor.with_channel("agent")
     bound = llm.bind_tools([t.schema() for t in tools.values()])
-    system = SystemMessage(spec.system_prompt(actor.username))
 
     def parsed(call: dict[str, Any]) -> tuple[ToolSpec | None, Any, str | None]:
         tool = tools.get(call["name"])
@@ -81,7 +119,8 @@ def build_agent_graph(
         except ValidationError as exc:
             return tool, None, f"Invalid arguments: {exc.errors(include_url=False)}"
 
-    async def model_node(state: AgentState) -> dict[str, Any]:
+    async def model_node(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        system = SystemMessage(spec.system_prompt(_agent_context(config).actor.username))
         messages = [system, *_context(state.get("messages", []), limits.context_messages)]
         response = await bound.ainvoke(messages)
         if isinstance(response, AIMessage) and response.tool_calls:
@@ -129,7 +168,8 @@ def build_agent_graph(
             decisions[call["id"]] = approve is True
         return {"decisions": decisions}
 
-    async def tools_node(state: AgentState) -> dict[str, Any]:
+    async def tools_node(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+        ctx = _agent_context(config)
         write = get_stream_writer()
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
@@ -154,7 +194,7 @@ def build_agent_graph(
             else:
                 try:
                     value = await tool.run(
-                        ToolContext(services=services, actor=agent_actor, call_id=call_id), args
+                        ToolContext(services=ctx.services, actor=ctx.actor, call_id=call_id), args
                     )
                     payload = value
                 except DomainError as exc:

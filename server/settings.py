@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     agent_max_tool_steps: int = Field(default=6, ge=1, le=50)
     agent_tool_result_max_chars: int = Field(default=4000, ge=200)
     agent_context_messages: int = Field(default=40, ge=2)
+    gc_freeze_after_startup: bool = True
     livekit_url: str = ""
     livekit_api_key: str = ""
     livekit_api_secret: str = ""
