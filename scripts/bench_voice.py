@@ -174,9 +174,11 @@ async def run_pipeline(
             for i in range(args.turns + 1):  # the first turn warms up and is not counted
                 await mic.play(pcm)
                 await mic.silence(0.9)
-                await until(
-                    lambda i=i: len(deepgram.log.spoken) > i and len(speaker.first_frame_at) > i
-                )
+
+                def answered(i: int = i) -> bool:
+                    return len(deepgram.log.spoken) > i and len(speaker.first_frame_at) > i
+
+                await until(answered)
                 await until(lambda: session.agent_state == "listening")
         finally:
             await session.aclose()

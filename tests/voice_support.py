@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from livekit import api
+from livekit.api.access_token import Claims
 
 from agents.voice.identity import resolve_actor
 from agents.voice.tokens import DispatchMetadata, decode_metadata
@@ -22,7 +23,7 @@ from auth.manager import user_channel
 from tests.helpers import register, services
 from tests.integration.wallet_support import admin, mint
 
-LIVEKIT = {
+LIVEKIT: dict[str, Any] = {
     "livekit_url": "wss://livekit.test",
     "livekit_api_key": "APItestkey",
     "livekit_api_secret": "test-secret-0123456789abcdef0123456789abcdef",
@@ -34,7 +35,7 @@ VOICE = "/api/v1/voice"
 @dataclass
 class VoiceCall:
     body: dict[str, Any]
-    claims: api.Claims
+    claims: Claims
     meta: DispatchMetadata
     actor: Actor
 

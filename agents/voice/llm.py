@@ -9,6 +9,7 @@ only the newest user utterance (the rest of the conversation is in the graph's c
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from livekit.agents import llm
@@ -17,7 +18,9 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from livekit.plugins.langchain import LLMAdapter
 from livekit.plugins.langchain.langgraph import LangGraphStream, _to_chat_chunk
 
-from agents.voice.turns import VoiceTurns
+from agents.voice.turns import SPOKEN_FAILURE, VoiceTurns
+
+log = logging.getLogger("agents.voice.llm")
 
 
 def last_user_text(chat_ctx: ChatContext) -> str:
@@ -30,7 +33,7 @@ def last_user_text(chat_ctx: ChatContext) -> str:
 class VoiceGraphLLM(LLMAdapter[Any]):
     def __init__(self, turns: VoiceTurns) -> None:
         # The graph itself is built per agent by `turns`; the adapter never streams it raw.
-        super().__init__(graph=_NoRawGraph(), stream_mode="messages")
+        super().__init__(graph=_NoRawGraph(), stream_mode="messages")  # type: ignore[arg-type]
         self.turns = turns
 
     @property
@@ -58,10 +61,18 @@ class VoiceGraphStream(LangGraphStream[Any]):
     async def _run(self) -> None:
         adapter = self._llm
         assert isinstance(adapter, VoiceGraphLLM)
-        async for piece in adapter.turns.answer(last_user_text(self._chat_ctx)):
-            chunk = _to_chat_chunk(piece)
-            if chunk is not None:
-                self._event_ch.send_nowait(chunk)
+        try:
+            async for piece in adapter.turns.answer(last_user_text(self._chat_ctx)):
+                self._send(piece)
+        except Exception:
+            # Never retried (a retry would run the tools again); the user hears why.
+            log.exception("voice turn failed")
+            self._send(SPOKEN_FAILURE)
+
+    def _send(self, piece: str) -> None:
+        chunk = _to_chat_chunk(piece)
+        if chunk is not None:
+            self._event_ch.send_nowait(chunk)
 
 
 class _NoRawGraph:

@@ -43,6 +43,9 @@ def build_session(
     """The session for `turns`; `llm` replaces the agent's LLM (the bench's baseline)."""
     stt_kwargs: dict[str, Any] = {}
     tts_kwargs: dict[str, Any] = {}
+    if config.deepgram_api_key:  # else the plugins read DEEPGRAM_API_KEY themselves
+        stt_kwargs["api_key"] = config.deepgram_api_key
+        tts_kwargs["api_key"] = config.deepgram_api_key
     if config.stt_url:
         stt_kwargs["base_url"] = config.stt_url
         tts_kwargs["base_url"] = config.tts_url
@@ -53,12 +56,9 @@ def build_session(
         stt=deepgram.STT(
             model=config.stt_model,
             language=config.language,
-            api_key=config.deepgram_api_key or None,
             **stt_kwargs,
         ),
-        tts=deepgram.TTS(
-            model=config.tts_model, api_key=config.deepgram_api_key or None, **tts_kwargs
-        ),
+        tts=deepgram.TTS(model=config.tts_model, **tts_kwargs),
         vad=vad if vad is not None else load_vad(),
         llm=llm if llm is not None else VoiceGraphLLM(turns),  # type: ignore[arg-type]
         turn_handling={

@@ -122,6 +122,7 @@ class VoiceTurns:
         """The spoken answer to the user's utterance `text`, piece by piece."""
         async with self._lock:
             self.timings.asked_at = time.monotonic()
+            self.last_message_id = None  # set again if this turn runs the agent
             # Only look the approval up when we asked one (the chat service refuses a new
             # message while one is pending anyway, and then we look): a query saved per turn.
             pending = await self._pending() if self.pending is not None else None

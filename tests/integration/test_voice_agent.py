@@ -51,7 +51,7 @@ async def text_session(turns: VoiceTurns):
 
 async def say(session: AgentSession[Any], text: str) -> str:
     """One spoken turn in text mode; returns what the agent said."""
-    result = await session.run(user_input=text)
+    result: Any = await session.run(user_input=text)
     message = result.expect.next_event().is_message(role="assistant")
     result.expect.no_more_events()
     return message.event().item.text_content or ""
