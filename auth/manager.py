@@ -6,11 +6,10 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from beanie import PydanticObjectId
-from bson import ObjectId
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
@@ -27,35 +26,34 @@ from auth.schemas import (
     LoginRequest,
     PasswordChangeRequest,
     ReauthRequest,
-    RefreshRequest,
     RegisterRequest,
-    SessionRevokedEvent,
-    SessionView,
     UserView,
+)
+from auth.sessions import (  # user_channel is re-exported: other contexts import it from here
+    KEEP_PREVIOUS_HASHES,
+    SessionsMixin,
+    user_channel,
+    user_view,
 )
 from auth.stepup import require_recent_auth
 from auth.tokens import (
-    compose_refresh_token,
-    constant_time_equal,
-    decode_access_token,
-    issue_access_token,
     new_refresh_secret,
     sha256_hex,
-    split_refresh_token,
 )
 from realtime.bus import EventBus
 from server.db import run_in_transaction
-from server.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from server.errors import BadRequest, Conflict, Unauthorized, Unprocessable
 
 if TYPE_CHECKING:
     from auth.api_tokens.manager import ApiTokenManager
     from auth.totp.manager import TotpManager
 
+__all__ = ["AuthManager", "ClientContext", "user_channel", "user_view"]
+
 log = logging.getLogger("auth.manager")
 
 RESERVED_PREFIXES = ("family_", "team_", "admin_", "system_", "bot_", "service_")
 _USERNAME_RE = re.compile(r"^[a-z0-9_-]{3,50}$")
-_KEEP_PREVIOUS_HASHES = 50
 _INVALID_LOGIN = "The login or password is incorrect."
 
 # Called inside the registration transaction, e.g. to open the user's wallet account.
@@ -90,22 +88,7 @@ class SecurityNotifier(Protocol):
     async def password_changed(self, user: User, how: str, ctx: ClientContext) -> None: ...
 
 
-def user_view(user: User) -> UserView:
-    return UserView(
-        id=str(user.id),
-        username=user.username,
-        email=user.email,
-        email_verified=user.email_verified,
-        roles=sorted(user.roles),
-        created_at=user.created_at,
-    )
-
-
-def user_channel(user_id: Any) -> str:
-    return f"user:{user_id}"
-
-
-class AuthManager:
+class AuthManager(SessionsMixin):
     def __init__(
         self,
         *,
@@ -360,7 +343,7 @@ class AuthManager:
                 "$push": {
                     "previous_hashes": {
                         "$each": [session.refresh_hash],
-                        "$slice": -_KEEP_PREVIOUS_HASHES,
+                        "$slice": -KEEP_PREVIOUS_HASHES,
                     }
                 },
                 "$inc": {"generation": 1},
@@ -370,241 +353,6 @@ class AuthManager:
         session.mfa = mfa or session.mfa
         await self.audit.record("session.reauthenticated", actor=actor, data={"mfa": mfa})
         return self._auth_response(user, session, secret)
-
-    def _auth_response(self, user: User, session: AuthSession, secret: str) -> AuthResponse:
-        access = issue_access_token(
-            secret=self.config.secret_key,
-            issuer=self.config.jwt_issuer,
-            ttl=self.config.access_token_ttl,
-            user_id=str(user.id),
-            session_id=str(session.id),
-            username=user.username,
-            roles=sorted(user.roles),
-            auth_method=session.auth_method,
-            mfa=session.mfa,
-            auth_time=session.auth_time.timestamp(),
-        )
-        return AuthResponse(
-            user=user_view(user),
-            access_token=access,
-            refresh_token=compose_refresh_token(str(session.id), secret),
-            expires_in=self.config.access_token_ttl,
-        )
-
-    async def refresh(self, cmd: RefreshRequest, ctx: ClientContext) -> AuthResponse:
-        await self._limits.hit(
-            "refresh", ctx.ip or "-", limit=self.config.auth_per_ip_per_minute * 2, window=60
-        )
-        session_id, secret = split_refresh_token(cmd.refresh_token)
-        if not ObjectId.is_valid(session_id):
-            raise Unauthorized("The refresh token is not valid.", code="INVALID_REFRESH_TOKEN")
-        presented = sha256_hex(secret)
-        session = await AuthSession.get(PydanticObjectId(session_id))
-        if session is None or not session.is_active:
-            raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
-        idle = (utcnow() - session.last_used_at).total_seconds()
-        if idle > self.config.session_idle_timeout:
-            await self._revoke([session.id], session.user_id, reason="idle_timeout")  # type: ignore[list-item]
-            await self.audit.record(
-                "session.idle_timeout", user_id=session.user_id, session_id=str(session.id)
-            )
-            raise Unauthorized(
-                "The session was idle too long. Log in again.", code="SESSION_EXPIRED"
-            )
-        if presented in session.previous_hashes:
-            await self._revoke_reused(session)
-        if not constant_time_equal(presented, session.refresh_hash):
-            raise Unauthorized("The refresh token is not valid.", code="INVALID_REFRESH_TOKEN")
-
-        new_secret = new_refresh_secret()
-        now = utcnow()
-        updated = await AuthSession.get_pymongo_collection().find_one_and_update(
-            {"_id": session.id, "refresh_hash": presented, "revoked_at": None},
-            {
-                "$set": {
-                    "refresh_hash": sha256_hex(new_secret),
-                    "last_used_at": now,
-                    "ip": ctx.ip,
-                    "user_agent": (ctx.user_agent or "")[:300] or None,
-                },
-                "$push": {
-                    "previous_hashes": {"$each": [presented], "$slice": -_KEEP_PREVIOUS_HASHES}
-                },
-                "$inc": {"generation": 1},
-            },
-        )
-        if updated is None:
-            # Someone rotated this very token a moment ago: it is being used twice.
-            fresh = await AuthSession.get(session.id)
-            if fresh is not None:
-                await self._revoke_reused(fresh)
-            raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
-        user = await User.get(session.user_id)
-        if user is None or not user.is_active:
-            raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
-        session.refresh_hash = sha256_hex(new_secret)
-        await self._mark_session_live(str(session.id))
-        return self._auth_response(user, session, new_secret)
-
-    async def _revoke_reused(self, session: AuthSession) -> None:
-        log.warning("refresh token reuse; session revoked", extra={"session": str(session.id)})
-        await self.audit.record(
-            "session.refresh_reused",
-            user_id=session.user_id,
-            session_id=str(session.id),
-            data={"generation": session.generation},
-        )
-        await self._revoke([session.id], session.user_id, reason="refresh_token_reuse")  # type: ignore[list-item]
-        raise Unauthorized(
-            "This refresh token was already used; the session has been ended.",
-            code="REFRESH_TOKEN_REUSED",
-        )
-
-    async def authenticate(self, token: str, ctx: ClientContext) -> Actor:
-        """The `Actor` for a bearer access token (checked against session revocation) or for
-        a permanent API token (`sbp_…`, with its scopes)."""
-        if token.startswith("sbp_") and self.api_tokens is not None:
-            return await self.api_tokens.authenticate(token, ip=ctx.ip, user_agent=ctx.user_agent)
-        claims = decode_access_token(
-            token, secret=self.config.secret_key, issuer=self.config.jwt_issuer
-        )
-        if not await self.session_is_live(claims.session_id):
-            raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
-        return Actor(
-            user_id=ObjectId(claims.user_id),
-            username=claims.username,
-            roles=frozenset(claims.roles),
-            auth_method=claims.auth_method,  # type: ignore[arg-type]
-            channel="http",
-            session_id=claims.session_id,
-            client_ip=ctx.ip,
-            user_agent=ctx.user_agent,
-            mfa=claims.mfa,
-            auth_time=claims.auth_time,
-        )
-
-    async def session_is_live(self, session_id: str) -> bool:
-        """Redis answers for recent sessions; the database is asked when Redis does not know."""
-        live, revoked = await self._redis.mget(
-            f"auth:sess:{session_id}", f"auth:revoked:{session_id}"
-        )
-        if revoked is not None:
-            return False
-        if live is not None:
-            return True
-        if not ObjectId.is_valid(session_id):
-            return False
-        session = await AuthSession.get(PydanticObjectId(session_id))
-        if session is None or not session.is_active:
-            return False
-        await self._mark_session_live(session_id)
-        return True
-
-    async def _mark_session_live(self, session_id: str) -> None:
-        await self._redis.set(f"auth:sess:{session_id}", "1", ex=self.config.access_token_ttl)
-
-    async def _revoke(
-        self, session_ids: Sequence[ObjectId], user_id: ObjectId, *, reason: str
-    ) -> list[str]:
-        if not session_ids:
-            return []
-        now = utcnow()
-        await AuthSession.get_pymongo_collection().update_many(
-            {"_id": {"$in": list(session_ids)}, "revoked_at": None},
-            {"$set": {"revoked_at": now, "revoked_reason": reason}},
-        )
-        ids = [str(sid) for sid in session_ids]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for sid in ids:
-                pipe.delete(f"auth:sess:{sid}")
-                pipe.set(f"auth:revoked:{sid}", reason, ex=self.config.access_token_ttl + 60)
-            await pipe.execute()
-        await self._bus.publish(
-            user_channel(user_id),
-            "session.revoked",
-            SessionRevokedEvent(session_ids=ids, reason=reason),
-        )
-        return ids
-
-    async def logout(self, actor: Actor) -> None:
-        if actor.session_id:
-            await self._revoke([ObjectId(actor.session_id)], actor.user_id, reason="logout")
-            await self.audit.record("logout", actor=actor)
-
-    async def list_sessions(self, actor: Actor) -> list[SessionView]:
-        sessions = (
-            await AuthSession.find(
-                AuthSession.user_id == actor.user_id,
-                AuthSession.revoked_at == None,  # noqa: E711 (a Mongo query, not a comparison)
-                AuthSession.expires_at > utcnow(),
-            )
-            .sort(-AuthSession.last_used_at)  # type: ignore[operator]
-            .to_list()
-        )
-        return [
-            SessionView(
-                id=str(s.id),
-                auth_method=s.auth_method,
-                created_at=s.created_at,
-                last_used_at=s.last_used_at,
-                expires_at=s.expires_at,
-                ip=s.ip,
-                user_agent=s.user_agent,
-                current=str(s.id) == actor.session_id,
-            )
-            for s in sessions
-        ]
-
-    async def revoke_session(self, actor: Actor, session_id: str) -> None:
-        """Revoke one of the actor's own sessions (404 for anyone else's, to reveal nothing).
-        Needs a fresh authentication (ASVS 7.5.2)."""
-        require_recent_auth(actor)
-        if not ObjectId.is_valid(session_id):
-            raise NotFound("No such session.", code="SESSION_NOT_FOUND")
-        session = await AuthSession.get(PydanticObjectId(session_id))
-        if session is None or session.user_id != actor.user_id or session.revoked_at is not None:
-            raise NotFound("No such session.", code="SESSION_NOT_FOUND")
-        await self._revoke([session.id], actor.user_id, reason="revoked_by_user")  # type: ignore[list-item]
-        await self.audit.record("session.revoked", actor=actor, data={"sessionId": session_id})
-
-    async def admin_revoke_sessions(self, actor: Actor, user_id: str) -> int:
-        """An administrator ends every session of one user (ASVS 7.4.5)."""
-        require_recent_auth(actor)
-        if not actor.is_admin:
-            raise Forbidden("Only administrators may do this.", code="ADMIN_REQUIRED")
-        if not ObjectId.is_valid(user_id) or await User.get(PydanticObjectId(user_id)) is None:
-            raise NotFound("No such user.", code="USER_NOT_FOUND")
-        ids = await self.revoke_all_sessions(ObjectId(user_id), reason="revoked_by_admin")
-        await self.audit.record(
-            "session.revoked_by_admin", actor=actor, data={"userId": user_id, "sessions": len(ids)}
-        )
-        return len(ids)
-
-    async def revoke_other_sessions(self, actor: Actor) -> int:
-        """End every other session of the actor (needs a fresh authentication)."""
-        require_recent_auth(actor)
-        ids = await self.revoke_all_sessions(
-            actor.user_id, except_session=actor.session_id, reason="revoked_by_user"
-        )
-        return len(ids)
-
-    async def revoke_all_sessions(
-        self, user_id: ObjectId, *, except_session: str | None = None, reason: str
-    ) -> list[str]:
-        query: dict[str, Any] = {"user_id": user_id, "revoked_at": None}
-        if except_session and ObjectId.is_valid(except_session):
-            query["_id"] = {"$ne": ObjectId(except_session)}
-        ids = [
-            doc["_id"] async for doc in AuthSession.get_pymongo_collection().find(query, {"_id": 1})
-        ]
-        revoked = await self._revoke(ids, user_id, reason=reason)
-        if revoked:
-            await self.audit.record(
-                "session.revoked_all",
-                user_id=user_id,
-                data={"reason": reason, "sessions": len(revoked)},
-            )
-        return revoked
 
     # ---------------------------------------------------------------- the account itself
 
@@ -664,16 +412,3 @@ class AuthManager:
     async def create_admin(self, username: str, email: str, password: str) -> User:
         """Bootstrap an administrator (CLI only: roles are never taken from a request)."""
         return await self.create_user(username, email, password, roles=["admin"])
-
-    async def cleanup_sessions(self, *, keep_revoked_days: int = 30) -> int:
-        """Delete sessions whose refresh token expired, and revoked ones past their history."""
-        now = datetime.now(UTC)
-        result = await AuthSession.get_pymongo_collection().delete_many(
-            {
-                "$or": [
-                    {"expires_at": {"$lt": now}},
-                    {"revoked_at": {"$lt": now - timedelta(days=keep_revoked_days)}},
-                ]
-            }
-        )
-        return int(result.deleted_count)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
 import pytest
 
 from auth.api_tokens.documents import ApiToken
+from auth.manager import ClientContext
 from tests.helpers import assert_error, register
 
 pytestmark = pytest.mark.integration
@@ -66,9 +68,7 @@ async def test_scopes_are_enforced(client):
         TOKENS, json={"name": "more", "scopes": ["*"]}, headers=bearer(star)
     )
     assert_error(escalate, 403, "SESSION_REQUIRED")
-    actor = await client.app.state["services"].auth.authenticate(
-        wallet_only, __import__("auth.manager").manager.ClientContext()
-    )
+    actor = await client.app.state["services"].auth.authenticate(wallet_only, ClientContext())
     assert actor.auth_method == "api_token" and actor.scopes == frozenset({"wallet:read"})
     assert actor.allows_scope("wallet:read") and not actor.allows_scope("wallet:transfer")
 
@@ -110,7 +110,7 @@ async def test_expired_tokens_stop_working(client):
     assert created["expiresAt"].startswith("2999-01-01")
     await ApiToken.get_pymongo_collection().update_one(
         {"token_hash": hashlib.sha256(created["token"].encode()).hexdigest()},
-        {"$set": {"expires_at": __import__("datetime").datetime(2000, 1, 1)}},
+        {"$set": {"expires_at": datetime(2000, 1, 1, tzinfo=UTC)}},
     )
     response = await client.get("/api/v1/auth/me", headers=bearer(created["token"]))
     assert_error(response, 401, "INVALID_TOKEN")

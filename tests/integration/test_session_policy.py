@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from bson import ObjectId
 
 from auth.documents import AuthSession, utcnow
 from tests.helpers import PASSWORD, assert_error, register, unique_name
@@ -17,7 +18,7 @@ async def test_idle_session_cannot_be_refreshed(client):
     user = await register(client)
     session_id = user["refreshToken"].split(".")[0]
     await AuthSession.get_pymongo_collection().update_one(
-        {"_id": __import__("bson").ObjectId(session_id)},
+        {"_id": ObjectId(session_id)},
         {"$set": {"last_used_at": utcnow() - timedelta(days=8)}},
     )
     response = await client.post(
@@ -89,7 +90,7 @@ async def test_long_passphrases_and_any_characters_are_fine(client):
 
 async def test_session_lifetime_is_absolute(client):
     user = await register(client)
-    session_id = __import__("bson").ObjectId(user["refreshToken"].split(".")[0])
+    session_id = ObjectId(user["refreshToken"].split(".")[0])
     refreshed = await client.post(
         "/api/v1/auth/refresh", json={"refreshToken": user["refreshToken"]}
     )
