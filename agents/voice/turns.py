@@ -103,18 +103,8 @@ class VoiceTurns:
         # Called with the answer stream when a decision arrives from elsewhere (a tap, the
         # timeout); the worker speaks it with `session.say(stream)`.
         self.on_external_answer: Callable[[AsyncIterator[str]], Any] | None = None
-        self._graphs: dict[tuple[str, int], Any] = {}
         self._lock = asyncio.Lock()
         self._runs: set[asyncio.Task[None]] = set()
-
-    def _graph(self, agent: str) -> Any:
-        """The agent's compiled graph, built once per conversation (compiling costs more than
-        a voice turn can spare); rebuilt if the chat service's LLM factory was replaced."""
-        key = (agent, id(self.chat.llm_factory))
-        graph = self._graphs.get(key)
-        if graph is None:
-            graph = self._graphs[key] = self.chat.graph_for(agent, self.actor)
-        return graph
 
     # --- a turn ----------------------------------------------------------------------------
 
@@ -229,8 +219,6 @@ class VoiceTurns:
     async def _stream(self, run: Any, *, with_user_message: bool) -> AsyncIterator[str]:
         self.timings.opened_at = time.monotonic()
         self.timings.first_text_at = 0.0
-        if getattr(run, "graph", None) is None:
-            run.graph = self._graph(run.agent)
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         consumer = asyncio.create_task(self._consume(run, queue, with_user_message))
         self._runs.add(consumer)
