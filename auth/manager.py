@@ -42,7 +42,7 @@ from auth.tokens import (
 )
 from realtime.bus import EventBus
 from server.db import run_in_transaction
-from server.errors import BadRequest, Conflict, Unauthorized, Unprocessable
+from server.errors import BadRequest, Conflict, ServiceUnavailable, Unauthorized, Unprocessable
 
 if TYPE_CHECKING:
     from auth.api_tokens.manager import ApiTokenManager
@@ -130,6 +130,18 @@ class AuthManager(SessionsMixin):
             window=config.login_failure_window,
             max_delay=config.login_max_delay,
         )
+
+    @property
+    def totp_manager(self) -> TotpManager:
+        if self.totp is None:
+            raise ServiceUnavailable("Two-factor authentication is not configured.")
+        return self.totp
+
+    @property
+    def token_manager(self) -> ApiTokenManager:
+        if self.api_tokens is None:
+            raise ServiceUnavailable("API tokens are not configured.")
+        return self.api_tokens
 
     def add_user_created_hook(self, hook: UserCreatedHook) -> None:
         self._user_created_hooks.append(hook)

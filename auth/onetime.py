@@ -45,7 +45,7 @@ class OneTimeTokens:
     async def issue(
         self,
         purpose: str,
-        user_id: ObjectId,
+        user_id: ObjectId | None,
         ttl_seconds: int,
         *,
         data: dict[str, Any] | None = None,
@@ -53,6 +53,8 @@ class OneTimeTokens:
         replace_previous: bool = True,
     ) -> str:
         """A new raw token; earlier unused tokens of the same purpose stop working."""
+        if user_id is None:
+            raise ValueError("a one-time token needs a stored user")
         now = utcnow()
         if replace_previous:
             await OneTimeToken.get_pymongo_collection().update_many(

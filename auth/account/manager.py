@@ -61,7 +61,7 @@ class AccountManager:
             "verify_email",
             user.id,
             VERIFY_TTL,
-            data={"email": user.email},  # type: ignore[arg-type]
+            data={"email": user.email},
         )
         await self._outbox.enqueue(
             "verify_email",
@@ -132,7 +132,7 @@ class AccountManager:
             "email_change",
             user.id,
             EMAIL_CHANGE_TTL,
-            data={"email": new_email},  # type: ignore[arg-type]
+            data={"email": new_email},
         )
         await self._outbox.enqueue(
             "verify_email",
@@ -158,7 +158,7 @@ class AccountManager:
         user = await User.find_one(User.email == email)
         if user is None or not user.is_active:
             return
-        token = await self._tokens.issue("password_reset", user.id, RESET_TTL)  # type: ignore[arg-type]
+        token = await self._tokens.issue("password_reset", user.id, RESET_TTL)
         await self._outbox.enqueue(
             "password_reset",
             user.email,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, timedelta
 
-from beanie import PydanticObjectId
+from beanie import PydanticObjectId, SortDirection
 from bson import ObjectId
 
 from auth.actor import Actor
@@ -102,7 +102,9 @@ class ApiTokenManager:
 
     async def list(self, actor: Actor) -> list[ApiTokenView]:
         docs = (
-            await ApiToken.find(_active_query(actor.user_id)).sort([("created_at", -1)]).to_list()
+            await ApiToken.find(_active_query(actor.user_id))
+            .sort([("created_at", SortDirection.DESCENDING)])
+            .to_list()
         )
         return [_view(d) for d in docs]
 

@@ -23,14 +23,14 @@ class ApiTokenController(Controller):
         self, data: ApiTokenCreate, actor: Actor, auth_manager: AuthManager
     ) -> ApiTokenCreated:
         require_recent_auth(actor)
-        return await auth_manager.api_tokens.create(actor, data)
+        return await auth_manager.token_manager.create(actor, data)
 
     @get("/", summary="My API tokens (no secrets)")
     async def list_tokens(self, actor: Actor, auth_manager: AuthManager) -> list[ApiTokenView]:
         require_full_session(actor)
-        return await auth_manager.api_tokens.list(actor)
+        return await auth_manager.token_manager.list(actor)
 
     @delete("/{token_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Revoke an API token")
     async def revoke(self, token_id: str, actor: Actor, auth_manager: AuthManager) -> None:
         require_full_session(actor)
-        await auth_manager.api_tokens.revoke(actor, token_id)
+        await auth_manager.token_manager.revoke(actor, token_id)

@@ -15,6 +15,7 @@ import random
 from datetime import datetime
 from typing import Any
 
+from beanie import SortDirection
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
@@ -120,7 +121,12 @@ class AuditLog:
                     details=[{"field": "cursor", "source": "query", "message": "not a cursor"}],
                 )
             query["seq"] = {"$lt": int(cursor)}
-        docs = await AuditRecord.find(query).sort([("seq", -1)]).limit(limit + 1).to_list()
+        docs = (
+            await AuditRecord.find(query)
+            .sort([("seq", SortDirection.DESCENDING)])
+            .limit(limit + 1)
+            .to_list()
+        )
         more = len(docs) > limit
         docs = docs[:limit]
         return AuditPage(

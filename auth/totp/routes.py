@@ -27,26 +27,26 @@ class TotpController(Controller):
     @get("/", summary="Whether 2FA is on")
     async def status(self, actor: Actor, auth_manager: AuthManager) -> TotpStatusView:
         require_full_session(actor)
-        return await auth_manager.totp.status(actor)
+        return await auth_manager.totp_manager.status(actor)
 
     @post("/setup", status_code=HTTP_200_OK, summary="Start TOTP enrolment (step-up)")
     async def setup(self, actor: Actor, auth_manager: AuthManager) -> TotpSetupView:
-        return await auth_manager.totp.setup(actor)
+        return await auth_manager.totp_manager.setup(actor)
 
     @post("/confirm", status_code=HTTP_200_OK, summary="Turn 2FA on; returns backup codes once")
     async def confirm(
         self, data: TotpConfirmRequest, actor: Actor, auth_manager: AuthManager
     ) -> BackupCodesView:
-        return await auth_manager.totp.confirm(actor, data)
+        return await auth_manager.totp_manager.confirm(actor, data)
 
     @post("/disable", status_code=HTTP_204_NO_CONTENT, summary="Turn 2FA off (code or password)")
     async def disable(
         self, data: TotpDisableRequest, actor: Actor, auth_manager: AuthManager
     ) -> None:
-        await auth_manager.totp.disable(actor, data)
+        await auth_manager.totp_manager.disable(actor, data)
 
     @post("/backup-codes", status_code=HTTP_200_OK, summary="New backup codes (old ones die)")
     async def backup_codes(
         self, data: BackupCodesRequest, actor: Actor, auth_manager: AuthManager
     ) -> BackupCodesView:
-        return await auth_manager.totp.regenerate_backup_codes(actor, data)
+        return await auth_manager.totp_manager.regenerate_backup_codes(actor, data)

@@ -13,7 +13,7 @@ import json
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from beanie import PydanticObjectId
+from beanie import PydanticObjectId, SortDirection
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 from redis.asyncio import Redis
@@ -273,7 +273,7 @@ class WebAuthnManager:
     async def list(self, actor: Actor) -> list[PasskeyView]:
         creds = (
             await WebAuthnCredential.find(WebAuthnCredential.user_id == actor.user_id)
-            .sort([("created_at", 1)])
+            .sort([("created_at", SortDirection.ASCENDING)])
             .to_list()
         )
         return [_view(c) for c in creds]
