@@ -116,6 +116,7 @@ def api_env(mongo_url: str, redis_url: str, **extra: Any) -> dict[str, str]:
             "RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE": "10000",
             "RATE_LIMIT_REGISTER_PER_IP_PER_HOUR": "10000",
             "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",  # the log tests read the output as it is written
             "WS_ALLOWED_ORIGINS": ORIGIN,
         }
     )
