@@ -43,6 +43,7 @@ def build_asyncapi(
     messages: dict[str, Any] = {}
     client_ids: list[str] = []
     server_ids: list[str] = []
+    frame: type[Frame]
     for frame in CLIENT_FRAMES:
         tag = _frame_tag(frame)
         mid = "client_" + _message_id(tag)

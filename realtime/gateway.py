@@ -125,7 +125,7 @@ async def _write_loop(socket: WebSocket[Any, Any, Any], conn: Connection) -> Non
             text = item.frame if isinstance(item, LiveEvent) else item.text
             conn.sending = True
             try:
-                await send({"type": "websocket.send", "text": text})
+                await send({"type": "websocket.send", "text": text, "bytes": None})
             finally:
                 conn.sending = False
     except asyncio.CancelledError:

@@ -10,6 +10,7 @@ set of online users changes, publishes a `presence` frame on `rt:presence:<chann
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
@@ -47,7 +48,7 @@ def presence_channel(channel: str) -> str:
     return f"{PRESENCE_PREFIX}{channel}"
 
 
-def _online(members: list[bytes] | list[str]) -> list[PresenceMember]:
+def _online(members: Any) -> list[PresenceMember]:
     seen: dict[str, PresenceMember] = {}
     for raw in members:
         text = raw.decode() if isinstance(raw, bytes) else raw

@@ -198,7 +198,7 @@ class Subscriber:
     # ------------------------------------------------------------ connection
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        opts: dict[str, Any] = parse_url(self._url)
+        opts: dict[str, Any] = dict(parse_url(self._url))
         async with asyncio.timeout(self._timeout):
             if "path" in opts:
                 reader, writer = await asyncio.open_unix_connection(opts["path"])
