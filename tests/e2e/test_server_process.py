@@ -60,7 +60,7 @@ def test_cli_create_admin_then_login(mongo_url, redis_url):
     assert again.returncode == 1 and "ACCOUNT_EXISTS" in again.stderr
 
     weak = subprocess.run(
-        [*command[:6], "--username", "x-admin2", "--email", "x@e.com", "--password", "short"],
+        [*command[:5], "--username", "x-admin2", "--email", "x@e.com", "--password", "short"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -14,9 +14,11 @@ async def test_live_and_ready(client):
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
     body = ready.json()
-    assert body["status"] == "ok"
     assert body["components"]["mongodb"]["status"] == "ok"
     assert body["components"]["redis"]["status"] == "ok"
+    # No Ollama runs in the tests: the LLM is reported degraded, the api is not down.
+    critical_ok = all(c["status"] == "ok" for n, c in body["components"].items() if n != "llm")
+    assert critical_ok and body["status"] in {"ok", "degraded"}
 
 
 async def test_ready_is_503_when_redis_is_down(app_factory):
