@@ -16,6 +16,7 @@ from server.groups.routes import InvitationInboxController
 from server.notifications.documents import Notification, NotificationPreference
 from server.notifications.manager import NotificationManager
 from server.notifications.routes import NotificationController
+from server.notifications.wallet_hooks import WalletNotifier
 from server.workspaces.documents import Workspace
 from server.workspaces.manager import WorkspaceManager
 from server.workspaces.routes import ROUTE_HANDLERS as WORKSPACE_ROUTES
@@ -48,9 +49,21 @@ def group_config(settings: Any) -> GroupConfig:
     )
 
 
+async def group_name(owner_type: str, owner_id: Any) -> str | None:
+    """The name of the family or workspace that owns a wallet (for wallet notifications)."""
+    document: Any = {"family": Family, "workspace": Workspace}.get(owner_type)
+    if document is None:
+        return None
+    doc = await document.get_pymongo_collection().find_one({"_id": owner_id}, {"name": 1})
+    return doc.get("name") if doc else None
+
+
 def attach_groups(services: Any, settings: Any) -> None:
     """Build the notification, family and workspace managers onto `services`."""
     notifications = NotificationManager(bus=services.bus)
+    wallet_notifier = WalletNotifier(notifications, group_name=group_name)
+    services.wallet.add_moved_hook(wallet_notifier.on_moved)
+    services.wallet.add_frozen_hook(wallet_notifier.on_frozen)
     config = group_config(settings)
     common = {
         "mongo": services.mongo,

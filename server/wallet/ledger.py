@@ -41,6 +41,7 @@ from server.wallet.errors import (
     WalletFrozen,
 )
 from server.wallet.events import TRANSFER_COMPLETED, WALLET_FROZEN, WALLET_UNFROZEN
+from server.wallet.hooks import FrozenHook, LedgerHooks, MovedHook
 from server.wallet.idempotency import KeyReused
 from server.wallet.locks import KeyedLocks
 from server.wallet.schemas import (
@@ -136,6 +137,15 @@ class Ledger:
         self._issuer_id: ObjectId | None = None
         self._owners: dict[ObjectId, OwnerView] = {}
         self.account_locks = KeyedLocks()
+        self.hooks = LedgerHooks()
+
+    def add_moved_hook(self, hook: MovedHook) -> None:
+        """Call `hook(moved)` after each committed new transfer (see server/wallet/hooks.py)."""
+        self.hooks.moved.append(hook)
+
+    def add_frozen_hook(self, hook: FrozenHook) -> None:
+        """Call `hook(account)` after each committed freeze or unfreeze."""
+        self.hooks.frozen.append(hook)
 
     # -------------------------------------------------------------- accounts (core)
 
@@ -269,6 +279,7 @@ class Ledger:
                 account_id=str(account.id), frozen=account.frozen, reason=account.frozen_reason
             ),
         )
+        await self.hooks.run_frozen(account)
 
     async def close_account(
         self, account_id: ObjectId, *, session: AsyncClientSession | None = None
@@ -420,7 +431,8 @@ class Ledger:
         return Moved(transfer=transfer, from_account=source, to_account=target, replayed=True)
 
     async def publish_moved(self, moved: Moved) -> None:
-        """Publish `wallet.transfer_completed` to both parties' channels (after the commit).
+        """Publish `wallet.transfer_completed` to both parties' channels (after the commit),
+        then run the moved hooks (`add_moved_hook`; they never fail the movement).
 
         Each channel gets its own account's balance right after the transfer.
         """
@@ -438,6 +450,7 @@ class Ledger:
                 TRANSFER_COMPLETED,
                 TransferCompletedEvent(transfer=view, account_id=str(account.id), balance=balance),
             )
+        await self.hooks.run_moved(moved)
 
     # -------------------------------------------------------------- views
 
