@@ -132,14 +132,15 @@ AGENTS: dict[str, AgentSpec] = {
         AgentSpec(
             name="security",
             title="Security assistant",
-            description="Sessions, two-factor status and recent security activity.",
+            description="Sessions, passkeys, two-factor status and recent security activity.",
             prompt="You are the security assistant: the user's signed-in sessions, "
-            "two-factor authentication status and recent security activity. You cannot "
+            "passkeys, two-factor authentication status and recent security activity. You cannot "
             "change passwords or 2FA settings; tell the user where to do that.",
             tools=(
                 "security_sessions",
                 "security_revoke_session",
                 "security_two_factor",
+                "security_passkeys",
                 "security_recent_activity",
             ),
             keywords=(

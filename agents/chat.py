@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -433,14 +433,14 @@ class ChatRun:
                 self.usage["promptTokens"] += int(meta.get("input_tokens", 0))
                 self.usage["completionTokens"] += int(meta.get("output_tokens", 0))
 
-    async def events(self) -> AsyncIterator[ChatEvent]:
+    async def events(self) -> AsyncGenerator[ChatEvent, None]:
         """The events of this run, one by one (see `batches`)."""
         async with contextlib.aclosing(self.batches()) as batches:
             async for batch in batches:
                 for event in batch:
                     yield event
 
-    async def batches(self) -> AsyncIterator[list[ChatEvent]]:
+    async def batches(self) -> AsyncGenerator[list[ChatEvent], None]:
         """The events of this run, in batches of whatever is ready: one event when the
         consumer keeps up, several when it fell behind (so a busy server writes once for
         many tokens instead of once per token; nothing waits to fill a batch).

@@ -110,7 +110,7 @@ def compile_agent_graph(
     tools: dict[str, ToolSpec] = {t.name: t for t in registry.select(spec.tools)}
     bound = llm.bind_tools([t.schema() for t in tools.values()])
 
-    def parsed(call: dict[str, Any]) -> tuple[ToolSpec | None, Any, str | None]:
+    def parsed(call: Any) -> tuple[ToolSpec | None, Any, str | None]:
         tool = tools.get(call["name"])
         if tool is None:
             return None, None, f"Unknown tool {call['name']!r}."
@@ -135,7 +135,7 @@ def compile_agent_graph(
     def after_model(state: AgentState) -> Literal["approve", "tools", "limit", "__end__"]:
         last = state["messages"][-1]
         if not isinstance(last, AIMessage) or not last.tool_calls:
-            return END
+            return "__end__"
         if state.get("steps", 0) >= limits.max_tool_steps:
             return "limit"
         for call in last.tool_calls:
@@ -154,9 +154,10 @@ def compile_agent_graph(
             if tool is None or args is None or not tool.needs_approval:
                 continue
             shown = args.model_dump(exclude_none=True)
+            call_id = str(call["id"])
             answer = interrupt(
                 {
-                    "approvalId": call["id"],
+                    "approvalId": call_id,
                     "agent": agent,
                     "tool": tool.name,
                     "area": tool.area,
@@ -165,7 +166,7 @@ def compile_agent_graph(
                 }
             )
             approve = answer.get("approve") if isinstance(answer, dict) else answer
-            decisions[call["id"]] = approve is True
+            decisions[call_id] = approve is True
         return {"decisions": decisions}
 
     async def tools_node(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
@@ -177,7 +178,7 @@ def compile_agent_graph(
         results: list[ToolMessage] = []
         for call in last.tool_calls:
             tool, args, problem = parsed(call)
-            call_id = call["id"]
+            call_id = str(call["id"])
             name = call["name"]
             write(
                 {

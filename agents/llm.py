@@ -41,6 +41,10 @@ class LLMFactory(Protocol):
         """The health check: raise when the LLM cannot be reached (never cached)."""
         ...
 
+    def mark_unavailable(self) -> None:
+        """A call could not connect: check again before the next message."""
+        ...
+
 
 class OllamaFactory:
     """`ChatOllama` per agent (the model configurable per agent), with timeouts everywhere."""

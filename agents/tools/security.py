@@ -1,4 +1,4 @@
-"""Security tools: sessions, two-factor status, recent security activity (auth/ managers)."""
+"""Security tools: sessions, passkeys, two-factor status, recent activity (auth/ managers)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,19 @@ async def security_two_factor(ctx: ToolContext, args: NoArgs) -> Any:
     if totp is None:
         raise ServiceUnavailable("Two-factor authentication is not configured.")
     return await totp.status(ctx.actor)
+
+
+@REGISTRY.tool(
+    "security_passkeys",
+    "The user's passkeys (names, when added and last used).",
+    area="security",
+    args=NoArgs,
+)
+async def security_passkeys(ctx: ToolContext, args: NoArgs) -> Any:
+    webauthn = ctx.services.auth.webauthn
+    if webauthn is None:
+        raise ServiceUnavailable("Passkeys are not configured.")
+    return await webauthn.list(ctx.actor)
 
 
 @REGISTRY.tool(

@@ -129,6 +129,7 @@ async def test_security_agent_reports_sessions_2fa_and_activity_and_revokes_one(
             [
                 call("security_sessions"),
                 call("security_two_factor"),
+                call("security_passkeys"),
                 call("security_recent_activity", {"limit": 5}),
                 call("security_revoke_session", {"session_id": other["id"]}),
                 reply("Signed out the other device."),
@@ -142,6 +143,8 @@ async def test_security_agent_reports_sessions_2fa_and_activity_and_revokes_one(
     assert other["id"] in results["security_sessions"]["result"]
     assert '"current":true' in results["security_sessions"]["result"]
     assert '"enabled":false' in results["security_two_factor"]["result"]
+    assert results["security_passkeys"] == {**results["security_passkeys"], "status": "ok"}
+    assert results["security_passkeys"]["result"] == "[]"
     assert "login" in results["security_recent_activity"]["result"]
     approval = of(events, "approval_required")[0]
     assert approval["args"] == {"session_id": other["id"]}
