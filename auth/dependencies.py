@@ -11,6 +11,7 @@ from litestar.di import Provide
 from auth.actor import Actor
 from auth.client_ip import resolve_client_ip
 from auth.manager import AuthManager, ClientContext
+from auth.sessions import prefetched_for
 from server.errors import Unauthorized
 
 AUTH_MANAGER_STATE_KEY = "auth_manager"
@@ -43,7 +44,9 @@ async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     manager = get_auth_manager(request.app.state)
-    actor = await manager.authenticate(bearer_token(request), client_context(request))
+    actor = await manager.authenticate(
+        bearer_token(request), client_context(request), prefetched_for(request.scope)
+    )
     request.scope.setdefault("state", {})["actor"] = actor
     return actor
 

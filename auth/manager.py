@@ -101,6 +101,7 @@ class AuthManager(SessionsMixin):
     ) -> None:
         self._mongo = mongo
         self._redis = redis
+        self.redis = redis
         self._bus = bus
         self.config = config
         self._user_created_hooks = list(user_created_hooks)
@@ -375,7 +376,28 @@ class AuthManager(SessionsMixin):
         return user
 
     async def me(self, actor: Actor) -> UserView:
-        return user_view(await self.get_user(actor))
+        """Read straight from the collection: this is the hottest authenticated read."""
+        doc = await User.get_pymongo_collection().find_one(
+            {"_id": actor.user_id},
+            {
+                "username": 1,
+                "email": 1,
+                "email_verified": 1,
+                "roles": 1,
+                "created_at": 1,
+                "is_active": 1,
+            },
+        )
+        if doc is None or not doc.get("is_active", True):
+            raise Unauthorized("The account no longer exists.", code="SESSION_REVOKED")
+        return UserView(
+            id=str(doc["_id"]),
+            username=doc["username"],
+            email=doc["email"],
+            email_verified=bool(doc.get("email_verified", False)),
+            roles=sorted(doc.get("roles", [])),
+            created_at=doc["created_at"],
+        )
 
     async def change_password(
         self, actor: Actor, cmd: PasswordChangeRequest, ctx: ClientContext | None = None

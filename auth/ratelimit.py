@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from server.errors import RateLimited
 
@@ -24,6 +25,15 @@ class RateLimiter:
     async def hit(self, bucket: str, key: str, *, limit: int, window: int) -> None:
         """Count one request; raise 429 with `Retry-After` once `limit` is passed in `window` s."""
         count, ttl = await self._script(keys=[f"{self._prefix}:{bucket}:{key}"], args=[window])
+        self.check(count, ttl, limit=limit)
+
+    async def queue_hit(self, pipe: Pipeline, bucket: str, key: str, *, window: int) -> None:
+        """Queue one count on a pipeline (so several limits share one round trip); pass the
+        pipeline's answer to `check`."""
+        await self._script(keys=[f"{self._prefix}:{bucket}:{key}"], args=[window], client=pipe)
+
+    @staticmethod
+    def check(count: int, ttl: int, *, limit: int) -> None:
         if int(count) > limit:
             raise RateLimited("Too many requests. Try again later.", retry_after=int(ttl))
 

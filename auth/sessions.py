@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from beanie import PydanticObjectId
 from bson import ObjectId
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from auth.actor import Actor
 from auth.audit.manager import AuditLog
@@ -29,6 +31,7 @@ from auth.schemas import (
 )
 from auth.stepup import require_recent_auth
 from auth.tokens import (
+    AccessClaims,
     compose_refresh_token,
     constant_time_equal,
     decode_access_token,
@@ -62,6 +65,27 @@ def user_view(user: User) -> UserView:
         roles=sorted(user.roles),
         created_at=user.created_at,
     )
+
+
+PREFETCH_STATE_KEY = "auth_prefetch"
+
+
+@dataclass(frozen=True, slots=True)
+class Prefetched:
+    """An access token's claims and its session's Redis liveness answer, learnt once."""
+
+    token: str
+    claims: AccessClaims
+    liveness: Sequence[Any]
+
+
+def prefetch_claims(scope: Any, token: str, claims: AccessClaims, liveness: Sequence[Any]) -> None:
+    scope.setdefault("state", {})[PREFETCH_STATE_KEY] = Prefetched(token, claims, liveness)
+
+
+def prefetched_for(scope: Any) -> Prefetched | None:
+    prefetched = scope.get("state", {}).get(PREFETCH_STATE_KEY)
+    return prefetched if isinstance(prefetched, Prefetched) else None
 
 
 class SessionsMixin:
@@ -161,15 +185,25 @@ class SessionsMixin:
             code="REFRESH_TOKEN_REUSED",
         )
 
-    async def authenticate(self, token: str, ctx: ClientContext) -> Actor:
+    async def authenticate(
+        self, token: str, ctx: ClientContext, prefetched: Prefetched | None = None
+    ) -> Actor:
         """The `Actor` for a bearer access token (checked against session revocation) or for
-        a permanent API token (`sbp_…`, with its scopes)."""
+        a permanent API token (`sbp_…`, with its scopes).
+
+        `prefetched` carries what the rate-limit guard already learnt for this very token
+        (its claims and the Redis liveness answer), so neither is repeated."""
         if token.startswith("sbp_") and self.api_tokens is not None:
             return await self.api_tokens.authenticate(token, ip=ctx.ip, user_agent=ctx.user_agent)
-        claims = decode_access_token(
-            token, secret=self.config.secret_key, issuer=self.config.jwt_issuer
-        )
-        if not await self.session_is_live(claims.session_id):
+        if prefetched is not None and prefetched.token == token:
+            claims = prefetched.claims
+            live = await self._liveness_from(claims.session_id, prefetched.liveness)
+        else:
+            claims = decode_access_token(
+                token, secret=self.config.secret_key, issuer=self.config.jwt_issuer
+            )
+            live = await self.session_is_live(claims.session_id)
+        if not live:
             raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
         return Actor(
             user_id=ObjectId(claims.user_id),
@@ -184,11 +218,17 @@ class SessionsMixin:
             auth_time=claims.auth_time,
         )
 
+    def queue_session_liveness(self, pipe: Pipeline, session_id: str) -> None:
+        """Queue the Redis half of `session_is_live` on a pipeline shared with other work."""
+        pipe.mget(f"auth:sess:{session_id}", f"auth:revoked:{session_id}")
+
     async def session_is_live(self, session_id: str) -> bool:
         """Redis answers for recent sessions; the database is asked when Redis does not know."""
-        live, revoked = await self._redis.mget(
-            f"auth:sess:{session_id}", f"auth:revoked:{session_id}"
-        )
+        answer = await self._redis.mget(f"auth:sess:{session_id}", f"auth:revoked:{session_id}")
+        return await self._liveness_from(session_id, answer)
+
+    async def _liveness_from(self, session_id: str, answer: Sequence[Any]) -> bool:
+        live, revoked = answer
         if revoked is not None:
             return False
         if live is not None:

@@ -8,6 +8,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jwt
 
@@ -60,6 +61,19 @@ def issue_access_token(
 
 
 def decode_access_token(token: str, *, secret: str, issuer: str) -> AccessClaims:
+    """Verified claims of an access token (401 `TOKEN_EXPIRED` / `INVALID_TOKEN` otherwise).
+
+    A client sends the same token with every request for its 15 minutes, so successful
+    verifications are remembered per token string (failures never are); expiry is checked
+    again on every use."""
+    claims = _verified_claims(token, secret, issuer)
+    if claims.expires_at <= time.time():
+        raise Unauthorized("The access token has expired.", code="TOKEN_EXPIRED")
+    return claims
+
+
+@lru_cache(maxsize=8192)
+def _verified_claims(token: str, secret: str, issuer: str) -> AccessClaims:
     try:
         payload = jwt.decode(
             token,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -13,7 +13,7 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 from litestar_saq import CronJob, QueueConfig, SAQConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 
@@ -58,6 +58,7 @@ from server.groups.wiring import (
 )
 from server.health import HEALTH_CHECKS_STATE_KEY, HealthController
 from server.logging_setup import configure_logging
+from server.metrics import RequestMetricsMiddleware
 from server.middleware import RequestIdMiddleware
 from server.security_headers import SecurityHeadersMiddleware
 from server.services import Services
@@ -266,6 +267,12 @@ def _health_checks(services: Services) -> dict[str, Any]:
     return checks
 
 
+def _job(fn: Callable[[dict[str, Any]], Awaitable[Any]]) -> Any:
+    """Our jobs take `ctx` as a plain dict (they add `services` to it); SAQ's stubs type it
+    as a closed TypedDict, so hand the functions over untyped."""
+    return fn
+
+
 def _saq_config(settings: Settings) -> SAQConfig:
     async def worker_startup(ctx: dict[str, Any]) -> None:
         configure_logging(settings.log_level)
@@ -282,46 +289,46 @@ def _saq_config(settings: Settings) -> SAQConfig:
                 dsn=settings.redis_url,
                 name="default",
                 tasks=[
-                    jobs.expire_shop_rentals,
-                    jobs.sweep_groups,
-                    jobs.drain_email_outbox,
-                    jobs.cleanup_security_tokens,
-                    jobs.cleanup_expired_sessions,
+                    _job(jobs.expire_shop_rentals),
+                    _job(jobs.sweep_groups),
+                    _job(jobs.drain_email_outbox),
+                    _job(jobs.cleanup_security_tokens),
+                    _job(jobs.cleanup_expired_sessions),
                 ],
                 scheduled_tasks=[
                     CronJob(
-                        function=jobs.expire_shop_rentals,
+                        function=_job(jobs.expire_shop_rentals),
                         cron=settings.shop_rental_sweep_cron,
                         unique=True,
                         timeout=300,
                     ),
                     CronJob(
-                        function=jobs.sweep_groups,
+                        function=_job(jobs.sweep_groups),
                         cron=settings.group_sweep_cron,
                         unique=True,
                         timeout=300,
                     ),
                     CronJob(
-                        function=jobs.drain_email_outbox,
+                        function=_job(jobs.drain_email_outbox),
                         cron=settings.email_drain_cron,
                         unique=True,
                         timeout=120,
                     ),
                     CronJob(
-                        function=jobs.cleanup_security_tokens,
+                        function=_job(jobs.cleanup_security_tokens),
                         cron="17 * * * *",
                         unique=True,
                         timeout=300,
                     ),
                     CronJob(
-                        function=jobs.cleanup_expired_sessions,
+                        function=_job(jobs.cleanup_expired_sessions),
                         cron=settings.session_cleanup_cron,
                         unique=True,
                         timeout=300,
                     ),
                 ],
-                startup=worker_startup,
-                shutdown=worker_shutdown,
+                startup=_job(worker_startup),
+                shutdown=_job(worker_shutdown),
             )
         ],
         use_server_lifespan=False,
@@ -359,12 +366,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await hub.stop()
             await services.close()
 
-    prometheus = PrometheusConfig(
-        app_name="second_brain",
-        prefix="second_brain",
-        group_path=True,
-        exclude=["/metrics", "/health"],
-    )
     app = Litestar(
         route_handlers=[
             HealthController,
@@ -384,7 +385,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies=dict(AUTH_DEPENDENCIES),
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[prometheus.middleware],
+        middleware=[RequestMetricsMiddleware],
         cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True),
         openapi_config=OpenAPIConfig(
             title=settings.app_name,

@@ -84,6 +84,9 @@ class ServerCLIPlugin(CLIPluginProtocol):
         @audit.command(name="rotate-totp-keys", help="Re-encrypt TOTP secrets with the first key.")
         def rotate_totp_keys(app: Litestar) -> None:
             async def _work(services: Services) -> Any:
-                return await services.auth.totp.rotate_keys()
+                totp = services.auth.totp
+                if totp is None:
+                    raise click.ClickException("TOTP is not configured in this process")
+                return await totp.rotate_keys()
 
             click.echo(f"re-encrypted {run_with_services(app, _work)} TOTP secrets")
