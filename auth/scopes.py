@@ -2,7 +2,10 @@
 
 A full login session (`actor.scopes is None`) allows everything its user may do. A permanent
 API token carries only the scopes it was created with; `family:*` grants the whole family.
-Managers of other contexts call `require_scope(actor, "wallet:transfer")` before acting.
+Managers of other contexts call `require_scope(actor, "wallet:transfer")` at the top of every
+user-facing method (reads need `<area>:read`; anything that moves money needs
+`wallet:transfer` or `shop:purchase`). The full list is in README ("API tokens") and
+docs/security.md.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ KNOWN_SCOPES: frozenset[str] = frozenset(
         "wallet:*",
         "wallet:read",
         "wallet:transfer",
+        "wallet:admin",
         "families:*",
         "families:read",
         "families:write",
@@ -26,7 +30,8 @@ KNOWN_SCOPES: frozenset[str] = frozenset(
         "workspaces:write",
         "shop:*",
         "shop:read",
-        "shop:write",
+        "shop:purchase",
+        "shop:admin",
         "notifications:*",
         "notifications:read",
         "notifications:write",

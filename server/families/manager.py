@@ -103,6 +103,7 @@ class FamilyManager(GroupManager):
         )
 
     async def relationships(self, actor: Actor, family_id: Any) -> list[RelationshipView]:
+        self.require_read(actor)
         group, _ = await self.load(actor, family_id)
         raws = (
             await Relationship.get_pymongo_collection().find({"family_id": group.id}).to_list(500)
@@ -125,6 +126,7 @@ class FamilyManager(GroupManager):
     async def set_relationship(
         self, actor: Actor, family_id: Any, user_id: Any, cmd: RelationshipSet
     ) -> RelationshipView:
+        self.require_write(actor)
         group, _ = await self.load_admin(actor, family_id)
         relationship = self._check_relationship(cmd.relationship)
         assert relationship is not None
@@ -145,6 +147,7 @@ class FamilyManager(GroupManager):
     # ------------------------------------------------------------------ backup admins
 
     async def set_backup_admin(self, actor: Actor, family_id: Any, user_id: Any) -> MemberView:
+        self.require_write(actor)
         group, _ = await self.load_admin(actor, family_id)
         target = await self._target(group, user_id)
         if self.kind.is_admin(target.role):
@@ -159,6 +162,7 @@ class FamilyManager(GroupManager):
         return await self._set_rank(group, target, rank)
 
     async def remove_backup_admin(self, actor: Actor, family_id: Any, user_id: Any) -> None:
+        self.require_write(actor)
         group, _ = await self.load_admin(actor, family_id)
         target = await self._target(group, user_id)
         if target.backup_rank is None:
@@ -197,6 +201,7 @@ class FamilyManager(GroupManager):
         self, actor: Actor, family_id: Any, cmd: RecoveryOpen | None
     ) -> RecoveryResult:
         """No active admin left: promote the first active backup admin, else open a vote."""
+        self.require_write(actor)
         group, member = await self.load(actor, family_id)
         members = await self.members_of(group.id)  # type: ignore[arg-type]
         active = await self._active_users([m.user_id for m in members])
@@ -218,6 +223,7 @@ class FamilyManager(GroupManager):
     async def vote_recovery(
         self, actor: Actor, family_id: Any, vote_id: Any, cmd: VoteCast
     ) -> VoteView:
+        self.require_write(actor)
         group, member = await self.load(actor, family_id)
         return await self.cast_vote(group, member, vote_id, "recovery", cmd.approve)
 

@@ -18,6 +18,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from auth.actor import Actor
 from auth.documents import User, utcnow
 from auth.manager import user_channel
+from auth.scopes import require_scope
 from realtime.bus import EventBus
 from server.db import run_in_transaction
 from server.errors import Forbidden, NotFound
@@ -89,6 +90,21 @@ class GroupManagerBase:
         return Forbidden(
             f"Only {self.kind.label} admins may do this.", code=f"{self._code}_ADMIN_REQUIRED"
         )
+
+    # ------------------------------------------------------------------ API-token scopes
+
+    def require_read(self, actor: Actor) -> None:
+        """403 `INSUFFICIENT_SCOPE` for a token without `families:read` / `workspaces:read`."""
+        require_scope(actor, f"{self.kind.scope_area}:read")
+
+    def require_write(self, actor: Actor) -> None:
+        """403 `INSUFFICIENT_SCOPE` for a token without `families:write` / `workspaces:write`."""
+        require_scope(actor, f"{self.kind.scope_area}:write")
+
+    def require_transfer(self, actor: Actor) -> None:
+        """Moving the group's money: the group's write scope and `wallet:transfer`."""
+        self.require_write(actor)
+        require_scope(actor, "wallet:transfer")
 
     # ------------------------------------------------------------------ loading
 

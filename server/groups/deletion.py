@@ -34,6 +34,7 @@ class DeletionMixin(PurchasesMixin):
     async def delete(self, actor: Actor, group_id: Any) -> None:
         """Pay the balance back to the admins in equal shares (the remainder to the one
         deleting), close the wallet, end every membership, invitation, request and vote."""
+        self.require_write(actor)
         group, member = await self.load(actor, group_id)
         if not self._may_delete(member):
             raise Forbidden(

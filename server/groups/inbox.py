@@ -36,7 +36,16 @@ class InvitationInbox:
         return Invitation.model_validate(raw)
 
     async def received(self, actor: Actor, status: str | None = "pending") -> list[InvitationView]:
-        query: dict[str, Any] = {"invitee_id": actor.user_id}
+        """Invitations to the kinds the actor may read (an API token: its `…:read` scopes)."""
+        readable = [
+            kind
+            for kind, manager in self._managers.items()
+            if actor.allows_scope(f"{manager.kind.scope_area}:read")
+        ]
+        if not readable:
+            # Refused with the first kind's scope (the standard INSUFFICIENT_SCOPE body).
+            next(iter(self._managers.values())).require_read(actor)
+        query: dict[str, Any] = {"invitee_id": actor.user_id, "group_kind": {"$in": readable}}
         if status:
             query["status"] = status
         raws = await Invitation.get_pymongo_collection().find(query).sort("_id", -1).to_list(200)

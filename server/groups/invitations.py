@@ -38,6 +38,7 @@ class InvitationMixin(MembershipMixin):
         self, actor: Actor, group_id: Any, cmd: InvitationCreate
     ) -> tuple[InvitationView, bool]:
         """The invitation and whether it is new (an open one for the same person is returned)."""
+        self.require_write(actor)
         group, _ = await self.load_admin(actor, group_id)
         await self._require_verified(actor)
         if bool(cmd.username) == bool(cmd.email):
@@ -168,6 +169,7 @@ class InvitationMixin(MembershipMixin):
     async def list_invitations(
         self, actor: Actor, group_id: Any, status: str | None = None
     ) -> list[InvitationView]:
+        self.require_read(actor)
         group, _ = await self.load_admin(actor, group_id)
         await self.expire_invitations(group_id=group.id)
         query: dict[str, Any] = {"group_kind": self.kind.name, "group_id": group.id}
@@ -192,6 +194,7 @@ class InvitationMixin(MembershipMixin):
         return Invitation.model_validate(raw)
 
     async def cancel_invitation(self, actor: Actor, group_id: Any, inv_id: Any) -> None:
+        self.require_write(actor)
         group, _ = await self.load_admin(actor, group_id)
         inv = await self._group_invitation(group, inv_id)
         closed = await self._close(inv, "cancelled")
@@ -202,6 +205,7 @@ class InvitationMixin(MembershipMixin):
         await self.publish_users([inv.invitee_id], self.etype("invitation_cancelled"), event)
 
     async def resend_invitation(self, actor: Actor, group_id: Any, inv_id: Any) -> InvitationView:
+        self.require_write(actor)
         group, _ = await self.load_admin(actor, group_id)
         inv = await self._group_invitation(group, inv_id)
         now = self.now()
@@ -236,6 +240,7 @@ class InvitationMixin(MembershipMixin):
     # ------------------------------------------------------------------ the invitee's side
 
     async def accept_invitation(self, actor: Actor, inv: Invitation) -> MemberView:
+        self.require_write(actor)
         if inv.invitee_id != actor.user_id:
             raise NotFound("No such invitation.", code="INVITATION_NOT_FOUND")
         if inv.status != "pending":
@@ -320,6 +325,7 @@ class InvitationMixin(MembershipMixin):
         """Hook for kind-specific data on joining (families store the relationship)."""
 
     async def decline_invitation(self, actor: Actor, inv: Invitation) -> InvitationView:
+        self.require_write(actor)
         if inv.invitee_id != actor.user_id:
             raise NotFound("No such invitation.", code="INVITATION_NOT_FOUND")
         if inv.status == "pending" and as_utc(inv.expires_at) <= self.now():

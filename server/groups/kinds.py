@@ -26,6 +26,11 @@ class GroupKind:
     def channel_prefix(self) -> str:
         return self.name
 
+    @property
+    def scope_area(self) -> str:
+        """The API-token scope area: `families` / `workspaces` (`families:read`, ...)."""
+        return "families" if self.name == "family" else "workspaces"
+
     def channel(self, group_id: object) -> str:
         return f"{self.name}:{group_id}"
 

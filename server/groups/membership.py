@@ -73,6 +73,7 @@ class MembershipMixin(GroupManagerBase):
     # ------------------------------------------------------------------ groups
 
     async def create(self, actor: Actor, cmd: GroupCreate) -> GroupView:
+        self.require_write(actor)
         name = cmd.name.strip()
         if len(name) < 3:
             raise Unprocessable(
@@ -115,6 +116,7 @@ class MembershipMixin(GroupManagerBase):
         """Overridden by the wallet mixin: open the group's ledger account."""
 
     async def list_mine(self, actor: Actor) -> list[GroupView]:
+        self.require_read(actor)
         members = {
             m["group_id"]: Membership.model_validate(m)
             async for m in Membership.get_pymongo_collection().find(
@@ -133,10 +135,12 @@ class MembershipMixin(GroupManagerBase):
         return [self.view(g, members[g.id]) for g in groups]
 
     async def get(self, actor: Actor, group_id: Any) -> GroupView:
+        self.require_read(actor)
         group, member = await self.load(actor, group_id)
         return self.view(group, member)
 
     async def update(self, actor: Actor, group_id: Any, cmd: GroupUpdate) -> GroupView:
+        self.require_write(actor)
         group, member = await self.load_admin(actor, group_id)
         changes: dict[str, Any] = {}
         if cmd.name is not msgspec.UNSET:
@@ -170,6 +174,7 @@ class MembershipMixin(GroupManagerBase):
     # ------------------------------------------------------------------ members
 
     async def list_members(self, actor: Actor, group_id: Any) -> list[MemberView]:
+        self.require_read(actor)
         group, _ = await self.load(actor, group_id)
         members = await self.members_of(group.id)  # type: ignore[arg-type]
         names = await self.usernames(m.user_id for m in members)
@@ -201,6 +206,7 @@ class MembershipMixin(GroupManagerBase):
     async def change_role(
         self, actor: Actor, group_id: Any, user_id: Any, cmd: RoleChange
     ) -> MemberView:
+        self.require_write(actor)
         group, me = await self.load_admin(actor, group_id)
         target = await self._target(group, user_id)
         role = cmd.role
@@ -261,6 +267,7 @@ class MembershipMixin(GroupManagerBase):
         return view
 
     async def remove_member(self, actor: Actor, group_id: Any, user_id: Any) -> None:
+        self.require_write(actor)
         group, me = await self.load(actor, group_id)
         target = await self._target(group, user_id)
         if target.user_id == me.user_id:
@@ -282,6 +289,7 @@ class MembershipMixin(GroupManagerBase):
         return None
 
     async def leave(self, actor: Actor, group_id: Any) -> None:
+        self.require_write(actor)
         group, me = await self.load(actor, group_id)
         if self.kind.owner_role and me.role == self.kind.owner_role:
             raise Conflict(

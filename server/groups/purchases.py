@@ -40,6 +40,7 @@ class PurchasesMixin(RequestsMixin):
         """The shop's payer for this kind: a `Payment` now, or a `Deferred` request."""
         from server.shop.manager import Deferred, Payment
 
+        self.require_write(intent.actor)
         group, member = await self.load(intent.actor, intent.group_id)
         if group.frozen:
             raise self._frozen()

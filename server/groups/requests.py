@@ -66,6 +66,7 @@ class RequestsMixin(WalletMixin):
     async def create_token_request(
         self, actor: Actor, group_id: Any, cmd: TokenRequestCreate
     ) -> RequestView:
+        self.require_write(actor)
         group, member = await self.load(actor, group_id)
         if group.frozen:
             raise self._frozen()
@@ -131,6 +132,7 @@ class RequestsMixin(WalletMixin):
     async def list_requests(
         self, actor: Actor, group_id: Any, status: str | None = None
     ) -> list[RequestView]:
+        self.require_read(actor)
         group, member = await self.load(actor, group_id)
         await self.expire_requests(group_id=group.id)
         query: dict[str, Any] = {"group_kind": self.kind.name, "group_id": group.id}
@@ -167,6 +169,7 @@ class RequestsMixin(WalletMixin):
     async def approve_request(
         self, actor: Actor, group_id: Any, request_id: Any, cmd: DecisionRequest
     ) -> RequestView:
+        self.require_transfer(actor)
         group, _ = await self.load_admin(actor, group_id)
         req = await self._group_request(group, request_id)
         await self._check_pending(req)
@@ -224,6 +227,7 @@ class RequestsMixin(WalletMixin):
     async def deny_request(
         self, actor: Actor, group_id: Any, request_id: Any, cmd: DecisionRequest
     ) -> RequestView:
+        self.require_write(actor)
         group, _ = await self.load_admin(actor, group_id)
         req = await self._group_request(group, request_id)
         await self._check_pending(req)

@@ -219,6 +219,7 @@ class VotesMixin(InvitationMixin):
         return count
 
     async def list_votes(self, actor: Actor, group_id: Any, purpose: str) -> list[VoteView]:
+        self.require_read(actor)
         group, _ = await self.load(actor, group_id)
         raws = await (
             QuorumVote.get_pymongo_collection()

@@ -68,6 +68,7 @@ class WalletMixin(VotesMixin):
         return WalletFrozen(f"The {self.kind.label} wallet is frozen.")
 
     async def wallet(self, actor: Actor, group_id: Any) -> GroupWalletView:
+        self.require_read(actor)
         group, _ = await self.load(actor, group_id)
         account = await self._account(group)
         members = await self.members_of(group.id)  # type: ignore[arg-type]
@@ -89,6 +90,7 @@ class WalletMixin(VotesMixin):
     async def set_permissions(
         self, actor: Actor, group_id: Any, user_id: Any, cmd: WalletPermissionsUpdate
     ) -> MemberPermissionView:
+        self.require_write(actor)
         group, _ = await self.load_admin(actor, group_id)
         target = await self._target(group, user_id)
         raw = await Membership.get_pymongo_collection().find_one_and_update(
@@ -115,6 +117,7 @@ class WalletMixin(VotesMixin):
     async def list_transfers(
         self, actor: Actor, group_id: Any, *, limit: int = 50, cursor: str | None = None
     ) -> TransferPage:
+        self.require_read(actor)
         group, _ = await self.load(actor, group_id)
         account = await self._account(group)
         return await self.ledger.account_transfers(account.id, limit=limit, cursor=cursor)  # type: ignore[no-any-return]
@@ -158,6 +161,7 @@ class WalletMixin(VotesMixin):
         await self.publish_group(group.id, self.etype("updated"), GroupChanged(self.info(group)))
 
     async def freeze(self, actor: Actor, group_id: Any, cmd: FreezeRequest) -> GroupWalletView:
+        self.require_write(actor)
         group, _ = await self.load_admin(actor, group_id)
 
         async def work(session: AsyncClientSession) -> GroupDocument | None:
@@ -178,6 +182,7 @@ class WalletMixin(VotesMixin):
         return await self.wallet(actor, group_id)
 
     async def unfreeze(self, actor: Actor, group_id: Any) -> GroupWalletView:
+        self.require_write(actor)
         group, _ = await self.load_admin(actor, group_id)
 
         async def work(session: AsyncClientSession) -> GroupDocument | None:
@@ -198,6 +203,7 @@ class WalletMixin(VotesMixin):
     # ------------------------------------------------------------------ emergency unfreeze
 
     async def open_emergency_unfreeze(self, actor: Actor, group_id: Any, cmd: VoteOpen) -> VoteView:
+        self.require_write(actor)
         group, member = await self.load(actor, group_id)
         if not group.frozen:
             raise Conflict(f"The {self.kind.label} wallet is not frozen.", code="NOT_FROZEN")
@@ -213,6 +219,7 @@ class WalletMixin(VotesMixin):
     async def vote_emergency_unfreeze(
         self, actor: Actor, group_id: Any, vote_id: Any, cmd: VoteCast
     ) -> VoteView:
+        self.require_write(actor)
         group, member = await self.load(actor, group_id)
         return await self.cast_vote(group, member, vote_id, "emergency_unfreeze", cmd.approve)
 
@@ -283,6 +290,7 @@ class WalletMixin(VotesMixin):
         self, actor: Actor, group_id: Any, cmd: GroupSpendRequest, *, idempotency_key: str | None
     ) -> tuple[SpendResult, bool]:
         """Pay from the group wallet within the spender's rules; (result, replayed)."""
+        self.require_transfer(actor)
         group, member = await self.load(actor, group_id)
         key = check_key(idempotency_key)
         outcome = await self.ledger.idempotency.run(

@@ -13,6 +13,7 @@ from bson import ObjectId
 from auth.actor import Actor
 from auth.documents import utcnow
 from auth.manager import user_channel
+from auth.scopes import require_scope
 from realtime.bus import EventBus
 from server.errors import Unprocessable
 from server.notifications.documents import Notification, NotificationPreference
@@ -109,6 +110,7 @@ class NotificationManager:
         cursor: str | None = None,
         limit: int = 50,
     ) -> NotificationPage:
+        require_scope(actor, "notifications:read")
         limit = max(1, min(limit, MAX_PAGE))
         query: dict[str, Any] = {"user_id": actor.user_id}
         if unread is True:
@@ -137,6 +139,7 @@ class NotificationManager:
         )
 
     async def mark_read(self, actor: Actor, cmd: MarkReadRequest) -> MarkReadResult:
+        require_scope(actor, "notifications:write")
         ids = [] if cmd.ids is msgspec.UNSET else list(cmd.ids)
         if not cmd.all and not ids:
             raise Unprocessable(
@@ -158,6 +161,7 @@ class NotificationManager:
         return MarkReadResult(updated=int(result.modified_count), unread_count=unread)
 
     async def preferences(self, actor: Actor) -> NotificationPreferences:
+        require_scope(actor, "notifications:read")
         pref = await NotificationPreference.find_one(
             NotificationPreference.user_id == actor.user_id
         )
@@ -166,6 +170,7 @@ class NotificationManager:
     async def set_preferences(
         self, actor: Actor, cmd: NotificationPreferencesUpdate
     ) -> NotificationPreferences:
+        require_scope(actor, "notifications:write")
         muted = sorted(set(cmd.muted_types))
         await NotificationPreference.get_pymongo_collection().update_one(
             {"user_id": actor.user_id},

@@ -9,6 +9,7 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from auth.actor import ROLE_SHOP_ADMIN, Actor
+from auth.scopes import require_scope
 from server.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from server.shop.documents import ITEM_TYPES, ShopItem
 from server.shop.schemas import ItemCreate, ItemPage, ItemUpdate, ItemView
@@ -45,6 +46,7 @@ class CatalogueMixin:
     """Catalogue reads for everyone, writes for shop admins (and platform admins)."""
 
     def _require_shop_admin(self, actor: Actor) -> None:
+        require_scope(actor, "shop:admin")
         if not may_edit_catalogue(actor):
             raise Forbidden("Only shop administrators can edit the catalogue.")
 
@@ -65,6 +67,7 @@ class CatalogueMixin:
         limit: int = 50,
     ) -> ItemPage:
         """The catalogue in creation order; shop admins also see unavailable items."""
+        require_scope(actor, "shop:read")
         query: dict[str, Any] = {"deleted": False}
         if not may_edit_catalogue(actor):
             query["available"] = True
@@ -89,6 +92,7 @@ class CatalogueMixin:
         return ItemPage(items=items, next_cursor=items[-1].id if more and items else None)
 
     async def get_item(self, actor: Actor, item_id: str) -> ItemView:
+        require_scope(actor, "shop:read")
         return item_view(await self._item(item_id, include_hidden=may_edit_catalogue(actor)))
 
     async def _check_contents(self, type_: str, contents: list[str]) -> list[ObjectId]:

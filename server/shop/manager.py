@@ -25,6 +25,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from auth.actor import Actor
 from auth.manager import user_channel
+from auth.scopes import require_scope
 from realtime.bus import EventBus
 from server.errors import BadRequest, Conflict, Unprocessable
 from server.shop.catalogue import (
@@ -144,8 +145,11 @@ class ShopManager(CatalogueMixin):
 
         201 `{purchase, balance}`; 202 `{status, detail}` when a payer deferred it.
         Errors: `ITEM_NOT_FOUND`, `ALREADY_OWNED`, `RENTAL_NOT_OFFERED`, `INSUFFICIENT_FUNDS`,
-        `WALLET_FROZEN`, `EMAIL_NOT_VERIFIED`, `PAY_WITH_UNAVAILABLE`, idempotency errors.
+        `WALLET_FROZEN`, `EMAIL_NOT_VERIFIED`, `PAY_WITH_UNAVAILABLE`, idempotency errors;
+        403 `INSUFFICIENT_SCOPE` for a token without `shop:purchase` (and, with `payWith`,
+        the group's `families:write` / `workspaces:write`, checked by its payer).
         """
+        require_scope(actor, "shop:purchase")
         key = check_key(idempotency_key)
 
         async def operation(rec: Recorder) -> Any:
@@ -391,6 +395,7 @@ class ShopManager(CatalogueMixin):
 
     async def inventory(self, actor: Actor) -> Inventory:
         """What the actor owns, and rents until `validUntil` (expired rentals never count)."""
+        require_scope(actor, "shop:read")
         now = utcnow()
         docs = await (
             Ownership.get_pymongo_collection()
@@ -435,6 +440,7 @@ class ShopManager(CatalogueMixin):
     async def list_purchases(
         self, actor: Actor, *, cursor: str | None = None, limit: int = 50
     ) -> PurchasePage:
+        require_scope(actor, "shop:read")
         query: dict[str, Any] = {"user_id": actor.user_id}
         if cursor:
             if not ObjectId.is_valid(cursor):

@@ -18,6 +18,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from auth.actor import Actor
 from auth.documents import User
+from auth.scopes import require_scope
 from realtime.bus import EventBus
 from server.errors import (
     BadRequest,
@@ -137,6 +138,7 @@ class WalletManager(Ledger):
         return cached  # type: ignore[return-value]
 
     async def my_wallet(self, actor: Actor) -> WalletView:
+        require_scope(actor, "wallet:read")
         return wallet_view(await self.user_account(actor.user_id))
 
     async def require_verified(self, actor: Actor) -> None:
@@ -201,8 +203,9 @@ class WalletManager(Ledger):
 
         Errors: `IDEMPOTENCY_KEY_REQUIRED`, `IDEMPOTENCY_KEY_REUSED`, `INVALID_AMOUNT`,
         `SELF_TRANSFER`, `RECIPIENT_NOT_FOUND`, `INSUFFICIENT_FUNDS`, `WALLET_FROZEN`,
-        `EMAIL_NOT_VERIFIED`.
+        `EMAIL_NOT_VERIFIED`; 403 `INSUFFICIENT_SCOPE` for a token without `wallet:transfer`.
         """
+        require_scope(actor, "wallet:transfer")
         key = check_key(idempotency_key)
 
         async def operation(rec: Any) -> TransferResponse:
@@ -266,6 +269,7 @@ class WalletManager(Ledger):
         self, actor: Actor, cmd: MintRequest, *, idempotency_key: str | None
     ) -> Outcome[TransferResponse]:
         """Admins only: create tokens out of the issuer account into a user or wallet."""
+        require_scope(actor, "wallet:admin")
         if not actor.is_admin:
             raise Forbidden("Only administrators can mint tokens.")
         key = check_key(idempotency_key)
@@ -301,6 +305,7 @@ class WalletManager(Ledger):
         self, actor: Actor, *, limit: int = 50, cursor: str | None = None
     ) -> TransferPage:
         """The actor's transfers, newest first; `cursor` = the last id of the previous page."""
+        require_scope(actor, "wallet:read")
         account = await self.user_account(actor.user_id)
         return await self.account_transfers(account.id, limit=limit, cursor=cursor)  # type: ignore[arg-type]
 
@@ -324,6 +329,7 @@ class WalletManager(Ledger):
 
     async def get_transfer(self, actor: Actor, transfer_id: str) -> TransferView:
         """One of the actor's transfers (404 for anyone else's, to reveal nothing)."""
+        require_scope(actor, "wallet:read")
         account = await self.user_account(actor.user_id)
         doc = None
         if ObjectId.is_valid(transfer_id):
@@ -343,11 +349,13 @@ class WalletManager(Ledger):
 
     async def audit(self, actor: Actor) -> AuditReport:
         """Admins only: the ledger audit (see `server.wallet.audit`)."""
+        require_scope(actor, "wallet:admin")
         if not actor.is_admin:
             raise Forbidden("Only administrators can audit the ledger.")
         return await run_audit()
 
     async def admin_account(self, actor: Actor, account_id: str) -> WalletView:
+        require_scope(actor, "wallet:admin")
         if not actor.is_admin:
             raise Forbidden("Only administrators can inspect other wallets.")
         account = await self.get_account(account_id)
@@ -359,6 +367,7 @@ class WalletManager(Ledger):
         self, actor: Actor, account_id: str, *, frozen: bool, reason: str | None = None
     ) -> WalletView:
         """Admins only: freeze or unfreeze any non-system account."""
+        require_scope(actor, "wallet:admin")
         if not actor.is_admin:
             raise Forbidden("Only administrators can freeze wallets.")
         if not ObjectId.is_valid(account_id):

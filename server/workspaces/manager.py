@@ -22,6 +22,7 @@ class WorkspaceManager(GroupManager):
     async def transfer_ownership(
         self, actor: Actor, workspace_id: Any, cmd: TransferOwnership
     ) -> GroupView:
+        self.require_write(actor)
         group, me = await self.load(actor, workspace_id)
         if me.role != "owner":
             raise Forbidden("Only the owner may transfer ownership.", code="OWNER_REQUIRED")
