@@ -43,6 +43,7 @@ from agents.schemas import (
 from auth.actor import Actor
 from auth.documents import utcnow
 from auth.ratelimit import RateLimiter
+from auth.scopes import require_scope
 from server.errors import Conflict, NotFound, Unprocessable
 
 log = logging.getLogger("agents.chat")
@@ -188,6 +189,7 @@ class ChatService:
         )
 
     async def _session(self, actor: Actor, session_id: str) -> ChatSession:
+        require_scope(actor, "agents:chat")
         sid = _oid(session_id)
         raw = (
             await ChatSession.get_pymongo_collection().find_one(
@@ -201,6 +203,7 @@ class ChatService:
         return ChatSession.model_validate(raw)
 
     async def create_session(self, actor: Actor, cmd: SessionCreate) -> SessionView:
+        require_scope(actor, "agents:chat")
         session = ChatSession(
             user_id=actor.user_id,  # type: ignore[arg-type]
             agent=self._check_agent(cmd.agent),
@@ -212,6 +215,7 @@ class ChatService:
     async def list_sessions(
         self, actor: Actor, *, cursor: str | None = None, limit: int = 20
     ) -> SessionPage:
+        require_scope(actor, "agents:chat")
         query: dict[str, Any] = {"user_id": actor.user_id}
         if cursor:
             if not _oid(cursor):
@@ -284,6 +288,7 @@ class ChatService:
         self, actor: Actor, session_id: str, content: str, *, agent: str | None = None
     ) -> ChatRun:
         """Check and store the user's message; the returned run answers it."""
+        require_scope(actor, "agents:chat")
         text = content.strip()
         if not text:
             raise Unprocessable("The message is empty.", code="MESSAGE_EMPTY")
@@ -344,6 +349,7 @@ class ChatService:
         self, actor: Actor, session_id: str, approval_id: str, approve: bool
     ) -> ChatRun:
         """Record the user's answer to an approval; the returned run resumes the graph."""
+        require_scope(actor, "agents:chat")
         session = await self._session(actor, session_id)
         raw = await ChatApproval.get_pymongo_collection().find_one(
             {"session_id": session.id, "approval_id": approval_id}

@@ -29,6 +29,7 @@ from auth.schemas import (
     SessionView,
     UserView,
 )
+from auth.scopes import require_full_session
 from auth.stepup import require_recent_auth
 from auth.tokens import (
     AccessClaims,
@@ -273,6 +274,7 @@ class SessionsMixin:
             await self.audit.record("logout", actor=actor)
 
     async def list_sessions(self, actor: Actor) -> list[SessionView]:
+        require_full_session(actor)  # API tokens never reach account security (agents too)
         sessions = (
             await AuthSession.find(
                 AuthSession.user_id == actor.user_id,

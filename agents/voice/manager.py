@@ -27,6 +27,7 @@ from agents.voice.tokens import mint_token
 from auth.actor import Actor
 from auth.manager import user_channel
 from auth.ratelimit import RateLimiter
+from auth.scopes import require_scope
 from server.errors import NotFound, ServiceUnavailable, Unprocessable
 
 
@@ -43,6 +44,7 @@ class VoiceManager:
 
     async def start_session(self, actor: Actor, cmd: VoiceSessionRequest) -> VoiceSessionView:
         # cmd.identity / cmd.room / cmd.name are deliberately never read.
+        require_scope(actor, "agents:chat")
         if not self.config.livekit_configured:
             raise VoiceUnavailable("Voice is not available on this server.")
         if cmd.agent is not None and cmd.agent not in AGENTS:
@@ -74,6 +76,7 @@ class VoiceManager:
         self, actor: Actor, chat_session_id: str, approval_id: str, cmd: ApprovalDecision
     ) -> ApprovalDecisionView:
         """Answer a pending voice approval with a tap (first answer wins: 409 after)."""
+        require_scope(actor, "agents:chat")
         if not PydanticObjectId.is_valid(chat_session_id):
             raise NotFound("No such pending voice approval.", code="APPROVAL_NOT_FOUND")
         decision = await self.broker.decide(

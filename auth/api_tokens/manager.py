@@ -18,7 +18,7 @@ from auth.api_tokens.documents import ApiToken
 from auth.api_tokens.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenView
 from auth.audit.manager import AuditLog
 from auth.documents import User, utcnow
-from auth.scopes import KNOWN_SCOPES
+from auth.scopes import KNOWN_SCOPES, require_full_session
 from auth.tokens import sha256_hex
 from server.errors import Conflict, NotFound, Unauthorized, Unprocessable
 
@@ -52,6 +52,7 @@ class ApiTokenManager:
         self._touch_interval = touch_interval_seconds
 
     async def create(self, actor: Actor, cmd: ApiTokenCreate) -> ApiTokenCreated:
+        require_full_session(actor)  # API tokens never reach account security (agents too)
         unknown = sorted(set(cmd.scopes) - KNOWN_SCOPES)
         if unknown:
             raise Unprocessable(
@@ -101,6 +102,7 @@ class ApiTokenManager:
         return ApiTokenCreated(**{f: getattr(view, f) for f in view.__struct_fields__}, token=raw)
 
     async def list(self, actor: Actor) -> list[ApiTokenView]:
+        require_full_session(actor)  # API tokens never reach account security (agents too)
         docs = (
             await ApiToken.find(_active_query(actor.user_id))
             .sort([("created_at", SortDirection.DESCENDING)])
@@ -109,6 +111,7 @@ class ApiTokenManager:
         return [_view(d) for d in docs]
 
     async def revoke(self, actor: Actor, token_id: str) -> None:
+        require_full_session(actor)  # API tokens never reach account security (agents too)
         if not ObjectId.is_valid(token_id):
             raise NotFound("No such API token.", code="TOKEN_NOT_FOUND")
         result = await ApiToken.get_pymongo_collection().update_one(

@@ -23,6 +23,7 @@ from auth.actor import Actor
 from auth.audit.documents import AuditRecord
 from auth.audit.schemas import AuditEventView, AuditPage, ChainReport
 from auth.documents import utcnow
+from auth.scopes import require_full_session
 from server.errors import Unprocessable
 
 log = logging.getLogger("auth.audit")
@@ -113,6 +114,7 @@ class AuditLog:
 
     async def page(self, actor: Actor, cursor: str | None, limit: int) -> AuditPage:
         """The actor's own events, newest first; `cursor` is the `nextCursor` of the last page."""
+        require_full_session(actor)  # API tokens never reach account security (agents too)
         query: dict[str, Any] = {"user_id": actor.user_id}
         if cursor:
             if not cursor.isdigit() or len(cursor) > 18:

@@ -30,6 +30,7 @@ from auth.lockdown.schemas import (
     TrustedDeviceView,
 )
 from auth.onetime import OneTimeTokens
+from auth.scopes import require_full_session
 from auth.stepup import require_recent_auth
 from server.errors import Forbidden, NotFound, RateLimited, Unprocessable
 
@@ -98,6 +99,7 @@ class LockdownManager:
         self._tokens = tokens
 
     async def status(self, actor: Actor) -> LockdownView:
+        require_full_session(actor)  # API tokens never reach account security (agents too)
         return _view(await LockdownState.find_one(LockdownState.user_id == actor.user_id))
 
     async def request_change(self, actor: Actor, cmd: LockdownChangeRequest) -> None:

@@ -24,6 +24,7 @@ from auth.actor import Actor
 from auth.audit.manager import AuditLog
 from auth.documents import User, utcnow
 from auth.ratelimit import LoginThrottle
+from auth.scopes import require_full_session
 from auth.stepup import require_recent_auth
 from auth.totp import codes
 from auth.totp.documents import TotpCredential
@@ -65,6 +66,7 @@ class TotpManager:
     # ------------------------------------------------------------------ enrolment
 
     async def status(self, actor: Actor) -> TotpStatusView:
+        require_full_session(actor)  # API tokens never reach account security (agents too)
         cred = await TotpCredential.find_one(TotpCredential.user_id == actor.user_id)
         enabled = bool(cred and cred.confirmed)
         return TotpStatusView(

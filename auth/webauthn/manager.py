@@ -36,6 +36,7 @@ from webauthn.helpers.structs import (
 
 from auth.actor import Actor
 from auth.documents import User, utcnow
+from auth.scopes import require_full_session
 from auth.stepup import require_recent_auth
 from auth.webauthn.documents import WebAuthnCredential
 from auth.webauthn.schemas import (
@@ -271,6 +272,7 @@ class WebAuthnManager:
     # ------------------------------------------------------------------ management
 
     async def list(self, actor: Actor) -> list[PasskeyView]:
+        require_full_session(actor)  # API tokens never reach account security (agents too)
         creds = (
             await WebAuthnCredential.find(WebAuthnCredential.user_id == actor.user_id)
             .sort([("created_at", SortDirection.ASCENDING)])

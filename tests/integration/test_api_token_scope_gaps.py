@@ -1,0 +1,144 @@
+"""Closed scope gaps (issue 6): API tokens never manage account security even through an agent
+(the check lives in the auth managers, not only in the auth routes), and the chat and voice
+agents need the `agents:chat` scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agents.tools.registry import NoArgs, ToolContext
+from agents.tools.security import (
+    ActivityArgs,
+    SessionArgs,
+    security_passkeys,
+    security_recent_activity,
+    security_revoke_session,
+    security_sessions,
+    security_two_factor,
+)
+from auth.actor import Actor
+from server.errors import Forbidden
+from tests.helpers import assert_error, register, services
+from tests.integration.test_api_token_scopes import as_token, assert_scope_refused, token_for
+from tests.voice_support import LIVEKIT, VOICE
+
+pytestmark = pytest.mark.integration
+
+CHAT = "/api/v1/chat"
+
+
+async def token_actor(client: Any, raw: str) -> Actor:
+    """The actor the server builds for a bearer API token (what an agent would act for)."""
+    return await services(client).auth.api_tokens.authenticate(raw, ip=None, user_agent=None)  # type: ignore[no-any-return]
+
+
+async def test_auth_managers_refuse_an_api_token_actor_even_with_every_scope(client):
+    """Regression: `require_full_session` was only in the auth routes, so an agent acting for a
+    `*` API token could list/revoke sessions, read 2FA/passkeys/audit through the managers."""
+    user = await register(client)
+    actor = await token_actor(client, await token_for(client, user, "*"))
+    assert actor.scopes is not None
+    sessions = await client.get("/api/v1/auth/sessions", headers=user["headers"])
+    session_id = sessions.json()[0]["id"]
+    auth = services(client).auth
+
+    calls = [
+        auth.list_sessions(actor),
+        auth.revoke_session(actor, session_id),
+        auth.revoke_other_sessions(actor),
+        auth.audit.page(actor, None, 10),
+        auth.api_tokens.list(actor),
+        auth.api_tokens.revoke(actor, "0" * 24),
+    ]
+    if auth.totp is not None:
+        calls.append(auth.totp.status(actor))
+    if auth.webauthn is not None:
+        calls.append(auth.webauthn.list(actor))
+    for call in calls:
+        with pytest.raises(Forbidden) as refused:
+            await call
+        assert refused.value.code == "SESSION_REQUIRED", refused.value
+
+    # The session is untouched and the user's own login still manages security.
+    after = await client.get("/api/v1/auth/sessions", headers=user["headers"])
+    assert after.status_code == 200, after.text
+    assert [s["id"] for s in after.json()] == [session_id]
+
+
+async def test_security_agent_tools_refuse_an_api_token_actor(client):
+    """The security agent's tools, run for an API-token actor, answer SESSION_REQUIRED."""
+    user = await register(client)
+    actor = (await token_actor(client, await token_for(client, user, "*"))).with_channel("agent")
+    ctx = ToolContext(services=services(client), actor=actor, call_id="call-1")
+    sessions = await client.get("/api/v1/auth/sessions", headers=user["headers"])
+    session_id = sessions.json()[0]["id"]
+    tools = [
+        security_sessions(ctx, NoArgs()),
+        security_revoke_session(ctx, SessionArgs(session_id=session_id)),
+        security_recent_activity(ctx, ActivityArgs(limit=5)),
+    ]
+    auth = services(client).auth
+    if auth.totp is not None:
+        tools.append(security_two_factor(ctx, NoArgs()))
+    if auth.webauthn is not None:
+        tools.append(security_passkeys(ctx, NoArgs()))
+    for tool in tools:
+        with pytest.raises(Forbidden) as refused:
+            await tool
+        assert refused.value.code == "SESSION_REQUIRED", refused.value
+
+
+async def test_chat_needs_the_agents_chat_scope(client):
+    """A token without `agents:chat` cannot start, list or use chats; one with it can."""
+    user = await register(client)
+    other = await token_for(client, user, "wallet:read")
+    refused = await client.post(f"{CHAT}/sessions", json={}, headers=as_token(other))
+    assert_scope_refused(refused, "agents:chat")
+    assert_scope_refused(
+        await client.get(f"{CHAT}/sessions", headers=as_token(other)), "agents:chat"
+    )
+
+    chat = await token_for(client, user, "agents:chat")
+    created = await client.post(f"{CHAT}/sessions", json={}, headers=as_token(chat))
+    assert created.status_code == 201, created.text
+    sid = created.json()["id"]
+    listed = await client.get(f"{CHAT}/sessions", headers=as_token(chat))
+    assert listed.status_code == 200, listed.text
+    assert [s["id"] for s in listed.json()["items"]] == [sid]
+
+    # The wrong token cannot read or write that chat either.
+    for response in (
+        await client.get(f"{CHAT}/sessions/{sid}", headers=as_token(other)),
+        await client.get(f"{CHAT}/sessions/{sid}/messages", headers=as_token(other)),
+        await client.post(
+            f"{CHAT}/sessions/{sid}/messages", json={"content": "hi"}, headers=as_token(other)
+        ),
+    ):
+        assert_scope_refused(response, "agents:chat")
+
+
+async def test_voice_session_needs_the_agents_chat_scope(app_factory):
+    """POST /voice/sessions with a token lacking `agents:chat` is 403 (LiveKit configured)."""
+    async with app_factory(**LIVEKIT) as client:
+        user = await register(client)
+        other = await token_for(client, user, "wallet:read")
+        refused = await client.post(f"{VOICE}/sessions", json={}, headers=as_token(other))
+        assert_scope_refused(refused, "agents:chat")
+        chat = await token_for(client, user, "agents:chat")
+        started = await client.post(f"{VOICE}/sessions", json={}, headers=as_token(chat))
+        assert started.status_code in (200, 201), started.text
+        assert started.json()["token"]
+
+
+async def test_session_login_still_uses_chat_without_scopes(client):
+    """A full login session (no scopes) is unaffected by the new checks."""
+    user = await register(client)
+    created = await client.post(f"{CHAT}/sessions", json={}, headers=user["headers"])
+    assert created.status_code == 201, created.text
+    assert_error(
+        await client.get(f"{CHAT}/sessions/{'0' * 24}", headers=user["headers"]),
+        404,
+        "CHAT_SESSION_NOT_FOUND",
+    )
