@@ -17,6 +17,9 @@
   that event and nothing later.
 - An authorizer that raises counts as "no" (and is logged).
 
+- `scope`: the API-token scope a token's actor also needs (e.g. `families:read`); every
+  channel of a token's actor needs `realtime:subscribe` too (a login session needs none).
+
 `user:{id}` is built in: only that user may read it.
 """
 
@@ -32,6 +35,8 @@ log = logging.getLogger("realtime.authorizers")
 
 ChannelAuthorizer = Callable[[Actor, str], Awaitable[bool]]
 
+SUBSCRIBE_SCOPE = "realtime:subscribe"
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelKind:
@@ -39,6 +44,7 @@ class ChannelKind:
     authorize: ChannelAuthorizer
     presence: bool = False
     recheck_on: frozenset[str] = field(default_factory=frozenset)
+    scope: str | None = None
 
 
 async def _own_user_channel(actor: Actor, user_id: str) -> bool:
@@ -64,11 +70,12 @@ class ChannelAuthorizers:
         *,
         presence: bool = False,
         recheck_on: Iterable[str] = (),
+        scope: str | None = None,
     ) -> None:
         prefix = prefix.rstrip(":")
         if not prefix or ":" in prefix:
             raise ValueError(f"bad channel prefix {prefix!r}")
-        self._kinds[prefix] = ChannelKind(prefix, fn, presence, frozenset(recheck_on))
+        self._kinds[prefix] = ChannelKind(prefix, fn, presence, frozenset(recheck_on), scope)
 
     # Short alias for the composition root.
     register = register_channel_authorizer
@@ -84,6 +91,10 @@ class ChannelAuthorizers:
         kind = self.kind(channel)
         if kind is None:
             return False
+        if not actor.allows_scope(SUBSCRIBE_SCOPE) or (
+            kind.scope is not None and not actor.allows_scope(kind.scope)
+        ):
+            return False  # an API token without the scopes for this channel
         _, ident = split_channel(channel)
         try:
             return bool(await kind.authorize(actor, ident))

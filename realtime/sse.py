@@ -24,7 +24,9 @@ from litestar import Request, get
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from auth.dependencies import bearer_token, client_context, get_auth_manager
+from auth.scopes import require_scope
 from auth.tokens import decode_access_token
+from realtime.authorizers import SUBSCRIBE_SCOPE
 from realtime.connection import KEEPALIVE, Connection
 from realtime.gateway import HUB_STATE_KEY
 from realtime.hub import RealtimeError, RealtimeHub
@@ -64,6 +66,7 @@ async def _authenticate(request: Request[Any, Any, Any], hub: RealtimeHub) -> tu
     if request.headers.get("authorization"):
         token = bearer_token(request)
         actor = await manager.authenticate(token, client_context(request))
+        require_scope(actor, SUBSCRIBE_SCOPE)
         try:
             claims = decode_access_token(
                 token, secret=manager.config.secret_key, issuer=manager.config.jwt_issuer

@@ -15,6 +15,8 @@ from bson import ObjectId
 from redis.asyncio import Redis
 
 from auth.actor import Actor
+from auth.scopes import require_scope
+from realtime.authorizers import SUBSCRIBE_SCOPE
 
 
 class TicketGrant(msgspec.Struct, kw_only=True):
@@ -29,6 +31,7 @@ class TicketGrant(msgspec.Struct, kw_only=True):
     token_expires_at: float
     client_ip: str | None = None
     user_agent: str | None = None
+    scopes: list[str] | None = None  # an API token's scopes; None for a login session
 
     def actor(self) -> Actor:
         return Actor(
@@ -41,6 +44,7 @@ class TicketGrant(msgspec.Struct, kw_only=True):
             client_ip=self.client_ip,
             user_agent=self.user_agent,
             mfa=self.mfa,
+            scopes=None if self.scopes is None else frozenset(self.scopes),
         )
 
 
@@ -54,6 +58,7 @@ class TicketStore:
         self.ttl = ttl
 
     async def issue(self, actor: Actor, *, token_expires_at: float) -> str:
+        require_scope(actor, SUBSCRIBE_SCOPE)
         ticket = secrets.token_urlsafe(32)
         grant = TicketGrant(
             user_id=str(actor.user_id),
@@ -65,6 +70,7 @@ class TicketStore:
             token_expires_at=token_expires_at,
             client_ip=actor.client_ip,
             user_agent=actor.user_agent,
+            scopes=None if actor.scopes is None else sorted(actor.scopes),
         )
         await self._redis.set(_key(ticket), msgspec.json.encode(grant), ex=self.ttl)
         return ticket

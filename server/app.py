@@ -214,6 +214,7 @@ def register_channel_authorizers(services: Services) -> None:
                 manager.is_member,
                 presence=True,
                 recheck_on={f"{prefix}.member_removed", f"{prefix}.deleted"},
+                scope=f"{manager.kind.scope_area}:read",
             )
 
 

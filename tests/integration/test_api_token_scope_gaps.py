@@ -142,3 +142,51 @@ async def test_session_login_still_uses_chat_without_scopes(client):
         404,
         "CHAT_SESSION_NOT_FOUND",
     )
+
+
+TICKET = "/api/v1/realtime/ticket"
+
+
+async def test_realtime_ticket_needs_realtime_subscribe_and_carries_the_scopes(client):
+    """A token without `realtime:subscribe` gets no ticket; a ticket carries the token's scopes,
+    so its socket may read `user:` but not `family:` without `families:read`."""
+    user = await register(client)
+    assert_scope_refused(
+        await client.post(TICKET, headers=as_token(await token_for(client, user, "wallet:read"))),
+        "realtime:subscribe",
+    )
+    family = await client.post(
+        "/api/v1/families", json={"name": "Realtime"}, headers=user["headers"]
+    )
+    assert family.status_code == 201, family.text
+    own, fam = f"user:{user['user']['id']}", f"family:{family.json()['id']}"
+    hub = client.app.state["realtime"]
+
+    async def channels_for(headers: dict[str, str]) -> dict[str, bool]:
+        issued = await client.post(TICKET, headers=headers)
+        assert issued.status_code == 201, issued.text
+        grant = await hub.tickets.redeem(issued.json()["ticket"])
+        assert grant is not None
+        actor = grant.actor()
+        return {ch: await hub.authorizers.authorize(actor, ch) for ch in (own, fam)}
+
+    sub_only = await token_for(client, user, "realtime:subscribe")
+    assert await channels_for(as_token(sub_only)) == {own: True, fam: False}
+    both = await token_for(client, user, "realtime:subscribe", "families:read")
+    assert await channels_for(as_token(both)) == {own: True, fam: True}
+    # A login session is not limited (its grant carries no scopes).
+    assert await channels_for(user["headers"]) == {own: True, fam: True}
+
+    # SSE with the token as bearer: the family channel is refused, the user channel is not
+    # even reachable without `realtime:subscribe`.
+    refused = await client.get(
+        "/api/v1/events/stream", params={"channels": fam}, headers=as_token(sub_only)
+    )
+    assert refused.status_code == 403, refused.text
+    no_sub = await token_for(client, user, "families:read")
+    assert_scope_refused(
+        await client.get(
+            "/api/v1/events/stream", params={"channels": own}, headers=as_token(no_sub)
+        ),
+        "realtime:subscribe",
+    )
