@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 from bson import ObjectId
+from litestar_saq import SAQPlugin
 from pymongo import AsyncMongoClient
 
 from auth.documents import AuthSession, utcnow
 from server.app import _saq_config, open_services
-from litestar_saq import SAQPlugin
 
 pytestmark = pytest.mark.integration
 
