@@ -28,7 +28,7 @@ from server.settings import Settings
 
 @pytest.fixture(scope="session")
 def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    service = spawn_mongo(tmp_path_factory.mktemp("secantus"))
+    service = spawn_mongo(tmp_path_factory.mktemp("secantus"), die_with_parent=True)
     try:
         yield service.url
     finally:
@@ -40,7 +40,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
         return
-    service = spawn_redis(tmp_path_factory.mktemp("redis"))
+    service = spawn_redis(tmp_path_factory.mktemp("redis"), die_with_parent=True)
     try:
         yield service.url
     finally:
