@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from beanie import PydanticObjectId
+from beanie import Document, PydanticObjectId
 from bson import ObjectId
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -37,6 +37,7 @@ from server.notifications.manager import NotificationManager
 
 log = logging.getLogger("server.groups")
 T = TypeVar("T")
+D = TypeVar("D", bound=Document)
 TX_ATTEMPTS = 30
 
 
@@ -288,6 +289,30 @@ class GroupManagerBase:
 
     def etype(self, verb: str) -> str:
         return f"{self.kind.name}.{verb}"
+
+    async def expire_due(
+        self,
+        model: type[D],
+        expire_one: Callable[[D], Awaitable[bool]],
+        *,
+        group_id: Any = None,
+        limit: int = 500,
+    ) -> int:
+        """Run `expire_one` on this kind's pending `model` records whose time has passed (one
+        group, or all); how many it expired. Invitations and requests share this sweep."""
+        query: dict[str, Any] = {
+            "group_kind": self.kind.name,
+            "status": "pending",
+            "expires_at": {"$lte": self.now()},
+        }
+        if group_id is not None:
+            query["group_id"] = group_id
+        raws = await model.get_pymongo_collection().find(query).to_list(limit)
+        count = 0
+        for raw in raws:
+            if await expire_one(model.model_validate(raw)):
+                count += 1
+        return count
 
     @staticmethod
     def pid(value: Any) -> PydanticObjectId:

@@ -352,16 +352,6 @@ class InvitationMixin(MembershipMixin):
 
     async def expire_invitations(self, *, group_id: Any = None, limit: int = 500) -> int:
         """Mark pending invitations past their time `expired` (history kept), with events."""
-        query: dict[str, Any] = {
-            "group_kind": self.kind.name,
-            "status": "pending",
-            "expires_at": {"$lte": self.now()},
-        }
-        if group_id is not None:
-            query["group_id"] = group_id
-        raws = await Invitation.get_pymongo_collection().find(query).to_list(limit)
-        count = 0
-        for raw in raws:
-            if await self._expire_invitation(Invitation.model_validate(raw)):
-                count += 1
-        return count
+        return await self.expire_due(
+            Invitation, self._expire_invitation, group_id=group_id, limit=limit
+        )

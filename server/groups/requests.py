@@ -278,16 +278,7 @@ class RequestsMixin(WalletMixin):
         return True
 
     async def expire_requests(self, *, group_id: Any = None, limit: int = 500) -> int:
-        query: dict[str, Any] = {
-            "group_kind": self.kind.name,
-            "status": "pending",
-            "expires_at": {"$lte": self.now()},
-        }
-        if group_id is not None:
-            query["group_id"] = group_id
-        raws = await GroupRequest.get_pymongo_collection().find(query).to_list(limit)
-        count = 0
-        for raw in raws:
-            if await self._expire_request(GroupRequest.model_validate(raw)):
-                count += 1
-        return count
+        """Mark pending token/purchase requests past their time `expired`, with events."""
+        return await self.expire_due(
+            GroupRequest, self._expire_request, group_id=group_id, limit=limit
+        )
