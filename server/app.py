@@ -275,6 +275,16 @@ def _job(fn: Callable[[dict[str, Any]], Awaitable[Any]]) -> Any:
 
 
 def _saq_config(settings: Settings) -> SAQConfig:
+    # Every job is a cron job: (function, schedule, timeout in seconds). The queue's task list
+    # is derived from it, so the two can never drift apart.
+    crons: list[tuple[Callable[[dict[str, Any]], Awaitable[Any]], str, int]] = [
+        (jobs.expire_shop_rentals, settings.shop_rental_sweep_cron, 300),
+        (jobs.sweep_groups, settings.group_sweep_cron, 300),
+        (jobs.drain_email_outbox, settings.email_drain_cron, 120),
+        (jobs.cleanup_security_tokens, "17 * * * *", 300),
+        (jobs.cleanup_expired_sessions, settings.session_cleanup_cron, 300),
+    ]
+
     async def worker_startup(ctx: dict[str, Any]) -> None:
         configure_logging(settings.log_level)
         ctx["services"] = await open_services(settings)
@@ -289,44 +299,10 @@ def _saq_config(settings: Settings) -> SAQConfig:
             QueueConfig(
                 dsn=settings.redis_url,
                 name="default",
-                tasks=[
-                    _job(jobs.expire_shop_rentals),
-                    _job(jobs.sweep_groups),
-                    _job(jobs.drain_email_outbox),
-                    _job(jobs.cleanup_security_tokens),
-                    _job(jobs.cleanup_expired_sessions),
-                ],
+                tasks=[_job(function) for function, _, _ in crons],
                 scheduled_tasks=[
-                    CronJob(
-                        function=_job(jobs.expire_shop_rentals),
-                        cron=settings.shop_rental_sweep_cron,
-                        unique=True,
-                        timeout=300,
-                    ),
-                    CronJob(
-                        function=_job(jobs.sweep_groups),
-                        cron=settings.group_sweep_cron,
-                        unique=True,
-                        timeout=300,
-                    ),
-                    CronJob(
-                        function=_job(jobs.drain_email_outbox),
-                        cron=settings.email_drain_cron,
-                        unique=True,
-                        timeout=120,
-                    ),
-                    CronJob(
-                        function=_job(jobs.cleanup_security_tokens),
-                        cron="17 * * * *",
-                        unique=True,
-                        timeout=300,
-                    ),
-                    CronJob(
-                        function=_job(jobs.cleanup_expired_sessions),
-                        cron=settings.session_cleanup_cron,
-                        unique=True,
-                        timeout=300,
-                    ),
+                    CronJob(function=_job(function), cron=cron, unique=True, timeout=timeout)
+                    for function, cron, timeout in crons
                 ],
                 startup=_job(worker_startup),
                 shutdown=_job(worker_shutdown),
