@@ -10,8 +10,8 @@ docs/security.md.
 
 from __future__ import annotations
 
-from auth.actor import Actor
-from server.errors import Forbidden
+from server.core.actor import Actor
+from server.core.errors import Forbidden
 
 # The scopes a token may be given; documented in README ("API tokens").
 KNOWN_SCOPES: frozenset[str] = frozenset(

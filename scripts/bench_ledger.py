@@ -78,9 +78,9 @@ async def bench_in_process(mongo_url: str, redis_url: str, n: int) -> dict[str, 
     from bson import ObjectId
     from pymongo import ReturnDocument
 
-    from auth.actor import Actor
     from auth.documents import User
     from server.app import open_services
+    from server.core.actor import Actor
     from server.settings import Settings
     from server.wallet.ledger import Movement
     from server.wallet.schemas import Party, TransferRequest

@@ -112,7 +112,7 @@ def shift_clock(client: httpx.AsyncClient, seconds: float) -> None:
     """Move the group managers' clock `seconds` ahead of real time (never sleep in tests)."""
     from datetime import timedelta
 
-    from auth.documents import utcnow
+    from server.core.clock import utcnow
 
     svc = services(client)
 
