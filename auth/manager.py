@@ -41,7 +41,7 @@ from auth.tokens import (
 from realtime.bus import EventBus
 from server.core.actor import Actor
 from server.core.clock import utcnow
-from server.core.db import run_in_transaction
+from server.core.db import Tx, run_in_transaction
 from server.core.errors import BadRequest, Conflict, ServiceUnavailable, Unauthorized, Unprocessable
 
 if TYPE_CHECKING:
@@ -201,13 +201,13 @@ class AuthManager(SessionsMixin):
             roles=sorted(set(roles)),
         )
 
-        async def _insert(session: AsyncClientSession) -> None:
-            await user.insert(session=session)
+        async def _insert(tx: Tx) -> None:
+            await user.insert(session=tx.session)
             for hook in self._user_created_hooks:
-                await hook(user, session)
+                await hook(user, tx.session)
 
         try:
-            await run_in_transaction(self._mongo, _insert)
+            await run_in_transaction(self._mongo, _insert, publisher=self._bus)
         except DuplicateKeyError as exc:
             user.id = None
             raise Conflict(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from beanie import PydanticObjectId
 from bson import ObjectId
+from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
@@ -44,6 +45,7 @@ from realtime.bus import EventBus
 from server.core.actor import Actor
 from server.core.channels import user_channel
 from server.core.clock import utcnow
+from server.core.db import Tx, run_in_transaction
 from server.core.errors import Forbidden, NotFound, Unauthorized
 
 if TYPE_CHECKING:
@@ -91,6 +93,7 @@ class SessionsMixin:
     config: AuthConfig
     audit: AuditLog
     api_tokens: ApiTokenManager | None
+    _mongo: AsyncMongoClient[Any]
     _redis: Redis
     _bus: EventBus
     _limits: RateLimiter
@@ -249,21 +252,28 @@ class SessionsMixin:
         if not session_ids:
             return []
         now = utcnow()
-        await AuthSession.get_pymongo_collection().update_many(
-            {"_id": {"$in": list(session_ids)}, "revoked_at": None},
-            {"$set": {"revoked_at": now, "revoked_reason": reason}},
-        )
         ids = [str(sid) for sid in session_ids]
+        # Redis first: the access tokens stop working before the revocation commits, never
+        # after (a failed commit leaves them refused until they expire: fail closed).
         async with self._redis.pipeline(transaction=False) as pipe:
             for sid in ids:
                 pipe.delete(f"auth:sess:{sid}")
                 pipe.set(f"auth:revoked:{sid}", reason, ex=self.config.access_token_ttl + 60)
             await pipe.execute()
-        await self._bus.publish(
-            user_channel(user_id),
-            "session.revoked",
-            SessionRevokedEvent(session_ids=ids, reason=reason),
-        )
+
+        async def work(tx: Tx) -> None:
+            await AuthSession.get_pymongo_collection().update_many(
+                {"_id": {"$in": list(session_ids)}, "revoked_at": None},
+                {"$set": {"revoked_at": now, "revoked_reason": reason}},
+                session=tx.session,
+            )
+            tx.publish(
+                user_channel(user_id),
+                "session.revoked",
+                SessionRevokedEvent(session_ids=ids, reason=reason),
+            )
+
+        await run_in_transaction(self._mongo, work, publisher=self._bus)
         return ids
 
     async def logout(self, actor: Actor) -> None:

@@ -7,7 +7,7 @@ same account topology (random pairs among the same number of funded accounts):
   and e-mail checks, the recipient lookup, one transaction (conditional debit, credit,
   immutable transfer, idempotency record; retried on conflicts), and the two
   `wallet.transfer_completed` events on Redis after the commit.
-- **core** `WalletManager.move(movement)`: the ledger core alone (transaction + events).
+- **core** `Ledger.commit_move(movement)`: the ledger core alone (transaction + events).
 - **baseline** raw PyMongo: conditional `$inc` debit (`balance >= amount`) then `$inc`
   credit, no transaction, no record, no events.
 
@@ -82,7 +82,7 @@ async def bench_in_process(mongo_url: str, redis_url: str, n: int) -> dict[str, 
     from server.app import open_services
     from server.core.actor import Actor
     from server.settings import Settings
-    from server.wallet.ledger import Movement
+    from server.wallet.movement import Movement
     from server.wallet.schemas import Party, TransferRequest
 
     settings = Settings(
@@ -90,6 +90,7 @@ async def bench_in_process(mongo_url: str, redis_url: str, n: int) -> dict[str, 
     )
     services = await open_services(settings)
     wallet = services.wallet
+    ledger = services.ledger
     try:
         users = []
         for i in range(ACCOUNTS):
@@ -101,11 +102,11 @@ async def bench_in_process(mongo_url: str, redis_url: str, n: int) -> dict[str, 
             )
             await user.insert()
             users.append(user)
-        issuer = await wallet.issuer_account()
+        issuer = await ledger.issuer_account()
         accounts = []
         for user in users:
-            account = await wallet.open_account("user", oid(user.id))
-            await wallet.move(
+            account = await ledger.open_account("user", oid(user.id))
+            await ledger.commit_move(
                 Movement(
                     from_account=oid(issuer.id),
                     to_account=oid(account.id),
@@ -128,7 +129,7 @@ async def bench_in_process(mongo_url: str, redis_url: str, n: int) -> dict[str, 
 
         async def core_move(pair: tuple[int, int]) -> None:
             a, b = pair
-            await wallet.move(
+            await ledger.commit_move(
                 Movement(
                     from_account=oid(accounts[a].id),
                     to_account=oid(accounts[b].id),
@@ -318,7 +319,7 @@ def main() -> None:
     rounds = {k: [round(x) for x in values] for k, values in inproc.items()}
     print(f"concurrency {CONCURRENCY}, {ACCOUNTS} accounts, {args.transfers} transfers x 3 rounds")
     print(f"manager  WalletManager.transfer : {m:8.1f} transfers/s  {rounds['manager']}")
-    print(f"core     WalletManager.move     : {c:8.1f} transfers/s  {rounds['core']}")
+    print(f"core     Ledger.commit_move     : {c:8.1f} transfers/s  {rounds['core']}")
     print(f"baseline raw PyMongo $inc x2    : {b:8.1f} transfers/s  {rounds['baseline']}")
     print(f"ratio manager/baseline: {m / b:.2f}  (target >= 0.50)")
     print(f"ratio core/baseline:    {c / b:.2f}")

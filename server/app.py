@@ -67,6 +67,7 @@ from server.shop.documents import Ownership, Purchase, ShopItem
 from server.shop.manager import ShopManager
 from server.shop.routes import ShopController
 from server.wallet.documents import Account, IdempotencyRecord, Transfer
+from server.wallet.ledger import Ledger
 from server.wallet.manager import WalletManager
 from server.wallet.routes import AdminWalletController, WalletController
 
@@ -189,16 +190,19 @@ async def open_services(settings: Settings) -> Services:
     bus = EventBus(redis, stream_maxlen=settings.event_stream_maxlen)
     auth = AuthManager(mongo=mongo, redis=redis, bus=bus, config=auth_config(settings))
     attach_security(auth, redis, security_config(settings), email_sender(settings))
+    ledger = Ledger(mongo=mongo, bus=bus)
     wallet = WalletManager(
+        ledger=ledger,
         mongo=mongo,
-        bus=bus,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         require_verified_email=settings.wallet_require_verified_email,
         reward_secret=settings.reward_webhook_secret,
     )
     auth.add_user_created_hook(wallet.on_user_created)
-    shop = ShopManager(wallet=wallet, bus=bus)
-    services = Services(mongo=mongo, redis=redis, bus=bus, auth=auth, wallet=wallet, shop=shop)
+    shop = ShopManager(mongo=mongo, wallet=wallet, ledger=ledger, bus=bus)
+    services = Services(
+        mongo=mongo, redis=redis, bus=bus, auth=auth, ledger=ledger, wallet=wallet, shop=shop
+    )
     attach_groups(services, settings)
     await attach_agents(services, agents_config(settings), settings.mongodb_db)
     register_channel_authorizers(services)

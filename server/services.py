@@ -16,6 +16,7 @@ from auth.manager import AuthManager
 from realtime.authorizers import ChannelAuthorizers
 from realtime.bus import EventBus
 from server.shop.manager import ShopManager
+from server.wallet.ledger import Ledger
 from server.wallet.manager import WalletManager
 
 
@@ -25,6 +26,9 @@ class Services:
     redis: Redis
     bus: EventBus
     auth: AuthManager
+    # The trusted ledger: for managers and the composition root, never for routes or tools
+    # (they hold `wallet`, the facade without `move`/`freeze_account`/`open_account`).
+    ledger: Ledger
     wallet: WalletManager
     shop: ShopManager
 
@@ -42,5 +46,6 @@ class Services:
     channel_authorizers: ChannelAuthorizers = field(default_factory=ChannelAuthorizers)
 
     async def close(self) -> None:
+        await self.ledger.hooks.drain()  # post-commit hooks (notifications) finish first
         await self.redis.aclose()
         await self.mongo.close()

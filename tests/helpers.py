@@ -45,3 +45,9 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     if code is not None:
         assert error["code"] == code, error
     return error  # type: ignore[no-any-return]
+
+
+async def settled(client: httpx.AsyncClient) -> None:
+    """Wait for the post-commit work the last requests started (the ledger's hooks, e.g. the
+    transfer-received notification): requests answer without waiting for it."""
+    await services(client).ledger.hooks.drain()

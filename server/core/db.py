@@ -1,4 +1,11 @@
-"""MongoDB: the client, Beanie initialisation, and transactions with retry."""
+"""MongoDB: the client, Beanie initialisation, and transactions with retry.
+
+`run_in_transaction` hands the work a `Tx`: the session plus what to do once it commits.
+Events (`tx.publish`) and other side effects (`tx.after_commit`) are queued on the attempt
+and run in order only after that attempt committed; an abort or a failed retry attempt
+drops them (Zulip's `send_event_on_commit`). So a manager never publishes an event for a
+write that did not happen, and never forgets one for a write that did.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from beanie import Document, init_beanie
 from pymongo import AsyncMongoClient
@@ -23,6 +30,67 @@ _RETRYABLE_CODES = {
     251,
     24,
 }  # WriteConflict, TransactionAborted, NoSuchTransaction, LockTimeout
+
+
+class Publisher(Protocol):
+    """Where `tx.publish` sends events once the transaction committed (the event bus)."""
+
+    async def publish(self, channel: str, type_: str, data: Any) -> object: ...
+
+
+AfterCommit = Callable[[], Awaitable[object]]
+
+
+class Tx:
+    """One attempt of a transaction: its `session`, and the work queued for after its commit.
+
+    Pass `tx.session` to every read and write that belongs to the transaction. Queue events
+    with `tx.publish(channel, type, payload)` and any other side effect with
+    `tx.after_commit(fn)`; both run in the order queued, only once this attempt committed.
+    A queued step that raises is logged and counted, never undoing the commit nor stopping
+    the steps after it.
+    """
+
+    __slots__ = ("_pending", "_publisher", "failures", "session")
+
+    def __init__(self, session: AsyncClientSession, publisher: Publisher | None = None) -> None:
+        self.session = session
+        self._publisher = publisher
+        self._pending: list[AfterCommit] = []
+        self.failures = 0
+
+    def publish(self, channel: str, type_: str, data: Any) -> None:
+        """Publish `type_` with `data` on `channel` after the commit."""
+        publisher = self._publisher
+        if publisher is None:
+            raise RuntimeError("this transaction was started without a publisher")
+
+        async def send() -> object:
+            return await publisher.publish(channel, type_, data)
+
+        self._pending.append(send)
+
+    def after_commit(self, fn: AfterCommit) -> None:
+        """Call `await fn()` after the commit (in order with the queued events)."""
+        self._pending.append(fn)
+
+    @property
+    def pending(self) -> int:
+        """How many steps wait for the commit (for tests and assertions)."""
+        return len(self._pending)
+
+    async def committed(self) -> None:
+        """Run the queued steps; called by `run_in_transaction` after a successful commit."""
+        steps, self._pending = self._pending, []
+        for step in steps:
+            try:
+                await step()
+            except Exception:  # the write committed: a side effect never undoes it
+                self.failures += 1
+                log.exception(
+                    "after-commit step failed",
+                    extra={"step": getattr(step, "__qualname__", repr(step))},
+                )
 
 
 def make_client(url: str, *, timeout_ms: int = 5000) -> AsyncMongoClient[Any]:
@@ -53,25 +121,32 @@ def _is_transient(exc: PyMongoError) -> bool:
 
 async def run_in_transaction(
     client: AsyncMongoClient[Any],
-    work: Callable[[AsyncClientSession], Awaitable[T]],
+    work: Callable[[Tx], Awaitable[T]],
     *,
+    publisher: Publisher | None = None,
     attempts: int = 8,
 ) -> T:
-    """Run `work(session)` in one transaction; retry the whole of it on transient failures.
+    """Run `work(tx)` in one transaction; retry the whole of it on transient failures.
 
-    Transactions stay short (SecantusDB holds locks of a killed process until the
-    transaction lifetime ends), and conflicts back off with jitter before the next try.
+    Each attempt gets a fresh `Tx`; only the attempt that commits runs its queued events
+    and after-commit steps (after the commit, before this returns). Transactions stay short
+    (SecantusDB holds locks of a killed process until the transaction lifetime ends), and
+    conflicts back off with jitter before the next try.
     """
     delay = 0.005
     for attempt in range(1, attempts + 1):
         async with client.start_session() as session:
+            tx = Tx(session, publisher)
             try:
                 async with await session.start_transaction():
-                    return await work(session)
+                    result = await work(tx)
             except PyMongoError as exc:
                 if attempt == attempts or not _is_transient(exc):
                     raise
                 log.debug("transaction retry", extra={"attempt": attempt, "err": str(exc)})
+            else:
+                await tx.committed()
+                return result
         await asyncio.sleep(delay + random.random() * delay)
         delay = min(delay * 2, 0.25)
     raise RuntimeError("unreachable")

@@ -10,6 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from auth.documents import User
 from server.core.actor import Actor
+from server.core.db import Tx
 from server.core.errors import Conflict, Unprocessable
 from server.families.documents import Relationship
 from server.families.events import RelationshipChanged
@@ -251,7 +252,8 @@ class FamilyManager(GroupManager):
     async def _promote(
         self, group: GroupDocument, target: Membership, session: AsyncClientSession | None
     ) -> MemberView:
-        async def work(s: AsyncClientSession) -> bool:
+        async def work(tx: Tx) -> bool:
+            s = tx.session
             return await self._promote_in(group.id, target.user_id, s)
 
         if not await self.transaction(work):
@@ -275,13 +277,11 @@ class FamilyManager(GroupManager):
         )
         return view
 
-    async def _on_vote_approved(
-        self, group: GroupDocument, vote: QuorumVote, session: AsyncClientSession
-    ) -> None:
+    async def _on_vote_approved(self, group: GroupDocument, vote: QuorumVote, tx: Tx) -> None:
         if vote.purpose == "recovery":
-            await self._promote_in(group.id, vote.opened_by, session)
+            await self._promote_in(group.id, vote.opened_by, tx.session)
         else:
-            await super()._on_vote_approved(group, vote, session)
+            await super()._on_vote_approved(group, vote, tx)
 
     async def _after_vote_approved(self, group: GroupDocument, vote: QuorumVote) -> None:
         if vote.purpose == "recovery":

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 from beanie import Document, PydanticObjectId
 from bson import ObjectId
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from auth.documents import User
 from auth.scopes import require_scope
@@ -21,7 +20,7 @@ from realtime.bus import EventBus
 from server.core.actor import Actor
 from server.core.channels import user_channel
 from server.core.clock import utcnow
-from server.core.db import run_in_transaction
+from server.core.db import Tx, run_in_transaction
 from server.core.errors import Forbidden, NotFound
 from server.groups.config import GroupConfig
 from server.groups.documents import GroupDocument, Invitation, Membership, SpendCounter
@@ -35,6 +34,8 @@ from server.groups.schemas import (
     MemberView,
 )
 from server.notifications.manager import NotificationManager
+from server.wallet.ledger import Ledger
+from server.wallet.manager import WalletManager
 
 log = logging.getLogger("server.groups")
 T = TypeVar("T")
@@ -62,7 +63,8 @@ class GroupManagerBase:
         mongo: AsyncMongoClient[Any],
         bus: EventBus,
         notifications: NotificationManager,
-        ledger: Any = None,
+        ledger: Ledger,
+        wallet: WalletManager,
         config: GroupConfig | None = None,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -72,12 +74,16 @@ class GroupManagerBase:
         self._bus = bus
         self._notifications = notifications
         self.ledger = ledger
+        self.wallet_manager = wallet
         self.config = config or GroupConfig()
         self.now = now
 
-    async def transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
-        """One transaction, retried on write conflicts (group documents are hot under races)."""
-        return await run_in_transaction(self._mongo, work, attempts=TX_ATTEMPTS)
+    async def transaction(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        """One transaction, retried on write conflicts (group documents are hot under races).
+        Events queued on the `Tx` go out once it committed."""
+        return await run_in_transaction(
+            self._mongo, work, publisher=self._bus, attempts=TX_ATTEMPTS
+        )
 
     # ------------------------------------------------------------------ errors
 
@@ -150,7 +156,7 @@ class GroupManagerBase:
     async def _require_verified(self, actor: Actor) -> None:
         """403 `EMAIL_NOT_VERIFIED` unless the actor has a verified e-mail address
         (needed to move money and to invite; the ledger's setting)."""
-        await self.ledger.require_verified(actor)
+        await self.wallet_manager.require_verified(actor)
 
     async def is_member(self, actor: Actor, group_id: Any) -> bool:
         """For the real-time channel authorizer: may `actor` subscribe to this group?"""
@@ -272,6 +278,15 @@ class GroupManagerBase:
         )
 
     # ------------------------------------------------------------------ after commit
+
+    def queue_group(self, tx: Tx, group_id: Any, type_: str, data: Any) -> None:
+        """Publish on the group's channel once `tx` commits."""
+        tx.publish(self.kind.channel(group_id), type_, data)
+
+    def queue_users(self, tx: Tx, user_ids: Iterable[Any], type_: str, data: Any) -> None:
+        """Publish on each user's own channel once `tx` commits."""
+        for uid in dict.fromkeys(str(u) for u in user_ids):
+            tx.publish(user_channel(uid), type_, data)
 
     async def publish_group(self, group_id: Any, type_: str, data: Any) -> None:
         await self._bus.publish(self.kind.channel(group_id), type_, data)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from server.core.actor import Actor
+from server.core.db import Tx
 from server.core.errors import Forbidden
+from server.core.ids import stored_id
 from server.groups.documents import (
     GroupRequest,
     Invitation,
@@ -22,7 +22,7 @@ from server.groups.events import (
     MemberRemoved,
 )
 from server.groups.purchases import PurchasesMixin
-from server.wallet.ledger import Movement
+from server.wallet.movement import Movement
 
 
 class DeletionMixin(PurchasesMixin):
@@ -45,10 +45,18 @@ class DeletionMixin(PurchasesMixin):
         members = await self.members_of(group.id)  # type: ignore[arg-type]
         admins = [m.user_id for m in members if self.kind.is_admin(m.role)]
         source = await self._account(group)
-        targets = {uid: await self.ledger.user_account(uid) for uid in admins}
+        targets = {uid: await self.wallet_manager.user_account(uid) for uid in admins}
         payouts: dict[str, int] = {}
 
-        async def work(session: AsyncClientSession) -> list[Any]:
+        async def expire_open_votes() -> None:
+            # Votes left open are closed after the commit (their unique key frees itself).
+            async for raw in QuorumVote.get_pymongo_collection().find(
+                {"group_id": group.id, "status": "open"}
+            ):
+                await self._expire_vote(QuorumVote.model_validate(raw))
+
+        async def work(tx: Tx) -> None:
+            session = tx.session
             raw = await self.document.get_pymongo_collection().find_one_and_update(
                 {"_id": group.id, "deleted_at": None},
                 {"$set": {"deleted_at": self.now(), "frozen": True, "updated_at": self.now()}},
@@ -57,33 +65,32 @@ class DeletionMixin(PurchasesMixin):
             if raw is None:
                 raise self.not_found()
             account = await self.ledger.get_account(source.id, session=session)
+            if account is None:
+                raise self.not_found()
             if account.frozen:
-                await self.ledger.unfreeze_account(account.id, session=session)
+                await self.ledger.unfreeze_account(tx, source.id, announce=False)
             balance = account.balance
             share, rest = divmod(balance, len(admins))
-            moves = []
             payouts.clear()
             for uid in admins:
                 amount = share + (rest if uid == actor.user_id else 0)
                 if amount <= 0:
                     continue
                 payouts[str(uid)] = amount
-                moves.append(
-                    await self.ledger.move(
-                        Movement(
-                            from_account=source.id,
-                            to_account=targets[uid].id,
-                            amount=amount,
-                            kind="payout",
-                            idempotency_key=f"{self.kind.name}:delete:{group.id}:{uid}",
-                            actor_id=actor.user_id,
-                            memo=f"{self.kind.label} {group.name} deleted",
-                            correlation_id=f"{self.kind.name}-delete:{group.id}",
-                        ),
-                        session=session,
-                    )
+                await self.ledger.move(
+                    tx,
+                    Movement(
+                        from_account=source.id,
+                        to_account=stored_id(targets[uid].id),
+                        amount=amount,
+                        kind="payout",
+                        idempotency_key=f"{self.kind.name}:delete:{group.id}:{uid}",
+                        actor_id=actor.user_id,
+                        memo=f"{self.kind.label} {group.name} deleted",
+                        correlation_id=f"{self.kind.name}-delete:{group.id}",
+                    ),
                 )
-            await self.ledger.close_account(source.id, session=session)
+            await self.ledger.close_account(tx, source.id)
             await Membership.get_pymongo_collection().delete_many(
                 {"group_kind": self.kind.name, "group_id": group.id}, session=session
             )
@@ -99,29 +106,22 @@ class DeletionMixin(PurchasesMixin):
                 {"$set": {"status": "denied", "decided_at": self.now(), "comment": "deleted"}},
                 session=session,
             )
-            return moves
-
-        moves = await self.ledger.transaction(work)
-        for moved in moves:
-            await self.ledger.publish_moved(moved)
-        # Votes left open are closed after the commit (their unique key frees itself).
-        async for raw in QuorumVote.get_pymongo_collection().find(
-            {"group_id": group.id, "status": "open"}
-        ):
-            await self._expire_vote(QuorumVote.model_validate(raw))
-        group.deleted_at = self.now()
-        info = GroupChanged(self.info(group))
-        await self.publish_group(
-            group.id,
-            self.etype("deletion_payout"),
-            DeletionPayout(group_kind=self.kind.name, group_id=str(group.id), payouts=payouts),
-        )
-        await self.publish_group(group.id, self.etype("deleted"), info)
-        for m in members:
-            event = MemberRemoved(
-                group_id=str(group.id), user_id=str(m.user_id), reason="deleted", member_count=0
+            tx.after_commit(expire_open_votes)
+            group.deleted_at = self.now()
+            self.queue_group(
+                tx,
+                group.id,
+                self.etype("deletion_payout"),
+                DeletionPayout(group_kind=self.kind.name, group_id=str(group.id), payouts=payouts),
             )
-            await self.publish_users([m.user_id], self.etype("member_removed"), event)
+            self.queue_group(tx, group.id, self.etype("deleted"), GroupChanged(self.info(group)))
+            for m in members:
+                event = MemberRemoved(
+                    group_id=str(group.id), user_id=str(m.user_id), reason="deleted", member_count=0
+                )
+                self.queue_users(tx, [m.user_id], self.etype("member_removed"), event)
+
+        await self.ledger.run(work)
         await self.notify(
             [m.user_id for m in members if m.user_id != actor.user_id],
             self.etype("deleted"),

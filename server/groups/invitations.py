@@ -15,6 +15,7 @@ from pymongo.errors import DuplicateKeyError
 
 from auth.documents import User
 from server.core.actor import Actor
+from server.core.db import Tx
 from server.core.errors import Conflict, NotFound, Unprocessable
 from server.groups.base import as_utc
 from server.groups.documents import GroupDocument, Invitation
@@ -253,7 +254,9 @@ class InvitationMixin(MembershipMixin):
         member = self._new_membership(inv.group_id, inv.invitee_id, inv.role)
         group_holder: list[GroupDocument] = []
 
-        async def work(session: AsyncClientSession) -> None:
+        async def work(tx: Tx) -> None:
+
+            session = tx.session
             closed = await Invitation.get_pymongo_collection().update_one(
                 {"_id": inv.id, "status": "pending", "expires_at": {"$gt": now}},
                 {

@@ -9,6 +9,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.core.actor import Actor
+from server.core.db import Tx
 from server.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from server.groups.base import GroupManagerBase
 from server.groups.documents import (
@@ -95,7 +96,9 @@ class MembershipMixin(GroupManagerBase):
         )
         member_holder: list[Membership] = []
 
-        async def work(session: AsyncClientSession) -> None:
+        async def work(tx: Tx) -> None:
+
+            session = tx.session
             await self._take_slot(actor.user_id, session)
             group.id = None
             await group.insert(session=session)
@@ -229,7 +232,9 @@ class MembershipMixin(GroupManagerBase):
             raise Forbidden("Only the owner may change an admin's role.", code="OWNER_REQUIRED")
         was_admin, now_admin = self.kind.is_admin(target.role), self.kind.is_admin(role)
 
-        async def work(session: AsyncClientSession) -> dict[str, Any] | None:
+        async def work(tx: Tx) -> dict[str, Any] | None:
+
+            session = tx.session
             if was_admin and not now_admin:
                 await self._drop_admin(group.id, session, 0)
             elif now_admin and not was_admin:
@@ -298,7 +303,8 @@ class MembershipMixin(GroupManagerBase):
         await self._remove(group, me, reason="left")
 
     async def _remove(self, group: GroupDocument, target: Membership, *, reason: str) -> None:
-        async def work(session: AsyncClientSession) -> None:
+        async def work(tx: Tx) -> None:
+            session = tx.session
             if self.kind.is_admin(target.role):
                 await self._drop_admin(group.id, session, 1)
             else:

@@ -14,9 +14,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from server.core.actor import Actor
+from server.core.db import Tx
 from server.core.errors import Conflict
 from server.groups.documents import UNLIMITED, GroupDocument, GroupRequest
 from server.groups.requests import RequestsMixin, request_view
@@ -48,8 +47,8 @@ class PurchasesMixin(RequestsMixin):
         if await self._may_pay_now(group, member, intent.price):
             await self._ensure_spend_counter(group.id, member.user_id)
 
-            async def reserve(session: AsyncClientSession) -> None:
-                await self._reserve(group.id, member, intent.price, session)
+            async def reserve(tx: Tx) -> None:
+                await self._reserve(group.id, member, intent.price, tx.session)
 
             return Payment(account_id=account.id, reserve=reserve)
         req = await self._purchase_request(intent.actor, group, member, intent)
@@ -79,8 +78,7 @@ class PurchasesMixin(RequestsMixin):
             created_at=now,
             expires_at=now + timedelta(seconds=self.config.request_ttl_seconds),
         )
-        await req.insert()
-        await self._publish_request(req, "created")
+        await self._insert_request(req)
         admins = [a for a in await self.admin_ids(group.id) if a != actor.user_id]  # type: ignore[arg-type]
         await self.notify(
             admins,
@@ -100,7 +98,8 @@ class PurchasesMixin(RequestsMixin):
         account = await self._account(group)
         decided: dict[str, Any] = {}
 
-        async def claim(session: AsyncClientSession) -> None:
+        async def claim(tx: Tx) -> None:
+            session = tx.session
             raw = await GroupRequest.get_pymongo_collection().find_one_and_update(
                 self._decide_filter(req),
                 {
@@ -126,11 +125,11 @@ class PurchasesMixin(RequestsMixin):
             idempotency_key=f"{self.kind.name}:purchase:{req.id}",
         )
         transfer_id = response.purchase.transfer_id
-        await GroupRequest.get_pymongo_collection().update_one(
-            {"_id": req.id}, {"$set": {"transfer_id": transfer_id}}
+        done = await self._decided(
+            {"_id": req.id}, {"$set": {"transfer_id": transfer_id}}, "approved"
         )
-        done = await self._group_request(group, req.id)
-        await self._publish_request(done, "approved")
+        if done is None:  # the request vanished after it was paid (its group was deleted)
+            done = await self._group_request(group, req.id)
         await self.notify(
             [done.requester_id],
             "purchase_request.approved",

@@ -9,10 +9,10 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from server.core.actor import Actor
+from server.core.db import Tx
 from server.core.errors import Conflict, NotFound, Unprocessable
 from server.groups.base import as_utc
 from server.groups.documents import (
@@ -28,7 +28,7 @@ from server.groups.schemas import (
     TokenRequestCreate,
 )
 from server.groups.wallet import WalletMixin
-from server.wallet.ledger import Movement
+from server.wallet.movement import Movement
 
 
 def request_view(r: GroupRequest) -> RequestView:
@@ -57,11 +57,38 @@ class RequestsMixin(WalletMixin):
     def _request_noun(self, r: GroupRequest) -> str:
         return "purchase_request" if r.kind == "purchase" else "token_request"
 
-    async def _publish_request(self, r: GroupRequest, verb: str) -> None:
+    def _queue_request(self, tx: Tx, r: GroupRequest, verb: str) -> None:
+        """`<noun>.<verb>` to the group and the requester once `tx` commits."""
         event = RequestChanged(group_kind=self.kind.name, request=request_view(r))
         type_ = f"{self._request_noun(r)}.{verb}"
-        await self.publish_group(r.group_id, type_, event)
-        await self.publish_users([r.requester_id], type_, event)
+        self.queue_group(tx, r.group_id, type_, event)
+        self.queue_users(tx, [r.requester_id], type_, event)
+
+    async def _insert_request(self, req: GroupRequest) -> None:
+        """Store a new request; `<noun>.created` goes out with the commit."""
+
+        async def work(tx: Tx) -> None:
+            await req.insert(session=tx.session)
+            self._queue_request(tx, req, "created")
+
+        await self.transaction(work)
+
+    async def _decided(
+        self, filter_: dict[str, Any], update: dict[str, Any], verb: str
+    ) -> GroupRequest | None:
+        """Compare-and-set a request's decision; `<noun>.<verb>` goes out with the commit."""
+
+        async def work(tx: Tx) -> GroupRequest | None:
+            raw = await GroupRequest.get_pymongo_collection().find_one_and_update(
+                filter_, update, session=tx.session, return_document=ReturnDocument.AFTER
+            )
+            if raw is None:
+                return None
+            done = GroupRequest.model_validate(raw)
+            self._queue_request(tx, done, verb)
+            return done
+
+        return await self.transaction(work)
 
     async def create_token_request(
         self, actor: Actor, group_id: Any, cmd: TokenRequestCreate
@@ -89,8 +116,7 @@ class RequestsMixin(WalletMixin):
         )
         if cmd.amount <= self.config.auto_approve_threshold:
             return await self._auto_approve(group, req)
-        await req.insert()
-        await self._publish_request(req, "created")
+        await self._insert_request(req)
         admins = [a for a in await self.admin_ids(group.id) if a != actor.user_id]  # type: ignore[arg-type]
         await self.notify(
             admins,
@@ -102,19 +128,17 @@ class RequestsMixin(WalletMixin):
 
     async def _auto_approve(self, group: GroupDocument, req: GroupRequest) -> RequestView:
         source = await self._account(group)
-        target = await self.ledger.user_account(req.requester_id)
+        target = await self.wallet_manager.user_account(req.requester_id)
         req.id = ObjectId()  # type: ignore[assignment]
         req.status, req.auto_approved, req.decided_at = "approved", True, self.now()
 
-        async def work(session: AsyncClientSession) -> Any:
-            moved = await self.ledger.move(self._payout(req, source.id, target.id), session=session)
+        async def work(tx: Tx) -> None:
+            moved = await self.ledger.move(tx, self._payout(req, source.id, target.id))
             req.transfer_id = str(moved.transfer.id)
-            await req.insert(session=session)
-            return moved
+            await req.insert(session=tx.session)
+            self._queue_request(tx, req, "approved")
 
-        moved = await self.ledger.transaction(work)
-        await self.ledger.publish_moved(moved)
-        await self._publish_request(req, "approved")
+        await self.ledger.run(work)
         return request_view(req)
 
     def _payout(self, req: GroupRequest, source: Any, target: Any) -> Movement:
@@ -178,10 +202,11 @@ class RequestsMixin(WalletMixin):
         if req.kind == "purchase":
             return await self._approve_purchase(actor, group, req, cmd)
         source = await self._account(group)
-        target = await self.ledger.user_account(req.requester_id)
+        target = await self.wallet_manager.user_account(req.requester_id)
         req.decided_by = actor.user_id  # type: ignore[assignment]
 
-        async def work(session: AsyncClientSession) -> tuple[Any, dict[str, Any]]:
+        async def work(tx: Tx) -> GroupRequest:
+            session = tx.session
             raw = await GroupRequest.get_pymongo_collection().find_one_and_update(
                 self._decide_filter(req),
                 {
@@ -197,20 +222,19 @@ class RequestsMixin(WalletMixin):
             )
             if raw is None:
                 raise Conflict("This request was already decided.", code="REQUEST_NOT_PENDING")
-            moved = await self.ledger.move(self._payout(req, source.id, target.id), session=session)
+            moved = await self.ledger.move(tx, self._payout(req, source.id, target.id))
             await GroupRequest.get_pymongo_collection().update_one(
                 {"_id": req.id}, {"$set": {"transfer_id": str(moved.transfer.id)}}, session=session
             )
             raw["transfer_id"] = str(moved.transfer.id)
-            return moved, raw
+            done = GroupRequest.model_validate(raw)
+            self._queue_request(tx, done, "approved")
+            return done
 
         try:
-            moved, raw = await self.ledger.transaction(work)
+            done = await self.ledger.run(work)
         except DuplicateKeyError:
             raise Conflict("This request was already paid.", code="REQUEST_NOT_PENDING") from None
-        await self.ledger.publish_moved(moved)
-        done = GroupRequest.model_validate(raw)
-        await self._publish_request(done, "approved")
         await self.notify(
             [done.requester_id],
             "token_request.approved",
@@ -231,7 +255,7 @@ class RequestsMixin(WalletMixin):
         group, _ = await self.load_admin(actor, group_id)
         req = await self._group_request(group, request_id)
         await self._check_pending(req)
-        raw = await GroupRequest.get_pymongo_collection().find_one_and_update(
+        done = await self._decided(
             self._decide_filter(req),
             {
                 "$set": {
@@ -241,12 +265,10 @@ class RequestsMixin(WalletMixin):
                     "comment": cmd.comment,
                 }
             },
-            return_document=ReturnDocument.AFTER,
+            "denied",
         )
-        if raw is None:
+        if done is None:
             raise Conflict("This request was already decided.", code="REQUEST_NOT_PENDING")
-        done = GroupRequest.model_validate(raw)
-        await self._publish_request(done, "denied")
         await self.notify(
             [done.requester_id],
             f"{self._request_noun(done)}.denied",
@@ -256,15 +278,13 @@ class RequestsMixin(WalletMixin):
         return request_view(done)
 
     async def _expire_request(self, req: GroupRequest) -> bool:
-        raw = await GroupRequest.get_pymongo_collection().find_one_and_update(
+        expired = await self._decided(
             {"_id": req.id, "status": "pending"},
             {"$set": {"status": "expired", "decided_at": self.now()}},
-            return_document=ReturnDocument.AFTER,
+            "expired",
         )
-        if raw is None:
+        if expired is None:
             return False
-        expired = GroupRequest.model_validate(raw)
-        await self._publish_request(expired, "expired")
         await self.notify(
             [expired.requester_id],
             f"{self._request_noun(expired)}.expired",

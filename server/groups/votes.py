@@ -11,10 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from server.core.actor import Actor
+from server.core.db import Tx
 from server.core.errors import Conflict, NotFound
 from server.groups.base import as_utc
 from server.groups.documents import GroupDocument, Membership, QuorumVote
@@ -152,7 +152,9 @@ class VotesMixin(InvitationMixin):
 
     async def _close_vote(self, group: GroupDocument, vote: QuorumVote, status: str) -> QuorumVote:
 
-        async def work(session: AsyncClientSession) -> dict[str, Any] | None:
+        async def work(tx: Tx) -> dict[str, Any] | None:
+
+            session = tx.session
             raw = await QuorumVote.get_pymongo_collection().find_one_and_update(
                 {"_id": vote.id, "status": "open"},
                 {
@@ -166,7 +168,7 @@ class VotesMixin(InvitationMixin):
                 return_document=ReturnDocument.AFTER,
             )
             if raw is not None and status == "approved":
-                await self._on_vote_approved(group, QuorumVote.model_validate(raw), session)
+                await self._on_vote_approved(group, QuorumVote.model_validate(raw), tx)
             return raw
 
         raw = await self.transaction(work)
@@ -179,9 +181,7 @@ class VotesMixin(InvitationMixin):
             await self._after_vote_approved(group, closed)
         return closed
 
-    async def _on_vote_approved(
-        self, group: GroupDocument, vote: QuorumVote, session: AsyncClientSession
-    ) -> None:
+    async def _on_vote_approved(self, group: GroupDocument, vote: QuorumVote, tx: Tx) -> None:
         """Apply the decision inside the closing transaction (see the wallet and families)."""
 
     async def _after_vote_approved(self, group: GroupDocument, vote: QuorumVote) -> None:

@@ -14,7 +14,9 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.core.actor import Actor
+from server.core.db import Tx
 from server.core.errors import Conflict, Forbidden, NotFound
+from server.core.ids import stored_id
 from server.groups.base import period_of
 from server.groups.documents import (
     UNLIMITED,
@@ -42,7 +44,7 @@ from server.groups.schemas import (
 from server.groups.votes import VotesMixin, vote_view
 from server.wallet.errors import WalletFrozen
 from server.wallet.idempotency import check_key
-from server.wallet.ledger import Movement
+from server.wallet.movement import Movement
 from server.wallet.schemas import Party, TransferPage
 
 
@@ -50,7 +52,9 @@ class WalletMixin(VotesMixin):
     # ------------------------------------------------------------------ the account
 
     async def _open_wallet(self, group: GroupDocument, session: AsyncClientSession) -> None:
-        account = await self.ledger.open_account(self.kind.name, group.id, session=session)
+        account = await self.ledger.open_account(
+            self.kind.name, stored_id(group.id), session=session
+        )
         group.account_id = str(account.id)
         await self.document.get_pymongo_collection().update_one(
             {"_id": group.id}, {"$set": {"account_id": group.account_id}}, session=session
@@ -59,9 +63,10 @@ class WalletMixin(VotesMixin):
     async def _account(
         self, group: GroupDocument, session: AsyncClientSession | None = None
     ) -> Any:
-        account = await self.ledger.account_for(self.kind.name, group.id, session=session)
+        gid = stored_id(group.id)
+        account = await self.ledger.account_for(self.kind.name, gid, session=session)
         if account is None:
-            account = await self.ledger.open_account(self.kind.name, group.id, session=session)
+            account = await self.ledger.open_account(self.kind.name, gid, session=session)
         return account
 
     def _frozen(self) -> WalletFrozen:
@@ -120,7 +125,7 @@ class WalletMixin(VotesMixin):
         self.require_read(actor)
         group, _ = await self.load(actor, group_id)
         account = await self._account(group)
-        return await self.ledger.account_transfers(account.id, limit=limit, cursor=cursor)  # type: ignore[no-any-return]
+        return await self.wallet_manager.account_transfers(account.id, limit=limit, cursor=cursor)
 
     # ------------------------------------------------------------------ freeze
 
@@ -130,8 +135,11 @@ class WalletMixin(VotesMixin):
         actor_id: Any,
         frozen: bool,
         reason: str | None,
-        session: AsyncClientSession,
+        tx: Tx,
     ) -> GroupDocument | None:
+        """Set the group's and its account's freeze in `tx`; `wallet.frozen`/`unfrozen` and
+        `<kind>.updated` go out once it commits. `None` if it already was so."""
+        session = tx.session
         raw = await self.document.get_pymongo_collection().find_one_and_update(
             {"_id": group.id, "deleted_at": None, "frozen": not frozen},
             {
@@ -150,29 +158,25 @@ class WalletMixin(VotesMixin):
             return None
         account = await self._account(group, session)
         if frozen:
-            await self.ledger.freeze_account(account.id, reason=reason or "", session=session)
+            await self.ledger.freeze_account(tx, account.id, reason=reason or "")
         else:
-            await self.ledger.unfreeze_account(account.id, session=session)
-        return self.document.model_validate(raw)
-
-    async def _publish_frozen(self, group: GroupDocument) -> None:
-        account = await self._account(group)
-        await self.ledger.publish_frozen(account)
-        await self.publish_group(group.id, self.etype("updated"), GroupChanged(self.info(group)))
+            await self.ledger.unfreeze_account(tx, account.id)
+        updated = self.document.model_validate(raw)
+        self.queue_group(tx, group.id, self.etype("updated"), GroupChanged(self.info(updated)))
+        return updated
 
     async def freeze(self, actor: Actor, group_id: Any, cmd: FreezeRequest) -> GroupWalletView:
         self.require_write(actor)
         group, _ = await self.load_admin(actor, group_id)
 
-        async def work(session: AsyncClientSession) -> GroupDocument | None:
-            return await self._set_frozen(group, actor.user_id, True, cmd.reason.strip(), session)
+        async def work(tx: Tx) -> GroupDocument | None:
+            return await self._set_frozen(group, actor.user_id, True, cmd.reason.strip(), tx)
 
-        updated = await self.ledger.transaction(work)
+        updated = await self.ledger.run(work)
         if updated is None:
             raise Conflict(
                 f"The {self.kind.label} wallet is already frozen.", code="ALREADY_FROZEN"
             )
-        await self._publish_frozen(updated)
         await self.notify(
             [u for u in await self.member_ids(group.id) if u != actor.user_id],  # type: ignore[arg-type]
             "wallet.frozen",
@@ -185,13 +189,12 @@ class WalletMixin(VotesMixin):
         self.require_write(actor)
         group, _ = await self.load_admin(actor, group_id)
 
-        async def work(session: AsyncClientSession) -> GroupDocument | None:
-            return await self._set_frozen(group, actor.user_id, False, None, session)
+        async def work(tx: Tx) -> GroupDocument | None:
+            return await self._set_frozen(group, actor.user_id, False, None, tx)
 
-        updated = await self.ledger.transaction(work)
+        updated = await self.ledger.run(work)
         if updated is None:
             raise Conflict(f"The {self.kind.label} wallet is not frozen.", code="NOT_FROZEN")
-        await self._publish_frozen(updated)
         await self.notify(
             [u for u in await self.member_ids(group.id) if u != actor.user_id],  # type: ignore[arg-type]
             "wallet.unfrozen",
@@ -223,19 +226,14 @@ class WalletMixin(VotesMixin):
         group, member = await self.load(actor, group_id)
         return await self.cast_vote(group, member, vote_id, "emergency_unfreeze", cmd.approve)
 
-    async def _on_vote_approved(
-        self, group: GroupDocument, vote: QuorumVote, session: AsyncClientSession
-    ) -> None:
+    async def _on_vote_approved(self, group: GroupDocument, vote: QuorumVote, tx: Tx) -> None:
         if vote.purpose == "emergency_unfreeze":
-            await self._set_frozen(group, vote.opened_by, False, None, session)
+            await self._set_frozen(group, vote.opened_by, False, None, tx)
         else:
-            await super()._on_vote_approved(group, vote, session)
+            await super()._on_vote_approved(group, vote, tx)
 
     async def _after_vote_approved(self, group: GroupDocument, vote: QuorumVote) -> None:
         if vote.purpose == "emergency_unfreeze":
-            fresh = await self.find_group(group.id)
-            if fresh is not None:
-                await self._publish_frozen(fresh)
             await self.notify(
                 await self.member_ids(group.id),  # type: ignore[arg-type]
                 "wallet.unfrozen",
@@ -293,7 +291,7 @@ class WalletMixin(VotesMixin):
         self.require_transfer(actor)
         group, member = await self.load(actor, group_id)
         key = check_key(idempotency_key)
-        outcome = await self.ledger.idempotency.run(
+        outcome = await self.wallet_manager.idempotency.run(
             scope=f"{self.kind.name}.spend",
             actor_id=actor.user_id,
             key=key,
@@ -315,14 +313,14 @@ class WalletMixin(VotesMixin):
             raise self._frozen()
         self._check_may_spend(member, cmd.amount)
         await self._require_verified(actor)
-        target = await self.ledger.resolve_party(
+        target = await self.wallet_manager.resolve_party(
             Party(username=cmd.to.username, account_id=cmd.to.account_id)
         )
         source = await self._account(group)
         await self._ensure_spend_counter(group.id, member.user_id)
         movement = Movement(
             from_account=source.id,
-            to_account=target.id,
+            to_account=stored_id(target.id),
             amount=cmd.amount,
             kind="transfer",
             idempotency_key=f"{self.kind.name}:spend:{rec.record_id}",
@@ -330,27 +328,25 @@ class WalletMixin(VotesMixin):
             memo=cmd.memo or None,
         )
 
-        async def work(session: AsyncClientSession) -> tuple[Any, SpendResult, int]:
-            spent = await self._reserve(group.id, member, cmd.amount, session)
-            moved = await self.ledger.move(movement, session=session)
+        async def work(tx: Tx) -> SpendResult:
+            spent = await self._reserve(group.id, member, cmd.amount, tx.session)
+            moved = await self.ledger.move(tx, movement)
             result = SpendResult(
                 transfer_id=str(moved.transfer.id),
                 amount=cmd.amount,
                 balance=moved.transfer.from_balance_after,
             )
-            await rec.save(session, result)
-            return moved, result, spent
+            await rec.save(tx.session, result)
+            event = GroupSpent(
+                group_kind=self.kind.name,
+                group_id=str(group.id),
+                spender_id=str(actor.user_id),
+                amount=cmd.amount,
+                transfer_id=result.transfer_id,
+                balance=result.balance,
+                period_spent=spent,
+            )
+            self.queue_group(tx, group.id, self.etype("wallet_spent"), event)
+            return result
 
-        moved, result, spent = await self.ledger.transaction(work)
-        await self.ledger.publish_moved(moved)
-        event = GroupSpent(
-            group_kind=self.kind.name,
-            group_id=str(group.id),
-            spender_id=str(actor.user_id),
-            amount=cmd.amount,
-            transfer_id=result.transfer_id,
-            balance=result.balance,
-            period_spent=spent,
-        )
-        await self.publish_group(group.id, self.etype("wallet_spent"), event)
-        return result
+        return await self.ledger.run(work)

@@ -60,16 +60,17 @@ async def group_name(owner_type: str, owner_id: Any) -> str | None:
 
 def attach_groups(services: Any, settings: Any) -> None:
     """Build the notification, family and workspace managers onto `services`."""
-    notifications = NotificationManager(bus=services.bus)
+    notifications = NotificationManager(mongo=services.mongo, bus=services.bus)
     wallet_notifier = WalletNotifier(notifications, group_name=group_name)
-    services.wallet.add_moved_hook(wallet_notifier.on_moved)
-    services.wallet.add_frozen_hook(wallet_notifier.on_frozen)
+    services.ledger.add_moved_hook(wallet_notifier.on_moved)
+    services.ledger.add_frozen_hook(wallet_notifier.on_frozen)
     config = group_config(settings)
     common = {
         "mongo": services.mongo,
         "bus": services.bus,
         "notifications": notifications,
-        "ledger": services.wallet,
+        "ledger": services.ledger,
+        "wallet": services.wallet,
         "config": config,
     }
     families = FamilyManager(

@@ -1,20 +1,29 @@
-"""Notifications: the only write path. Domains call `notify` after their own commit."""
+"""Notifications: the only write path. Domains call `notify` after their own commit.
+
+Concurrent `notify` calls are written together (group commit): the first caller starts a
+flush, callers arriving meanwhile join the next one, and each batch costs one mute lookup,
+one `insert_many` and one unread count, whatever its size. Every caller still gets its own
+stored notifications back (or the batch's error). Events go out after the batch commits.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import msgspec
 from beanie import PydanticObjectId
 from bson import ObjectId
+from pymongo import AsyncMongoClient
 
 from auth.scopes import require_scope
-from realtime.bus import EventBus
 from server.core.actor import Actor
 from server.core.channels import user_channel
 from server.core.clock import utcnow
+from server.core.db import Publisher, Tx, run_in_transaction
 from server.core.errors import Unprocessable
 from server.notifications.documents import Notification, NotificationPreference
 from server.notifications.events import (
@@ -32,6 +41,18 @@ from server.notifications.schemas import (
 )
 
 MAX_PAGE = 100
+MAX_BATCH = 200  # notify calls written in one flush
+
+
+@dataclass(slots=True)
+class _Pending:
+    ids: list[ObjectId]
+    type_: str
+    title: str
+    data: dict[str, Any]
+    done: asyncio.Future[list[Notification]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 def notification_view(n: Notification) -> NotificationView:
@@ -46,9 +67,21 @@ def notification_view(n: Notification) -> NotificationView:
 
 
 class NotificationManager:
-    def __init__(self, *, bus: EventBus, now: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        *,
+        mongo: AsyncMongoClient[Any],
+        bus: Publisher,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._mongo = mongo
         self._bus = bus
         self.now = now
+        self._queue: list[_Pending] = []
+        self._flushing = False
+
+    async def _transaction(self, work: Callable[[Tx], Any]) -> Any:
+        return await run_in_transaction(self._mongo, work, publisher=self._bus)
 
     async def notify(
         self,
@@ -61,45 +94,100 @@ class NotificationManager:
         ids = list(dict.fromkeys(ObjectId(str(r)) for r in recipients))
         if not ids:
             return []
-        muted = {
-            doc["user_id"]
+        pending = _Pending(ids, type_, title, data or {})
+        self._queue.append(pending)
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        return await pending.done
+
+    async def _flush(self) -> None:
+        """Write queued calls in batches until the queue is empty."""
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                try:
+                    stored = await self._write_batch(batch)
+                except Exception as exc:
+                    for p in batch:
+                        if not p.done.done():
+                            p.done.set_exception(exc)
+                    continue
+                for p, docs in zip(batch, stored, strict=True):
+                    if not p.done.done():
+                        p.done.set_result(docs)
+        finally:
+            self._flushing = False
+
+    async def _write_batch(self, batch: list[_Pending]) -> list[list[Notification]]:
+        stored: list[list[Notification]] = await self._transaction(
+            lambda tx: self._write(tx, batch)
+        )
+        return stored
+
+    async def _write(self, tx: Tx, batch: list[_Pending]) -> list[list[Notification]]:
+        """One batch in `tx`: mute lookup, one insert, unread counts, events on commit."""
+        everyone = list({uid for p in batch for uid in p.ids})
+        muted: dict[ObjectId, set[str]] = {
+            doc["user_id"]: set(doc.get("muted_types") or [])
             async for doc in NotificationPreference.get_pymongo_collection().find(
-                {"user_id": {"$in": ids}, "muted_types": type_}, {"user_id": 1}
+                {"user_id": {"$in": everyone}, "muted_types": {"$in": [p.type_ for p in batch]}},
+                {"user_id": 1, "muted_types": 1},
+                session=tx.session,
             )
         }
         now = self.now()
-        docs = [
-            Notification(
-                user_id=PydanticObjectId(uid),
-                type=type_,
-                title=title,
-                data=data or {},
-                created_at=now,
-            )
-            for uid in ids
-            if uid not in muted
+        per_call = [
+            [
+                Notification(
+                    user_id=PydanticObjectId(uid),
+                    type=p.type_,
+                    title=p.title,
+                    data=p.data,
+                    created_at=now,
+                )
+                for uid in p.ids
+                if p.type_ not in muted.get(uid, ())
+            ]
+            for p in batch
         ]
+        docs = [d for call in per_call for d in call]
         if not docs:
-            return []
+            return per_call
         result = await Notification.get_pymongo_collection().insert_many(
-            [d.model_dump(by_alias=True, exclude={"id"}) for d in docs]
+            [d.model_dump(by_alias=True, exclude={"id"}) for d in docs], session=tx.session
         )
         for doc, inserted in zip(docs, result.inserted_ids, strict=True):
             doc.id = inserted
-        for doc in docs:
-            await self._bus.publish(
+        unread = await self._unread_of([d.user_id for d in docs], tx)
+        # Each event counts the user's unread notifications up to and including its own.
+        later: dict[ObjectId, int] = {}
+        counts: list[int] = []
+        for doc in reversed(docs):
+            counts.append(unread.get(doc.user_id, 0) - later.get(doc.user_id, 0))
+            later[doc.user_id] = later.get(doc.user_id, 0) + 1
+        for doc, count in zip(docs, reversed(counts), strict=True):
+            tx.publish(
                 user_channel(doc.user_id),
                 "notification.created",
-                NotificationCreated(
-                    notification=notification_view(doc),
-                    unread_count=await self._unread(doc.user_id),
-                ),
+                NotificationCreated(notification=notification_view(doc), unread_count=count),
             )
-        return docs
+        return per_call
 
-    async def _unread(self, user_id: ObjectId) -> int:
+    async def _unread_of(self, user_ids: list[PydanticObjectId], tx: Tx) -> dict[ObjectId, int]:
+        ids = list(dict.fromkeys(ObjectId(u) for u in user_ids))
+        cursor = await Notification.get_pymongo_collection().aggregate(
+            [
+                {"$match": {"user_id": {"$in": ids}, "read_at": None}},
+                {"$group": {"_id": "$user_id", "n": {"$sum": 1}}},
+            ],
+            session=tx.session,
+        )
+        return {row["_id"]: int(row["n"]) async for row in cursor}
+
+    async def _unread(self, user_id: ObjectId, tx: Tx | None = None) -> int:
         return await Notification.get_pymongo_collection().count_documents(
-            {"user_id": user_id, "read_at": None}
+            {"user_id": user_id, "read_at": None}, session=tx.session if tx else None
         )
 
     async def list(
@@ -149,16 +237,21 @@ class NotificationManager:
         query: dict[str, Any] = {"user_id": actor.user_id, "read_at": None}
         if not cmd.all:
             query["_id"] = {"$in": [ObjectId(i) for i in ids]}
-        result = await Notification.get_pymongo_collection().update_many(
-            query, {"$set": {"read_at": self.now()}}
-        )
-        unread = await self._unread(actor.user_id)
-        await self._bus.publish(
-            user_channel(actor.user_id),
-            "notification.read",
-            NotificationsRead(ids=[] if cmd.all else ids, all=cmd.all, unread_count=unread),
-        )
-        return MarkReadResult(updated=int(result.modified_count), unread_count=unread)
+
+        async def work(tx: Tx) -> MarkReadResult:
+            result = await Notification.get_pymongo_collection().update_many(
+                query, {"$set": {"read_at": self.now()}}, session=tx.session
+            )
+            unread = await self._unread(actor.user_id, tx)
+            tx.publish(
+                user_channel(actor.user_id),
+                "notification.read",
+                NotificationsRead(ids=[] if cmd.all else ids, all=cmd.all, unread_count=unread),
+            )
+            return MarkReadResult(updated=int(result.modified_count), unread_count=unread)
+
+        result: MarkReadResult = await self._transaction(work)
+        return result
 
     async def preferences(self, actor: Actor) -> NotificationPreferences:
         require_scope(actor, "notifications:read")
@@ -172,14 +265,19 @@ class NotificationManager:
     ) -> NotificationPreferences:
         require_scope(actor, "notifications:write")
         muted = sorted(set(cmd.muted_types))
-        await NotificationPreference.get_pymongo_collection().update_one(
-            {"user_id": actor.user_id},
-            {"$set": {"muted_types": muted, "updated_at": self.now()}},
-            upsert=True,
-        )
-        await self._bus.publish(
-            user_channel(actor.user_id),
-            "notification.preferences_changed",
-            NotificationPreferencesChanged(muted_types=muted),
-        )
+
+        async def work(tx: Tx) -> None:
+            await NotificationPreference.get_pymongo_collection().update_one(
+                {"user_id": actor.user_id},
+                {"$set": {"muted_types": muted, "updated_at": self.now()}},
+                upsert=True,
+                session=tx.session,
+            )
+            tx.publish(
+                user_channel(actor.user_id),
+                "notification.preferences_changed",
+                NotificationPreferencesChanged(muted_types=muted),
+            )
+
+        await self._transaction(work)
         return NotificationPreferences(muted_types=muted)

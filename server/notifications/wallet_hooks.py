@@ -25,7 +25,7 @@ from bson import ObjectId
 from auth.documents import User
 from server.notifications.manager import NotificationManager
 from server.wallet.documents import Account
-from server.wallet.ledger import Moved
+from server.wallet.movement import Moved
 
 TRANSFER_RECEIVED = "wallet.transfer_received"
 WALLET_FROZEN = "wallet.frozen"

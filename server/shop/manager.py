@@ -21,13 +21,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from auth.scopes import require_scope
-from realtime.bus import EventBus
 from server.core.actor import Actor
 from server.core.channels import user_channel
 from server.core.clock import utcnow
+from server.core.db import Publisher, Tx, run_in_transaction
 from server.core.errors import BadRequest, Conflict, Unprocessable
 from server.shop.catalogue import (
     CatalogueMixin,
@@ -49,8 +50,9 @@ from server.shop.schemas import (
     RentalExpiredEvent,
 )
 from server.wallet.idempotency import Outcome, Recorder, check_key
-from server.wallet.ledger import Moved, Movement
+from server.wallet.ledger import Ledger
 from server.wallet.manager import WalletManager
+from server.wallet.movement import Moved, Movement
 
 log = logging.getLogger("server.shop")
 
@@ -89,10 +91,11 @@ class PurchaseIntent:
 
 @dataclass(frozen=True, slots=True)
 class Payment:
-    """A payer's yes: `account_id` pays; `reserve` runs inside the purchase transaction."""
+    """A payer's yes: `account_id` pays; `reserve` runs inside the purchase transaction,
+    `after_commit` once it committed."""
 
     account_id: ObjectId
-    reserve: Callable[[AsyncClientSession], Awaitable[Any]] | None = None
+    reserve: Callable[[Tx], Awaitable[Any]] | None = None
     after_commit: Callable[[], Awaitable[Any]] | None = None
 
 
@@ -125,8 +128,17 @@ def purchase_view(p: Purchase) -> PurchaseView:
 
 
 class ShopManager(CatalogueMixin):
-    def __init__(self, *, wallet: WalletManager, bus: EventBus) -> None:
+    def __init__(
+        self,
+        *,
+        mongo: AsyncMongoClient[Any],
+        wallet: WalletManager,
+        ledger: Ledger,
+        bus: Publisher,
+    ) -> None:
+        self._mongo = mongo
         self._wallet = wallet
+        self._ledger = ledger
         self._bus = bus
         self._payers: dict[str, Payer] = {}
 
@@ -275,14 +287,16 @@ class ShopManager(CatalogueMixin):
         rec: Recorder | None,
     ) -> PurchaseResponse:
         purchase_id = ObjectId()
-        issuer = await self._wallet.issuer_account()
+        issuer = await self._ledger.issuer_account()
 
-        async def work(session: AsyncClientSession) -> tuple[Moved | None, PurchaseResponse]:
+        async def work(tx: Tx) -> PurchaseResponse:
+            session = tx.session
             if payment.reserve is not None:
-                await payment.reserve(session)
-            moved = None
+                await payment.reserve(tx)
+            moved: Moved | None = None
             if price > 0:
-                moved = await self._wallet.move(
+                moved = await self._ledger.move(
+                    tx,
                     Movement(
                         from_account=payment.account_id,
                         to_account=issuer.id,  # type: ignore[arg-type]
@@ -293,11 +307,10 @@ class ShopManager(CatalogueMixin):
                         memo=f"{item.type}: {item.name}" + (" (rental)" if rent else ""),
                         correlation_id=f"shop:purchase:{purchase_id}",
                     ),
-                    session=session,
                 )
                 balance = moved.transfer.from_balance_after
             else:
-                account = await self._wallet.get_account(payment.account_id, session=session)
+                account = await self._ledger.get_account(payment.account_id, session=session)
                 balance = account.balance if account else 0
             granted, valid_until = await self._grant(
                 session, user_id=user_id, item=item, rent=rent, purchase_id=purchase_id
@@ -321,19 +334,16 @@ class ShopManager(CatalogueMixin):
             response = PurchaseResponse(purchase=purchase_view(purchase), balance=balance)
             if rec is not None:
                 await rec.save(session, response)
-            return moved, response
+            if payment.after_commit is not None:
+                tx.after_commit(payment.after_commit)
+            tx.publish(
+                user_channel(user_id),
+                PURCHASE_COMPLETED,
+                PurchaseCompletedEvent(purchase=response.purchase),
+            )
+            return response
 
-        moved, response = await self._wallet.transaction(work)
-        if moved is not None:
-            await self._wallet.publish_moved(moved)
-        if payment.after_commit is not None:
-            await payment.after_commit()
-        await self._bus.publish(
-            user_channel(user_id),
-            PURCHASE_COMPLETED,
-            PurchaseCompletedEvent(purchase=response.purchase),
-        )
-        return response
+        return await self._ledger.run(work)
 
     async def _grant(
         self,
@@ -475,15 +485,21 @@ class ShopManager(CatalogueMixin):
         )
         expired = 0
         for doc in due:
-            result = await collection.delete_one(
-                {"_id": doc["_id"], "kind": "rental", "valid_until": doc["valid_until"]}
-            )
-            if result.deleted_count != 1:
-                continue
-            expired += 1
-            await self._bus.publish(
-                user_channel(doc["user_id"]),
-                RENTAL_EXPIRED,
-                RentalExpiredEvent(item_id=str(doc["item_id"]), valid_until=doc["valid_until"]),
-            )
+
+            async def remove(tx: Tx, doc: dict[str, Any] = doc) -> bool:
+                result = await collection.delete_one(
+                    {"_id": doc["_id"], "kind": "rental", "valid_until": doc["valid_until"]},
+                    session=tx.session,
+                )
+                if result.deleted_count != 1:
+                    return False
+                tx.publish(
+                    user_channel(doc["user_id"]),
+                    RENTAL_EXPIRED,
+                    RentalExpiredEvent(item_id=str(doc["item_id"]), valid_until=doc["valid_until"]),
+                )
+                return True
+
+            if await run_in_transaction(self._mongo, remove, publisher=self._bus):
+                expired += 1
         return expired

@@ -7,27 +7,30 @@ async callables here from the composition root (like `AuthManager`'s user-create
   transfer, never for a replayed idempotency key;
 - a *frozen* hook gets the `Account` right after a freeze or unfreeze was committed.
 
-Hooks run after the commit and after the `wallet.*` events. A hook that raises never
-undoes or fails the money movement: the error is logged and counted (`failures`, and the
-Prometheus counter `second_brain_wallet_hook_failures_total{hook=...}`).
+Hooks run after the commit and after the `wallet.*` events, in a post-commit task of
+their own (`server/core/background.py`): the movement answers without waiting for them
+(the transfer-received notification is such a hook). `drain()` waits for them (shutdown,
+tests). A hook that raises never undoes or fails the money movement: the error is logged
+and counted (`failures`, and the Prometheus counter
+`second_brain_wallet_hook_failures_total{hook=...}`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client import Counter
 
-if TYPE_CHECKING:
-    from server.wallet.documents import Account
-    from server.wallet.ledger import Moved
+from server.core.background import Background
+from server.wallet.documents import Account
+from server.wallet.movement import Moved
 
 log = logging.getLogger("server.wallet.hooks")
 
-MovedHook = Callable[["Moved"], Awaitable[None]]
-FrozenHook = Callable[["Account"], Awaitable[None]]
+MovedHook = Callable[[Moved], Awaitable[None]]
+FrozenHook = Callable[[Account], Awaitable[None]]
 
 HOOK_FAILURES = Counter(
     "second_brain_wallet_hook_failures_total",
@@ -43,6 +46,21 @@ class LedgerHooks:
         self.moved: list[MovedHook] = []
         self.frozen: list[FrozenHook] = []
         self.failures = 0
+        self.background = Background("wallet-hooks")
+
+    def after_moved(self, moved: Moved) -> None:
+        """Start the moved hooks for a committed movement without waiting for them."""
+        if self.moved and not moved.replayed:
+            self.background.spawn(lambda: self.run_moved(moved))
+
+    def after_frozen(self, account: Account) -> None:
+        """Start the frozen hooks for a committed freeze or unfreeze without waiting."""
+        if self.frozen:
+            self.background.spawn(lambda: self.run_frozen(account))
+
+    async def drain(self) -> None:
+        """Wait for every hook started so far (shutdown, and tests that check their effect)."""
+        await self.background.drain()
 
     async def run_moved(self, moved: Moved) -> None:
         if moved.replayed:  # an idempotent replay moved nothing new

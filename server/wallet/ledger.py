@@ -1,17 +1,21 @@
-"""The ledger core: accounts and the one method that moves tokens.
+"""The ledger: accounts and the one method that moves tokens.
 
-`Ledger` takes intents the caller has already authorised. Other managers (families'
-spending rules, token-request payouts, shop purchases, family deletion payouts) call it,
-alone or inside their own transaction (`session=`), with an idempotency key and a
-`correlation_id`. `WalletManager` (manager.py) adds the user-facing, permission-checked
-methods on top.
+`Ledger` is a collaborator, injected into the wallet, shop and group managers (never a
+base class), and takes intents those managers have already authorised. It is not reachable
+from routes or agent tools: they hold the `WalletManager` facade, which does not expose
+`move`, `freeze_account` or `open_account`.
+
+`move(tx, movement)` is the only code that changes a balance. It checks the movement itself
+(amount range, kind, self-transfer; funds, frozen and closed accounts in its conditional
+writes), writes in the caller's transaction and queues `wallet.transfer_completed` on `tx`,
+so the event goes out only if that transaction commits. The moved hooks (notifications)
+start after the commit, in the background.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bson import ObjectId
@@ -19,22 +23,14 @@ from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from realtime.bus import EventBus
 from server.core.channels import owner_channel
-from server.core.db import run_in_transaction
+from server.core.clock import utcnow
+from server.core.db import Publisher, Tx, run_in_transaction
 from server.core.errors import Conflict
-from server.wallet.documents import (
-    ISSUER_OWNER_ID,
-    OWNER_TYPES,
-    TRANSFER_KINDS,
-    Account,
-    Transfer,
-    utcnow,
-)
+from server.wallet.documents import ISSUER_OWNER_ID, OWNER_TYPES, TRANSFER_KINDS, Account, Transfer
 from server.wallet.errors import (
     AccountNotFound,
     InsufficientFunds,
-    InvalidAmount,
     RecipientNotFound,
     SelfTransfer,
     WalletClosed,
@@ -44,14 +40,9 @@ from server.wallet.events import TRANSFER_COMPLETED, WALLET_FROZEN, WALLET_UNFRO
 from server.wallet.hooks import FrozenHook, LedgerHooks, MovedHook
 from server.wallet.idempotency import KeyReused
 from server.wallet.locks import KeyedLocks
-from server.wallet.schemas import (
-    MAX_AMOUNT,
-    OwnerView,
-    TransferCompletedEvent,
-    TransferView,
-    WalletFrozenEvent,
-    WalletView,
-)
+from server.wallet.movement import Moved, Movement, check_amount
+from server.wallet.schemas import TransferCompletedEvent, TransferView, WalletFrozenEvent
+from server.wallet.views import TransferViews
 
 log = logging.getLogger("server.wallet")
 T = TypeVar("T")
@@ -60,73 +51,18 @@ T = TypeVar("T")
 LEDGER_TX_ATTEMPTS = 60
 
 
-@dataclass(frozen=True, slots=True)
-class Movement:
-    """An already-authorised intent to move `amount` tokens between two accounts.
-
-    `idempotency_key` is unique forever across the ledger: a second `move` with the same key
-    never moves tokens again (it answers the first transfer, or 409 if the intent differs).
-    Internal callers namespace their keys, e.g. `shop:purchase:<id>`, `family:payout:<id>:<n>`.
-    `correlation_id` ties the legs of one multi-leg operation together.
-    """
-
-    from_account: ObjectId
-    to_account: ObjectId
-    amount: int
-    kind: str
-    idempotency_key: str
-    actor_id: ObjectId
-    memo: str | None = None
-    correlation_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Moved:
-    """A committed (or, with `session=`, a pending) transfer and both accounts after it."""
-
-    transfer: Transfer
-    from_account: Account
-    to_account: Account
-    replayed: bool = False
-
-
-def check_amount(amount: Any) -> int:
-    """A positive integer up to 10^12, else `INVALID_AMOUNT` (422)."""
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise InvalidAmount(
-            "The amount must be a whole number of tokens.",
-            details=[{"field": "amount", "message": "must be an integer"}],
-        )
-    if amount <= 0 or amount > MAX_AMOUNT:
-        raise InvalidAmount(
-            f"The amount must be between 1 and {MAX_AMOUNT} tokens.",
-            details=[{"field": "amount", "message": f"1..{MAX_AMOUNT}"}],
-        )
-    return amount
-
-
 def _account(doc: dict[str, Any]) -> Account:
     return Account.model_validate(doc)
-
-
-def wallet_view(account: Account, *, with_owner: bool = False) -> WalletView:
-    return WalletView(
-        account_id=str(account.id),
-        balance=account.balance,
-        frozen=account.frozen,
-        frozen_reason=account.frozen_reason,
-        owner=OwnerView(type=account.owner_type, id=str(account.owner_id)) if with_owner else None,
-    )
 
 
 class Ledger:
     """Accounts and money movement for already-authorised intents (no `Actor` checks)."""
 
-    def __init__(self, *, mongo: AsyncMongoClient[Any], bus: EventBus) -> None:
+    def __init__(self, *, mongo: AsyncMongoClient[Any], bus: Publisher) -> None:
         self._mongo = mongo
         self._bus = bus
         self._issuer_id: ObjectId | None = None
-        self._owners: dict[ObjectId, OwnerView] = {}
+        self.views = TransferViews()
         self.account_locks = KeyedLocks()
         self.hooks = LedgerHooks()
 
@@ -138,7 +74,14 @@ class Ledger:
         """Call `hook(account)` after each committed freeze or unfreeze."""
         self.hooks.frozen.append(hook)
 
-    # -------------------------------------------------------------- accounts (core)
+    async def run(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run `work(tx)` in one transaction with the ledger's retry policy; what `work`
+        queued on `tx` (events, after-commit steps) runs once it committed."""
+        return await run_in_transaction(
+            self._mongo, work, publisher=self._bus, attempts=LEDGER_TX_ATTEMPTS
+        )
+
+    # -------------------------------------------------------------- accounts
 
     @property
     def _accounts(self) -> Any:
@@ -212,32 +155,26 @@ class Ledger:
         )
         return _account(doc) if doc else None
 
-    async def freeze_account(
-        self,
-        account_id: ObjectId,
-        *,
-        reason: str,
-        session: AsyncClientSession | None = None,
-    ) -> Account:
+    async def freeze_account(self, tx: Tx, account_id: ObjectId, *, reason: str) -> Account:
         """Freeze an account (already authorised by the caller): it refuses every debit.
-
-        Publishes `wallet.frozen` to the owner's channel unless `session` is given (then
-        the caller publishes with `publish_frozen` after its commit).
-        """
-        return await self._set_frozen(account_id, True, reason, session)
+        `wallet.frozen` goes to the owner's channel once `tx` commits."""
+        return await self._set_frozen(tx, account_id, True, reason)
 
     async def unfreeze_account(
-        self, account_id: ObjectId, *, session: AsyncClientSession | None = None
+        self, tx: Tx, account_id: ObjectId, *, announce: bool = True
     ) -> Account:
-        """Lift a freeze (already authorised by the caller). Publishes `wallet.unfrozen`."""
-        return await self._set_frozen(account_id, False, None, session)
+        """Lift a freeze (already authorised by the caller); `wallet.unfrozen` on commit
+        unless `announce=False` (a wallet unfrozen only to be paid out and closed)."""
+        return await self._set_frozen(tx, account_id, False, None, announce=announce)
 
     async def _set_frozen(
         self,
+        tx: Tx,
         account_id: ObjectId,
         frozen: bool,
         reason: str | None,
-        session: AsyncClientSession | None,
+        *,
+        announce: bool = True,
     ) -> Account:
         doc = await self._accounts.find_one_and_update(
             {"_id": ObjectId(account_id), "owner_type": {"$ne": "system"}},
@@ -250,31 +187,26 @@ class Ledger:
                 }
             },
             return_document=ReturnDocument.AFTER,
-            session=session,
+            session=tx.session,
         )
         if doc is None:
             raise AccountNotFound("No such account.")
         account = _account(doc)
-        if session is None:
-            await self.publish_frozen(account)
+        if not announce:
+            return account
+        channel = owner_channel(account.owner_type, account.owner_id)
+        if channel is not None:
+            tx.publish(
+                channel,
+                WALLET_FROZEN if frozen else WALLET_UNFROZEN,
+                WalletFrozenEvent(
+                    account_id=str(account.id), frozen=frozen, reason=account.frozen_reason
+                ),
+            )
+        self._after_commit(tx, lambda: self.hooks.after_frozen(account))
         return account
 
-    async def publish_frozen(self, account: Account) -> None:
-        channel = owner_channel(account.owner_type, account.owner_id)
-        if channel is None:
-            return
-        await self._bus.publish(
-            channel,
-            WALLET_FROZEN if account.frozen else WALLET_UNFROZEN,
-            WalletFrozenEvent(
-                account_id=str(account.id), frozen=account.frozen, reason=account.frozen_reason
-            ),
-        )
-        await self.hooks.run_frozen(account)
-
-    async def close_account(
-        self, account_id: ObjectId, *, session: AsyncClientSession | None = None
-    ) -> Account:
+    async def close_account(self, tx: Tx, account_id: ObjectId) -> Account:
         """Close an empty account (a deleted family/workspace): it refuses debits and credits.
 
         Pay the balance out with `move` first (same transaction is fine); a non-empty account
@@ -284,56 +216,48 @@ class Ledger:
             {"_id": ObjectId(account_id), "balance": 0, "owner_type": {"$ne": "system"}},
             {"$set": {"closed": True, "updated_at": utcnow()}},
             return_document=ReturnDocument.AFTER,
-            session=session,
+            session=tx.session,
         )
         if doc is None:
-            if await self.get_account(account_id, session=session) is None:
+            if await self.get_account(account_id, session=tx.session) is None:
                 raise AccountNotFound("No such account.")
             raise Conflict("The wallet still holds tokens.", code="WALLET_NOT_EMPTY")
         return _account(doc)
 
-    # -------------------------------------------------------------- moving tokens (core)
+    # -------------------------------------------------------------- moving tokens
 
-    async def move(self, movement: Movement, *, session: AsyncClientSession | None = None) -> Moved:
-        """Move tokens: conditional debit, credit and the immutable `Transfer`, atomically.
+    async def move(self, tx: Tx, movement: Movement) -> Moved:
+        """Move tokens in `tx`: conditional debit, credit and the immutable `Transfer`.
 
-        The intent must already be authorised (this checks only the ledger's own rules:
-        amount, self-transfer, funds, frozen/closed accounts).
-
-        - Without `session`: runs its own transaction (retried on transient errors) and
-          publishes `wallet.transfer_completed` after the commit. A key that was already
-          used answers the original transfer (`replayed=True`) if the intent is the same,
-          else 409 `IDEMPOTENCY_KEY_REUSED`.
-        - With `session` (the caller's transaction): writes in it and publishes nothing; the
-          caller calls `await wallet.publish_moved(moved)` after its commit. A duplicate key
-          then raises `DuplicateKeyError` (the caller's transaction is aborted).
-
-        Errors: `INVALID_AMOUNT`, `SELF_TRANSFER`, `INSUFFICIENT_FUNDS`, `WALLET_FROZEN`,
-        `WALLET_CLOSED`, `ACCOUNT_NOT_FOUND` (debit side), `RECIPIENT_NOT_FOUND`.
+        Checks the movement once, here: `INVALID_AMOUNT`, `SELF_TRANSFER`, an unknown kind
+        (a programming error: `ValueError`); then, in the writes, `INSUFFICIENT_FUNDS`,
+        `WALLET_FROZEN`, `WALLET_CLOSED`, `ACCOUNT_NOT_FOUND` (debit side),
+        `RECIPIENT_NOT_FOUND`. Queues `wallet.transfer_completed` for both owners and the
+        moved hooks on `tx`. A key used before raises `DuplicateKeyError` (the transaction
+        aborts; `commit_move` answers the first transfer instead).
         """
         check_amount(movement.amount)
         if movement.kind not in TRANSFER_KINDS:
             raise ValueError(f"unknown transfer kind {movement.kind!r}")
         if ObjectId(movement.from_account) == ObjectId(movement.to_account):
             raise SelfTransfer("Tokens cannot be sent to the same wallet.")
-        if session is not None:
-            return await self._apply(movement, session)
-        try:
-            async with self.account_locks.hold(movement.from_account, movement.to_account):
-                moved = await self.transaction(lambda s: self._apply(movement, s))
-        except DuplicateKeyError:
-            return await self._replay_movement(movement)
-        await self.publish_moved(moved)
+        moved = await self._apply(movement, tx.session)
+        self.views.remember_account(moved.from_account)
+        self.views.remember_account(moved.to_account)
+        await self._queue_events(tx, moved)
         return moved
 
-    async def transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
-        """Run `work(session)` in one transaction with the ledger's retry policy.
+    async def commit_move(self, movement: Movement) -> Moved:
+        """`move` in a transaction of its own (retried on conflicts, events after commit).
 
-        For callers composing several ledger steps (e.g. the legs of a payout with one
-        `correlation_id`, or a debit plus a grant): call `move(..., session=s)` inside, then
-        `publish_moved` for each result after this returns.
+        A key that was already used answers the original transfer (`replayed=True`) if the
+        intent is the same, else 409 `IDEMPOTENCY_KEY_REUSED`; nothing is published then.
         """
-        return await run_in_transaction(self._mongo, work, attempts=LEDGER_TX_ATTEMPTS)
+        try:
+            async with self.account_locks.hold(movement.from_account, movement.to_account):
+                return await self.run(lambda tx: self.move(tx, movement))
+        except DuplicateKeyError:
+            return await self._replay_movement(movement)
 
     async def _apply(self, m: Movement, session: AsyncClientSession) -> Moved:
         now = utcnow()
@@ -400,8 +324,10 @@ class Ledger:
 
     async def _issuer(self) -> ObjectId:
         if self._issuer_id is None:
-            await self.issuer_account()
-        return self._issuer_id  # type: ignore[return-value]
+            account = await self.issuer_account()
+            assert account.id is not None
+            return ObjectId(account.id)
+        return self._issuer_id
 
     async def _replay_movement(self, m: Movement) -> Moved:
         doc = await self._transfers.find_one({"idempotency_key": m.idempotency_key})
@@ -421,12 +347,9 @@ class Ledger:
         assert source is not None and target is not None
         return Moved(transfer=transfer, from_account=source, to_account=target, replayed=True)
 
-    async def publish_moved(self, moved: Moved) -> None:
-        """Publish `wallet.transfer_completed` to both parties' channels (after the commit),
-        then run the moved hooks (`add_moved_hook`; they never fail the movement).
-
-        Each channel gets its own account's balance right after the transfer.
-        """
+    async def _queue_events(self, tx: Tx, moved: Moved) -> None:
+        """`wallet.transfer_completed` to both parties' channels, each with its own balance
+        right after the transfer, then the moved hooks; all once `tx` commits."""
         t = moved.transfer
         for account, balance in (
             (moved.from_account, t.from_balance_after),
@@ -435,54 +358,20 @@ class Ledger:
             channel = owner_channel(account.owner_type, account.owner_id)
             if channel is None:
                 continue
-            view = await self.transfer_view(t, viewer=account.id)
-            await self._bus.publish(
+            view = await self.views.view(t, viewer=account.id)
+            tx.publish(
                 channel,
                 TRANSFER_COMPLETED,
                 TransferCompletedEvent(transfer=view, account_id=str(account.id), balance=balance),
             )
-        await self.hooks.run_moved(moved)
+        self._after_commit(tx, lambda: self.hooks.after_moved(moved))
 
-    # -------------------------------------------------------------- views
+    @staticmethod
+    def _after_commit(tx: Tx, start: Callable[[], None]) -> None:
+        async def step() -> None:
+            start()
 
-    async def _owner(self, account_id: ObjectId) -> OwnerView:
-        owner = self._owners.get(account_id)
-        if owner is None:
-            doc = await self._accounts.find_one(
-                {"_id": account_id}, {"owner_type": 1, "owner_id": 1}
-            )
-            owner = (
-                OwnerView(type=doc["owner_type"], id=str(doc["owner_id"]))
-                if doc
-                else OwnerView(type="unknown", id="")
-            )
-            if len(self._owners) > 50_000:
-                self._owners.clear()
-            self._owners[account_id] = owner
-        return owner
-
-    def remember_owner(self, account: Account) -> None:
-        self._owners[account.id] = OwnerView(  # type: ignore[index]
-            type=account.owner_type, id=str(account.owner_id)
-        )
+        tx.after_commit(step)
 
     async def transfer_view(self, t: Transfer, *, viewer: ObjectId | None = None) -> TransferView:
-        balance_after = None
-        if viewer == t.from_account:
-            balance_after = t.from_balance_after
-        elif viewer == t.to_account:
-            balance_after = t.to_balance_after
-        return TransferView(
-            id=str(t.id),
-            kind=t.kind,
-            amount=t.amount,
-            from_account_id=str(t.from_account),
-            to_account_id=str(t.to_account),
-            from_owner=await self._owner(t.from_account),
-            to_owner=await self._owner(t.to_account),
-            actor_id=str(t.actor_id),
-            memo=t.memo,
-            correlation_id=t.correlation_id,
-            created_at=t.created_at,
-            balance_after=balance_after,
-        )
+        return await self.views.view(t, viewer=viewer)

@@ -1,8 +1,9 @@
-"""`WalletManager`: the only write path for wallets.
+"""`WalletManager`: the wallet's facade for routes, agent tools and other managers.
 
-It is the `Ledger` core (ledger.py: `open_account`, `move`, `freeze_account`, ... for
-other managers, with already-authorised intents) plus the user-facing methods here, which
-take an `Actor`, check what that actor may do, and go through the idempotency store.
+Its methods take an `Actor`, check what that actor may do, go through the idempotency store
+and then ask the injected `Ledger` (ledger.py) to move tokens. It does not expose the
+ledger's trusted methods (`move`, `freeze_account`, `open_account`): routes and tools hold
+this object, so they cannot reach an unchecked movement.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from auth.documents import User
 from auth.scopes import require_scope
-from realtime.bus import EventBus
 from server.core.actor import Actor
+from server.core.db import Tx
 from server.core.errors import (
     BadRequest,
     Forbidden,
@@ -40,19 +41,14 @@ from server.wallet.errors import (
     WalletClosed,
     WalletFrozen,
 )
-from server.wallet.idempotency import IdempotencyStore, Outcome, check_key
-from server.wallet.ledger import (
-    Ledger,
-    Moved,
-    Movement,
-    OwnerView,
-    check_amount,
-    wallet_view,
-)
+from server.wallet.idempotency import IdempotencyStore, Outcome, Recorder, check_key
+from server.wallet.ledger import Ledger
+from server.wallet.movement import Moved, Movement, check_amount
 from server.wallet.rewards import signature_valid
 from server.wallet.schemas import (
     AuditReport,
     MintRequest,
+    OwnerView,
     Party,
     RewardCallback,
     RewardResponse,
@@ -62,6 +58,7 @@ from server.wallet.schemas import (
     TransferView,
     WalletView,
 )
+from server.wallet.views import wallet_view
 
 VERIFIED_CACHE_SECONDS = 300.0
 LOOKUP_CACHE_SECONDS = 300.0
@@ -81,19 +78,19 @@ __all__ = [
 ]
 
 
-class WalletManager(Ledger):
-    """The wallet's write path: the ledger core plus permission-checked user methods."""
+class WalletManager:
+    """The wallet's permission-checked methods, on top of an injected `Ledger`."""
 
     def __init__(
         self,
         *,
+        ledger: Ledger,
         mongo: AsyncMongoClient[Any],
-        bus: EventBus,
         idempotency_ttl_seconds: int = 24 * 3600,
         require_verified_email: bool = True,
         reward_secret: str = "",
     ) -> None:
-        super().__init__(mongo=mongo, bus=bus)
+        self._ledger = ledger
         self.idempotency = IdempotencyStore(mongo, ttl_seconds=idempotency_ttl_seconds)
         self.require_verified_email = require_verified_email
         self._reward_secret = reward_secret
@@ -104,9 +101,13 @@ class WalletManager(Ledger):
         # username -> (account id, owner id, cached until): usernames are immutable.
         self._by_username: dict[str, tuple[ObjectId, ObjectId, float]] = {}
 
+    @property
+    def _transfers(self) -> Any:
+        return Transfer.get_pymongo_collection()
+
     async def on_user_created(self, user: User, session: AsyncClientSession) -> None:
         """The `AuthManager` user-created hook: every user gets an account at registration."""
-        await self.open_account(
+        await self._ledger.open_account(
             "user",
             user.id,  # type: ignore[arg-type]
             session=session,
@@ -117,9 +118,9 @@ class WalletManager(Ledger):
 
     async def user_account(self, user_id: ObjectId, *, username: str | None = None) -> Account:
         """The user's account (opened on the fly for users created before the wallet)."""
-        account = await self.account_for("user", user_id)
+        account = await self._ledger.account_for("user", user_id)
         if account is None or (username is not None and account.username is None):
-            account = await self.open_account("user", user_id, username=username)
+            account = await self._ledger.open_account("user", user_id, username=username)
         self._remember_account_id(user_id, account.id)  # type: ignore[arg-type]
         return account
 
@@ -176,7 +177,9 @@ class WalletManager(Ledger):
             hit = self._by_username.get(name)
             if hit is not None and hit[2] > now:
                 return Account(id=hit[0], owner_type="user", owner_id=hit[1], username=name)
-            doc = await self._accounts.find_one({"username": name, "owner_type": "user"})
+            doc = await Account.get_pymongo_collection().find_one(
+                {"username": name, "owner_type": "user"}
+            )
             if doc is not None:
                 if len(self._by_username) > 100_000:
                     self._by_username.clear()
@@ -189,7 +192,7 @@ class WalletManager(Ledger):
             if user is None:
                 raise RecipientNotFound("No user with this username.")
             return await self.user_account(user["_id"], username=name)
-        account = await self.get_account(party.account_id)  # type: ignore[arg-type]
+        account = await self._ledger.get_account(party.account_id)  # type: ignore[arg-type]
         if account is None or account.is_system:
             raise RecipientNotFound("No wallet with this account id.")
         return account
@@ -206,15 +209,13 @@ class WalletManager(Ledger):
         require_scope(actor, "wallet:transfer")
         key = check_key(idempotency_key)
 
-        async def operation(rec: Any) -> TransferResponse:
+        async def operation(rec: Recorder) -> TransferResponse:
             amount = check_amount(cmd.amount)
             await self._require_verified(actor)
             target = await self.resolve_party(cmd.to)
             source_id = await self.user_account_id(actor.user_id)
-            if source_id == target.id:
-                raise SelfTransfer("You cannot send tokens to yourself.")
-            self._owners[source_id] = OwnerView(type="user", id=str(actor.user_id))
-            self.remember_owner(target)
+            self._ledger.views.remember(source_id, OwnerView(type="user", id=str(actor.user_id)))
+            self._ledger.views.remember_account(target)
             movement = Movement(
                 from_account=source_id,
                 to_account=target.id,  # type: ignore[arg-type]
@@ -239,29 +240,26 @@ class WalletManager(Ledger):
         )
 
     async def _move_recorded(
-        self, movement: Movement, rec: Any, *, viewer: Any
+        self, movement: Movement, rec: Recorder, *, viewer: ObjectId
     ) -> TransferResponse:
-        """`move` plus the idempotency record, in one transaction; events after the commit."""
+        """The ledger's `move` plus the idempotency record, in one transaction."""
 
-        async def work(session: AsyncClientSession) -> tuple[Moved, TransferResponse]:
-            moved = await self._apply(movement, session)
+        async def work(tx: Tx) -> TransferResponse:
+            moved = await self._ledger.move(tx, movement)
             balance = (
                 moved.transfer.from_balance_after
                 if viewer == movement.from_account
                 else moved.transfer.to_balance_after
             )
             response = TransferResponse(
-                transfer=await self.transfer_view(moved.transfer, viewer=viewer), balance=balance
+                transfer=await self._ledger.transfer_view(moved.transfer, viewer=viewer),
+                balance=balance,
             )
-            await rec.save(session, response)
-            return moved, response
+            await rec.save(tx.session, response)
+            return response
 
-        if movement.from_account == movement.to_account:
-            raise SelfTransfer("Tokens cannot be sent to the same wallet.")
-        async with self.account_locks.hold(movement.from_account, movement.to_account):
-            moved, response = await self.transaction(work)
-        await self.publish_moved(moved)
-        return response
+        async with self._ledger.account_locks.hold(movement.from_account, movement.to_account):
+            return await self._ledger.run(work)
 
     async def mint(
         self, actor: Actor, cmd: MintRequest, *, idempotency_key: str | None
@@ -272,12 +270,12 @@ class WalletManager(Ledger):
             raise Forbidden("Only administrators can mint tokens.")
         key = check_key(idempotency_key)
 
-        async def operation(rec: Any) -> TransferResponse:
+        async def operation(rec: Recorder) -> TransferResponse:
             amount = check_amount(cmd.amount)
             target = await self.resolve_party(cmd.to)
-            issuer = await self.issuer_account()
-            self.remember_owner(issuer)
-            self.remember_owner(target)
+            issuer = await self._ledger.issuer_account()
+            self._ledger.views.remember_account(issuer)
+            self._ledger.views.remember_account(target)
             movement = Movement(
                 from_account=issuer.id,  # type: ignore[arg-type]
                 to_account=target.id,  # type: ignore[arg-type]
@@ -287,7 +285,7 @@ class WalletManager(Ledger):
                 actor_id=actor.user_id,
                 memo=cmd.reason,
             )
-            return await self._move_recorded(movement, rec, viewer=target.id)
+            return await self._move_recorded(movement, rec, viewer=target.id)  # type: ignore[arg-type]
 
         return await self.idempotency.run(
             prefetch=False,
@@ -321,7 +319,8 @@ class WalletManager(Ledger):
         more = len(docs) > limit
         docs = docs[:limit]
         items = [
-            await self.transfer_view(Transfer.model_validate(d), viewer=account_id) for d in docs
+            await self._ledger.transfer_view(Transfer.model_validate(d), viewer=account_id)
+            for d in docs
         ]
         return TransferPage(items=items, next_cursor=items[-1].id if more and items else None)
 
@@ -336,7 +335,7 @@ class WalletManager(Ledger):
             )
         if doc is None:
             raise NotFound("No such transfer.", code="TRANSFER_NOT_FOUND")
-        return await self.transfer_view(Transfer.model_validate(doc), viewer=account.id)
+        return await self._ledger.transfer_view(Transfer.model_validate(doc), viewer=account.id)
 
     async def transfers_by_correlation(self, correlation_id: str) -> Sequence[Transfer]:
         """Every leg of one multi-leg operation (for managers)."""
@@ -356,7 +355,7 @@ class WalletManager(Ledger):
         require_scope(actor, "wallet:admin")
         if not actor.is_admin:
             raise Forbidden("Only administrators can inspect other wallets.")
-        account = await self.get_account(account_id)
+        account = await self._ledger.get_account(account_id)
         if account is None:
             raise AccountNotFound("No such account.")
         return wallet_view(account, with_owner=True)
@@ -370,11 +369,14 @@ class WalletManager(Ledger):
             raise Forbidden("Only administrators can freeze wallets.")
         if not ObjectId.is_valid(account_id):
             raise AccountNotFound("No such account.")
-        if frozen:
-            account = await self.freeze_account(ObjectId(account_id), reason=reason or "")
-        else:
-            account = await self.unfreeze_account(ObjectId(account_id))
-        return wallet_view(account, with_owner=True)
+        oid, ledger = ObjectId(account_id), self._ledger
+
+        async def work(tx: Tx) -> Account:
+            if frozen:
+                return await ledger.freeze_account(tx, oid, reason=reason or "")
+            return await ledger.unfreeze_account(tx, oid)
+
+        return wallet_view(await ledger.run(work), with_owner=True)
 
     async def reward(self, body: bytes, signature: str | None) -> tuple[RewardResponse, bool]:
         """A signed reward callback: mint to the named user once per `eventId`.
@@ -409,8 +411,8 @@ class WalletManager(Ledger):
         if user is None:
             raise RecipientNotFound("No such user.")
         target = await self.user_account(user["_id"])
-        issuer = await self.issuer_account()
-        moved = await self.move(
+        issuer = await self._ledger.issuer_account()
+        moved = await self._ledger.commit_move(
             Movement(
                 from_account=issuer.id,  # type: ignore[arg-type]
                 to_account=target.id,  # type: ignore[arg-type]
@@ -422,5 +424,5 @@ class WalletManager(Ledger):
                 correlation_id=f"reward:{cmd.event_id}",
             )
         )
-        view = await self.transfer_view(moved.transfer, viewer=target.id)
+        view = await self._ledger.transfer_view(moved.transfer, viewer=target.id)
         return RewardResponse(transfer=view, duplicate=moved.replayed), not moved.replayed

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
 from server.core.actor import Actor
+from server.core.db import Tx
 from server.core.errors import Conflict, Forbidden
 from server.groups.documents import UNLIMITED, Membership
 from server.groups.events import GroupChanged, OwnershipTransferred
@@ -36,7 +35,9 @@ class WorkspaceManager(GroupManager):
             "monthly_limit": UNLIMITED,
         }
 
-        async def work(session: AsyncClientSession) -> bool:
+        async def work(tx: Tx) -> bool:
+
+            session = tx.session
             members = Membership.get_pymongo_collection()
             up = await members.update_one(
                 {"_id": target.id, "role": target.role},

@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from realtime.bus import live_channel
-from tests.helpers import services
+from tests.helpers import services, settled
 from tests.integration.groups_support import create_group, family_with, fund, join, person
 from tests.integration.wallet_support import admin as site_admin
 from tests.integration.wallet_support import balance, key, mint
@@ -31,6 +31,7 @@ async def send(client, sender, recipient, amount, memo=None, headers=None):
 
 
 async def received(client, user) -> list[dict[str, Any]]:
+    await settled(client)  # the notification is written after the transfer answered
     page = (await client.get(N, headers=user["headers"])).json()
     return [n for n in page["items"] if n["type"] == TYPE]
 
@@ -39,13 +40,15 @@ async def funded_pair(client) -> tuple[dict[str, Any], dict[str, Any]]:
     """Alice holds 100 minted tokens; Bob holds nothing and has no notification yet."""
     alice, bob = await person(client, "alice"), await person(client, "bob")
     await mint(client, await site_admin(client), alice["username"], 100)
+    await settled(client)  # Alice's mint notification is written before the test starts
     return alice, bob
 
 
 class Live:
     """Collects what Redis pub/sub delivers live on `rt:live:user:{id}`."""
 
-    def __init__(self, redis: Redis, user_id: str) -> None:
+    def __init__(self, redis: Redis, user_id: str, client: Any) -> None:
+        self.client = client
         self.pubsub = redis.pubsub()
         self.channel = live_channel(f"user:{user_id}")
 
@@ -58,6 +61,7 @@ class Live:
         await self.pubsub.aclose()
 
     async def drain(self) -> list[dict[str, Any]]:
+        await settled(self.client)  # pushed after the transfer answered
         events = []
         while (msg := await self.pubsub.get_message(True, timeout=0.5)) is not None:
             events.append(json.loads(msg["data"]))
@@ -66,11 +70,12 @@ class Live:
 
 async def test_transfer_notifies_the_recipient_once_live_and_listed(client, redis):
     alice, bob = await funded_pair(client)
-    async with Live(redis, bob["id"]) as live:
+    async with Live(redis, bob["id"], client) as live:
         sent = await send(client, alice, bob, 25, memo="lunch")
         assert sent.status_code == 201, sent.text
         events = await live.drain()
     transfer_id = sent.json()["transfer"]["id"]
+    await settled(client)
     page = (await client.get(N, headers=bob["headers"])).json()
     assert page["unreadCount"] == 1
     [note] = page["items"]
@@ -98,9 +103,10 @@ async def test_muted_type_stores_and_pushes_nothing(client, redis):
         f"{N}/preferences", json={"mutedTypes": [TYPE]}, headers=bob["headers"]
     )
     assert muted.status_code == 200, muted.text
-    async with Live(redis, bob["id"]) as live:
+    async with Live(redis, bob["id"], client) as live:
         assert (await send(client, alice, bob, 10)).status_code == 201
         events = await live.drain()
+    await settled(client)
     assert (await client.get(N, headers=bob["headers"])).json() == {
         "items": [],
         "nextCursor": None,
@@ -125,7 +131,7 @@ async def test_replayed_idempotent_request_creates_no_second_notification(client
 
 async def test_failing_hook_neither_fails_nor_rolls_back_the_transfer(client):
     alice, bob = await funded_pair(client)
-    wallet = services(client).wallet
+    wallet = services(client).ledger
     calls: list[str] = []
 
     async def broken(moved: Any) -> None:
@@ -137,6 +143,7 @@ async def test_failing_hook_neither_fails_nor_rolls_back_the_transfer(client):
     sent = await send(client, alice, bob, 40)
     assert sent.status_code == 201, sent.text
     transfer_id = sent.json()["transfer"]["id"]
+    await settled(client)
     assert calls == [transfer_id]
     assert wallet.hooks.failures == failures + 1
     assert await balance(client, alice) == 60 and await balance(client, bob) == 40
@@ -154,10 +161,11 @@ async def test_failing_notification_store_does_not_fail_the_transfer(client, mon
         raise ConnectionError("notification store unavailable")
 
     monkeypatch.setattr(svc.notifications, "notify", down)
-    failures = svc.wallet.hooks.failures
+    failures = svc.ledger.hooks.failures
     sent = await send(client, alice, bob, 15)
     assert sent.status_code == 201, sent.text
-    assert svc.wallet.hooks.failures == failures + 1
+    await settled(client)
+    assert svc.ledger.hooks.failures == failures + 1
     assert await balance(client, bob) == 15
 
 
@@ -220,6 +228,7 @@ async def test_admin_freezing_a_users_wallet_notifies_the_user(client):
     )
     assert frozen.status_code == 200, frozen.text
     assert (await client.post(f"{base}/unfreeze", headers=adm["headers"])).status_code == 200
+    await settled(client)
     page = (await client.get(N, headers=bob["headers"])).json()
     assert [(n["type"], n["title"]) for n in page["items"]] == [
         ("wallet.unfrozen", "Your wallet was unfrozen."),

@@ -106,13 +106,13 @@ async def test_pay_with_a_shared_wallet_needs_a_registered_payer(client):
 
 async def test_registered_payer_pays_or_defers(client):
     boss, buyer = await _setup(client, funds=0)
-    wallet = services(client).wallet
+    ledger = services(client).ledger
     group_id = ObjectId()
-    shared = await wallet.open_account("family", group_id)
-    issuer = await wallet.issuer_account()
-    from server.wallet.ledger import Movement
+    shared = await ledger.open_account("family", group_id)
+    issuer = await ledger.issuer_account()
+    from server.wallet.movement import Movement
 
-    await wallet.move(
+    await ledger.commit_move(
         Movement(
             from_account=issuer.id,
             to_account=shared.id,
@@ -129,7 +129,7 @@ async def test_registered_payer_pays_or_defers(client):
         if intent.price > 20:
             return Deferred(detail={"requestId": "r1", "amount": intent.price})
 
-        async def reserve(session):
+        async def reserve(tx):
             reserved.append(intent.price)
 
         return Payment(account_id=shared.id, reserve=reserve)
@@ -162,7 +162,7 @@ async def test_registered_payer_pays_or_defers(client):
         shop._payers.clear()
         shop._payers.update(saved)
     assert [e["item"]["id"] for e in await inventory(client, buyer)] == [cheap["id"]]
-    assert (await wallet.get_account(shared.id)).balance == 35
+    assert (await ledger.get_account(shared.id)).balance == 35
     assert (await run_audit()).ok
 
 

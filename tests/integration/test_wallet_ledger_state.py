@@ -31,8 +31,8 @@ from server.app import DOCUMENT_MODELS
 from server.core.db import init_db, make_client
 from server.core.errors import DomainError
 from server.wallet.audit import run_audit
-from server.wallet.ledger import Movement
-from server.wallet.manager import WalletManager
+from server.wallet.ledger import Ledger
+from server.wallet.movement import Movement
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -59,8 +59,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.redis = Redis.from_url(URLS["redis"])
         self.db_name = f"state_{uuid.uuid4().hex[:10]}"
         self.run(init_db(self.mongo, self.db_name, DOCUMENT_MODELS))
-        self.wallet = WalletManager(mongo=self.mongo, bus=EventBus(self.redis))
-        self.issuer = self.run(self.wallet.issuer_account()).id
+        self.ledger = Ledger(mongo=self.mongo, bus=EventBus(self.redis))
+        self.issuer = self.run(self.ledger.issuer_account()).id
         self.balances: dict[ObjectId, int] = {}
         self.frozen: set[ObjectId] = set()
         self.minted = 0
@@ -87,7 +87,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def attempt(self, movement: Movement) -> str:
         try:
-            moved = self.run(self.wallet.move(movement))
+            moved = self.run(self.ledger.commit_move(movement))
         except DomainError as exc:
             return exc.code
         return "REPLAYED" if moved.replayed else "OK"
@@ -101,7 +101,7 @@ class LedgerMachine(RuleBasedStateMachine):
         return self.open()
 
     def open(self) -> ObjectId:
-        account = self.run(self.wallet.open_account("user", ObjectId()))
+        account = self.run(self.ledger.open_account("user", ObjectId()))
         self.balances[account.id] = 0
         return account.id
 
@@ -150,12 +150,12 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(account=accounts)
     def freeze(self, account):
-        self.run(self.wallet.freeze_account(account, reason="test"))
+        self.run(self.ledger.run(lambda tx: self.ledger.freeze_account(tx, account, reason="test")))
         self.frozen.add(account)
 
     @rule(account=consumes(accounts))
     def unfreeze(self, account):
-        self.run(self.wallet.unfreeze_account(account))
+        self.run(self.ledger.run(lambda tx: self.ledger.unfreeze_account(tx, account)))
         self.frozen.discard(account)
 
     @invariant()
@@ -165,7 +165,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert report.mismatches == []
         assert report.total_balance == self.minted == report.minted - report.burned
         for account_id, expected in self.balances.items():
-            account = self.run(self.wallet.get_account(account_id))
+            account = self.run(self.ledger.get_account(account_id))
             assert account.balance == expected >= 0
 
 

@@ -20,7 +20,7 @@ from server.families.events import EVENT_TYPES as FAMILY_EVENTS
 from server.notifications.events import EVENT_TYPES as NOTIFICATION_EVENTS
 from server.wallet.events import EVENT_TYPES as WALLET_EVENTS
 from server.workspaces.events import EVENT_TYPES as WORKSPACE_EVENTS
-from tests.helpers import services
+from tests.helpers import services, settled
 from tests.integration.groups_support import BASES
 
 SCHEMAS: dict[str, type] = {
@@ -153,6 +153,7 @@ class Verifier:
         before = await self.state()
         response = await action()
         assert response.status_code < 300, (name, response.text)
+        await settled(self.client)  # post-commit work (wallet notifications) included
         heard = {
             ch: [json.loads(raw) for raw in await bus.read_since(ch, positions[ch])]
             for ch in channels

@@ -6,8 +6,9 @@ import pytest
 
 from server.core.channels import owner_channel
 from server.core.errors import BadRequest
+from server.wallet.errors import InvalidAmount
 from server.wallet.idempotency import check_key, fingerprint
-from server.wallet.ledger import InvalidAmount, check_amount
+from server.wallet.movement import check_amount
 from server.wallet.rewards import sign, signature_valid
 from server.wallet.schemas import TransferRequest
 
