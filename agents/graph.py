@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
+import msgspec
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
@@ -28,7 +29,6 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import interrupt
-from pydantic import ValidationError
 
 from agents.catalog import AGENTS
 from agents.config import AgentLimits
@@ -116,8 +116,8 @@ def compile_agent_graph(
             return None, None, f"Unknown tool {call['name']!r}."
         try:
             return tool, tool.parse(call.get("args")), None
-        except ValidationError as exc:
-            return tool, None, f"Invalid arguments: {exc.errors(include_url=False)}"
+        except DomainError as exc:
+            return tool, None, f"Invalid arguments: {exc.message} {exc.details}"
 
     async def model_node(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         system = SystemMessage(spec.system_prompt(_agent_context(config).actor.username))
@@ -153,7 +153,7 @@ def compile_agent_graph(
             tool, args, _ = parsed(call)
             if tool is None or args is None or not tool.needs_approval:
                 continue
-            shown = args.model_dump(exclude_none=True)
+            shown = {k: v for k, v in msgspec.structs.asdict(args).items() if v is not None}
             call_id = str(call["id"])
             answer = interrupt(
                 {

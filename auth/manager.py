@@ -43,6 +43,7 @@ from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.db import Tx, run_in_transaction
 from server.core.errors import BadRequest, Conflict, ServiceUnavailable, Unauthorized, Unprocessable
+from server.core.wire import validate
 
 if TYPE_CHECKING:
     from auth.api_tokens.manager import ApiTokenManager
@@ -172,6 +173,7 @@ class AuthManager(SessionsMixin):
     # ---------------------------------------------------------------- registration, login
 
     async def register(self, cmd: RegisterRequest, ctx: ClientContext) -> AuthResponse:
+        cmd = validate(cmd)
         await self._limits.hit(
             "register", ctx.ip or "-", limit=self.config.register_per_ip_per_hour, window=3600
         )
@@ -236,6 +238,7 @@ class AuthManager(SessionsMixin):
         return await User.find_one(field == login)
 
     async def login(self, cmd: LoginRequest, ctx: ClientContext) -> AuthResponse:
+        cmd = validate(cmd)
         await self._limits.hit(
             "login", ctx.ip or "-", limit=self.config.auth_per_ip_per_minute, window=60
         )
@@ -334,6 +337,7 @@ class AuthManager(SessionsMixin):
     ) -> AuthResponse:
         """Step-up: check the password (and 2FA) again; the session gets a new refresh token
         and a fresh `auth_time`, so the next ≤ 5 minutes allow sensitive changes."""
+        cmd = validate(cmd)
         if actor.session_id is None or actor.auth_method == "api_token":
             raise Unauthorized("Log in to confirm it is you.", code="SESSION_REQUIRED")
         user = await self.get_user(actor)
@@ -402,6 +406,7 @@ class AuthManager(SessionsMixin):
     async def change_password(
         self, actor: Actor, cmd: PasswordChangeRequest, ctx: ClientContext | None = None
     ) -> None:
+        cmd = validate(cmd)
         require_recent_auth(actor)
         user = await self.get_user(actor)
         if not await self.passwords.verify(user.password_hash, cmd.current_password):

@@ -47,6 +47,7 @@ from server.core.channels import user_channel
 from server.core.clock import utcnow
 from server.core.db import Tx, run_in_transaction
 from server.core.errors import Forbidden, NotFound, Unauthorized
+from server.core.wire import validate
 
 if TYPE_CHECKING:
     from auth.api_tokens.manager import ApiTokenManager
@@ -119,6 +120,7 @@ class SessionsMixin:
         )
 
     async def refresh(self, cmd: RefreshRequest, ctx: ClientContext) -> AuthResponse:
+        cmd = validate(cmd)
         await self._limits.hit(
             "refresh", ctx.ip or "-", limit=self.config.auth_per_ip_per_minute * 2, window=60
         )

@@ -6,21 +6,92 @@ the argument may be left out. Members are named by username.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from bson import ObjectId
-from pydantic import Field
+from msgspec import Meta
 
 from agents.tools.registry import REGISTRY, ToolArgs, ToolContext
 from server.core.errors import BadRequest, NotFound
+from server.core.wire import ObjectIdStr, convert
 from server.groups.schemas import (
+    Amount,
+    Comment,
     DecisionRequest,
     FreezeRequest,
     InvitationCreate,
+    Limit,
+    Reason,
+    RelationshipName,
     RoleChange,
+    RoleName,
     TokenRequestCreate,
     WalletPermissionsUpdate,
 )
+
+# Flat argument Structs shared by the family and workspace tools, built from the wire
+# schemas' own constrained types (so a tool refuses what the HTTP API refuses).
+GroupRef = Annotated[
+    str,
+    Meta(
+        max_length=100,
+        description="The family's or workspace's id or name; leave empty if the user is in "
+        "only one",
+    ),
+]
+Member = Annotated[str, Meta(min_length=1, max_length=50, description="The member's username")]
+
+
+class GroupArgs(ToolArgs):
+    group: GroupRef | None = None
+
+
+class StatusArgs(GroupArgs, kw_only=True):
+    status: (
+        Annotated[
+            str,
+            Meta(
+                max_length=20,
+                description="Filter by status (pending, accepted, declined, expired...)",
+            ),
+        ]
+        | None
+    ) = None
+
+
+class InviteArgs(GroupArgs, kw_only=True):
+    username: Annotated[str, Meta(min_length=1, max_length=50, description="Who to invite")]
+    role: Annotated[RoleName, Meta(description="Role to give (optional)")] | None = None
+    relationship: (
+        Annotated[RelationshipName, Meta(description="How they relate to the user (families)")]
+        | None
+    ) = None
+
+
+class PermissionArgs(GroupArgs, kw_only=True):
+    username: Member
+    can_spend: Annotated[bool, Meta(description="May this member spend from the wallet")]
+    per_transaction_limit: Annotated[Limit, Meta(description="-1 = unlimited")] = -1
+    monthly_limit: Annotated[Limit, Meta(description="-1 = unlimited")] = -1
+
+
+class FreezeArgs(GroupArgs, kw_only=True):
+    reason: Annotated[str, Meta(min_length=3, max_length=500, description="Why")]
+
+
+class RequestArgs(GroupArgs, kw_only=True):
+    amount: Annotated[Amount, Meta(description="Whole number of tokens")]
+    reason: Annotated[Reason, Meta(description="Why (5+ chars)")]
+
+
+class DecisionArgs(GroupArgs, kw_only=True):
+    request_id: Annotated[ObjectIdStr, Meta(description="Request id")]
+    comment: Comment | None = None
+
+
+class RoleArgs(GroupArgs, kw_only=True):
+    username: Member
+    role: Annotated[RoleName, Meta(description="The new role")]
 
 
 def _manager(ctx: ToolContext, kind: str) -> Any:
@@ -62,43 +133,6 @@ async def resolve_member(ctx: ToolContext, kind: str, group_id: str, username: s
 
 def register_group_tools(kind: str) -> None:
     label = kind
-    ref_help = f"The {label}'s id or name; leave empty if the user is in only one {label}"
-
-    class GroupArgs(ToolArgs):
-        group: str | None = Field(None, max_length=100, description=ref_help)
-
-    class StatusArgs(GroupArgs):
-        status: str | None = Field(
-            None, description="Filter by status (pending, accepted, declined, expired...)"
-        )
-
-    class InviteArgs(GroupArgs):
-        username: str = Field(..., min_length=1, max_length=50, description="Who to invite")
-        role: str | None = Field(None, max_length=20, description="Role to give (optional)")
-        relationship: str | None = Field(
-            None, max_length=30, description="How they relate to the user (families only)"
-        )
-
-    class PermissionArgs(GroupArgs):
-        username: str = Field(..., min_length=1, max_length=50, description="The member")
-        can_spend: bool = Field(..., description="May this member spend from the wallet")
-        per_transaction_limit: int = Field(-1, ge=-1, description="-1 = unlimited")
-        monthly_limit: int = Field(-1, ge=-1, description="-1 = unlimited")
-
-    class FreezeArgs(GroupArgs):
-        reason: str = Field(..., min_length=3, max_length=500, description="Why")
-
-    class RequestArgs(GroupArgs):
-        amount: int = Field(..., gt=0, description="Whole number of tokens")
-        reason: str = Field(..., min_length=5, max_length=500, description="Why (5+ chars)")
-
-    class DecisionArgs(GroupArgs):
-        request_id: str = Field(..., min_length=24, max_length=24, description="Request id")
-        comment: str | None = Field(None, max_length=500)
-
-    class RoleArgs(GroupArgs):
-        username: str = Field(..., min_length=1, max_length=50, description="The member")
-        role: str = Field(..., min_length=1, max_length=20, description="The new role")
 
     def named(name: str) -> str:
         return f"{kind}_{name}"
@@ -140,8 +174,9 @@ def register_group_tools(kind: str) -> None:
         view, _ = await _manager(ctx, kind).invite(
             ctx.actor,
             gid,
-            InvitationCreate(
-                username=args.username, role=args.role, relationship=args.relationship
+            convert(
+                {"username": args.username, "role": args.role, "relationship": args.relationship},
+                InvitationCreate,
             ),
         )
         return view
@@ -172,10 +207,13 @@ def register_group_tools(kind: str) -> None:
             ctx.actor,
             gid,
             uid,
-            WalletPermissionsUpdate(
-                can_spend=args.can_spend,
-                per_transaction_limit=args.per_transaction_limit,
-                monthly_limit=args.monthly_limit,
+            convert(
+                {
+                    "canSpend": args.can_spend,
+                    "perTransactionLimit": args.per_transaction_limit,
+                    "monthlyLimit": args.monthly_limit,
+                },
+                WalletPermissionsUpdate,
             ),
         )
 
@@ -189,7 +227,8 @@ def register_group_tools(kind: str) -> None:
     )
     async def freeze(ctx: ToolContext, args: FreezeArgs) -> Any:
         gid = await resolve_group(ctx, kind, args.group)
-        return await _manager(ctx, kind).freeze(ctx.actor, gid, FreezeRequest(reason=args.reason))
+        cmd = convert({"reason": args.reason}, FreezeRequest)
+        return await _manager(ctx, kind).freeze(ctx.actor, gid, cmd)
 
     @REGISTRY.tool(
         named("unfreeze"),
@@ -214,9 +253,8 @@ def register_group_tools(kind: str) -> None:
     )
     async def request_create(ctx: ToolContext, args: RequestArgs) -> Any:
         gid = await resolve_group(ctx, kind, args.group)
-        return await _manager(ctx, kind).create_token_request(
-            ctx.actor, gid, TokenRequestCreate(amount=args.amount, reason=args.reason)
-        )
+        cmd = convert({"amount": args.amount, "reason": args.reason}, TokenRequestCreate)
+        return await _manager(ctx, kind).create_token_request(ctx.actor, gid, cmd)
 
     @REGISTRY.tool(
         named("token_requests"),
@@ -239,9 +277,8 @@ def register_group_tools(kind: str) -> None:
     )
     async def approve(ctx: ToolContext, args: DecisionArgs) -> Any:
         gid = await resolve_group(ctx, kind, args.group)
-        return await _manager(ctx, kind).approve_request(
-            ctx.actor, gid, args.request_id, DecisionRequest(comment=args.comment)
-        )
+        cmd = convert({"comment": args.comment}, DecisionRequest)
+        return await _manager(ctx, kind).approve_request(ctx.actor, gid, args.request_id, cmd)
 
     @REGISTRY.tool(
         named("token_request_deny"),
@@ -253,9 +290,8 @@ def register_group_tools(kind: str) -> None:
     )
     async def deny(ctx: ToolContext, args: DecisionArgs) -> Any:
         gid = await resolve_group(ctx, kind, args.group)
-        return await _manager(ctx, kind).deny_request(
-            ctx.actor, gid, args.request_id, DecisionRequest(comment=args.comment)
-        )
+        cmd = convert({"comment": args.comment}, DecisionRequest)
+        return await _manager(ctx, kind).deny_request(ctx.actor, gid, args.request_id, cmd)
 
     @REGISTRY.tool(
         named("change_role"),
@@ -269,7 +305,7 @@ def register_group_tools(kind: str) -> None:
         gid = await resolve_group(ctx, kind, args.group)
         uid = await resolve_member(ctx, kind, gid, args.username)
         return await _manager(ctx, kind).change_role(
-            ctx.actor, gid, uid, RoleChange(role=args.role)
+            ctx.actor, gid, uid, convert({"role": args.role}, RoleChange)
         )
 
 

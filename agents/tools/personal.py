@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from msgspec import Meta
 
 from agents.tools.registry import REGISTRY, ToolArgs, ToolContext
+from server.core.wire import ObjectIdStr
+
+Status = Annotated[
+    str,
+    Meta(
+        max_length=20,
+        description="pending (default), accepted, declined, expired, or empty for all",
+    ),
+]
 
 
 class ReceivedArgs(ToolArgs):
-    status: str | None = Field(
-        "pending", description="pending (default), accepted, declined, expired, or empty for all"
-    )
+    status: Status | None = "pending"
 
 
 class InvitationArgs(ToolArgs):
-    invitation_id: str = Field(..., min_length=24, max_length=24, description="Invitation id")
+    invitation_id: Annotated[ObjectIdStr, Meta(description="Invitation id")]
 
 
 class NotificationArgs(ToolArgs):
-    unread_only: bool = Field(False, description="Only unread notifications")
-    limit: int = Field(10, ge=1, le=50)
+    unread_only: Annotated[bool, Meta(description="Only unread notifications")] = False
+    limit: Annotated[int, Meta(ge=1, le=50)] = 10
 
 
 @REGISTRY.tool(

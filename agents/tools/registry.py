@@ -1,9 +1,14 @@
 """Tools are typed wrappers of one manager method each.
 
-A `ToolSpec` has a name, a description, a *flat* argument model (langchain-ollama flattens
+A `ToolSpec` has a name, a description, a *flat* argument Struct (langchain-ollama flattens
 nested object arguments to a bare object schema, so every argument is a scalar), an area,
 `mutating` and `needs_approval`. A tool runs with the user's `Actor` on channel `agent` and
 calls the manager like any route would: the manager decides what is allowed.
+
+Arguments are msgspec Structs built from the same constrained types as the wire schemas
+(`Amount`, `Reason`, ...), converted with `msgspec.convert`: a value the HTTP API refuses
+with 422 `VALIDATION_ERROR` is refused here with the same error, and the tool then builds
+the manager's command with `server.core.wire.convert`, which the manager validates again.
 """
 
 from __future__ import annotations
@@ -14,15 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from server.core.actor import Actor
+from server.core.wire import invalid
 
 
-class ToolArgs(BaseModel):
-    """Base of every argument model: flat, unknown fields refused."""
-
-    model_config = ConfigDict(extra="forbid")
+class ToolArgs(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of every argument Struct: flat, unknown fields refused."""
 
 
 class NoArgs(ToolArgs):
@@ -51,10 +55,10 @@ class ToolSpec:
 
     def schema(self) -> dict[str, Any]:
         """The function schema handed to the model (OpenAI/Ollama tool format)."""
-        params = self.args.model_json_schema()
+        whole = msgspec.json.schema(self.args)
+        params = dict(whole.get("$defs", {}).get(self.args.__name__, whole))
         params.pop("title", None)
-        for prop in params.get("properties", {}).values():
-            prop.pop("title", None)
+        params.pop("description", None)
         params.setdefault("properties", {})
         return {
             "type": "function",
@@ -62,7 +66,12 @@ class ToolSpec:
         }
 
     def parse(self, raw: dict[str, Any] | None) -> ToolArgs:
-        return self.args.model_validate(raw or {})
+        """The model's arguments as the tool's Struct; 422 `VALIDATION_ERROR` when a value
+        breaks a limit (lax: a number sent as a string is still a number)."""
+        try:
+            return msgspec.convert(raw or {}, self.args, strict=False)
+        except msgspec.ValidationError as exc:
+            raise invalid(exc) from None
 
     def describe(self, args: dict[str, Any]) -> str:
         """A one-line summary of the exact action, shown with an approval request."""

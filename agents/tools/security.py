@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from msgspec import Meta
 
 from agents.tools.registry import REGISTRY, NoArgs, ToolArgs, ToolContext
 from server.core.errors import ServiceUnavailable
+from server.core.wire import ObjectIdStr
 
 
 class SessionArgs(ToolArgs):
-    session_id: str = Field(..., min_length=24, max_length=24, description="Session id")
+    session_id: Annotated[ObjectIdStr, Meta(description="Session id")]
 
 
 class ActivityArgs(ToolArgs):
-    limit: int = Field(10, ge=1, le=50)
+    limit: Annotated[int, Meta(ge=1, le=50)] = 10
 
 
 @REGISTRY.tool(

@@ -2,33 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from bson import ObjectId
-from pydantic import Field
+from msgspec import Meta
 
 from agents.tools.groups import resolve_group
 from agents.tools.registry import REGISTRY, NoArgs, ToolArgs, ToolContext
 from server.core.errors import NotFound, ServiceUnavailable
-from server.shop.schemas import PayWith, PurchaseRequest
+from server.core.wire import convert
+from server.shop.schemas import PurchaseRequest
+
+ItemType = Literal["theme", "avatar", "banner", "bundle"]
+PayFrom = Literal["own", "family", "workspace"]
 
 
 class SearchArgs(ToolArgs):
-    query: str | None = Field(None, max_length=100, description="Words to look for in names")
-    type: Literal["theme", "avatar", "banner", "bundle"] | None = Field(
-        None, description="Only this kind of item"
+    query: Annotated[str, Meta(max_length=100, description="Words to look for in names")] | None = (
+        None
     )
+    type: Annotated[ItemType, Meta(description="Only this kind of item")] | None = None
 
 
 class BuyArgs(ToolArgs):
-    item: str = Field(..., min_length=1, max_length=100, description="Item id, slug or name")
-    rent: bool = Field(False, description="Rent for a while instead of buying")
-    pay_with: Literal["own", "family", "workspace"] = Field(
-        "own", description="Pay from the user's own wallet, a family or a workspace wallet"
-    )
-    group: str | None = Field(
-        None, max_length=100, description="The family or workspace (id or name) when shared"
-    )
+    item: Annotated[str, Meta(min_length=1, max_length=100, description="Item id, slug or name")]
+    rent: Annotated[bool, Meta(description="Rent for a while instead of buying")] = False
+    pay_with: Annotated[
+        PayFrom,
+        Meta(description="Pay from the user's own wallet, a family or a workspace wallet"),
+    ] = "own"
+    group: (
+        Annotated[
+            str,
+            Meta(max_length=100, description="The family or workspace (id or name) when shared"),
+        ]
+        | None
+    ) = None
 
 
 def _shop(ctx: ToolContext) -> Any:
@@ -89,12 +98,12 @@ async def shop_buy(ctx: ToolContext, args: BuyArgs) -> Any:
     item_id = await resolve_item(ctx, args.item)
     pay_with = None
     if args.pay_with == "family":
-        pay_with = PayWith(family_id=await resolve_group(ctx, "family", args.group))
+        pay_with = {"familyId": await resolve_group(ctx, "family", args.group)}
     elif args.pay_with == "workspace":
-        pay_with = PayWith(workspace_id=await resolve_group(ctx, "workspace", args.group))
+        pay_with = {"workspaceId": await resolve_group(ctx, "workspace", args.group)}
     outcome = await _shop(ctx).purchase(
         ctx.actor,
-        PurchaseRequest(item_id=item_id, rent=args.rent, pay_with=pay_with),
+        convert({"itemId": item_id, "rent": args.rent, "payWith": pay_with}, PurchaseRequest),
         idempotency_key=f"agent-{ctx.call_id}",
     )
     return outcome.value

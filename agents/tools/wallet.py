@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from msgspec import Meta
 
 from agents.tools.registry import REGISTRY, NoArgs, ToolArgs, ToolContext
-from server.wallet.schemas import Party, TransferRequest
+from server.core.wire import convert
+from server.wallet.schemas import MAX_AMOUNT, MemoIn, TransferRequest, UsernameRef
 
 
 class HistoryArgs(ToolArgs):
-    limit: int = Field(10, ge=1, le=50, description="How many recent transfers (1-50)")
+    limit: Annotated[int, Meta(ge=1, le=50, description="How many recent transfers (1-50)")] = 10
 
 
 class TransferArgs(ToolArgs):
-    to_username: str = Field(..., min_length=1, max_length=50, description="Recipient username")
-    amount: int = Field(..., gt=0, description="Whole number of tokens to send")
-    memo: str | None = Field(None, max_length=280, description="Optional note")
+    to_username: Annotated[UsernameRef, Meta(description="Recipient username")]
+    amount: Annotated[int, Meta(gt=0, le=MAX_AMOUNT, description="Whole number of tokens to send")]
+    memo: Annotated[MemoIn, Meta(description="Optional note")] | None = None
 
 
 @REGISTRY.tool(
@@ -52,7 +53,10 @@ async def wallet_history(ctx: ToolContext, args: HistoryArgs) -> Any:
 async def wallet_transfer(ctx: ToolContext, args: TransferArgs) -> Any:
     outcome = await ctx.services.wallet.transfer(
         ctx.actor,
-        TransferRequest(to=Party(username=args.to_username), amount=args.amount, memo=args.memo),
+        convert(
+            {"to": {"username": args.to_username}, "amount": args.amount, "memo": args.memo},
+            TransferRequest,
+        ),
         idempotency_key=f"agent-{ctx.call_id}",
     )
     return outcome.value

@@ -32,6 +32,7 @@ from auth.tokens import sha256_hex
 from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.errors import BadRequest, Conflict, RateLimited
+from server.core.wire import validate
 
 if TYPE_CHECKING:
     from auth.manager import AuthManager, ClientContext
@@ -84,6 +85,7 @@ class AccountManager:
 
     async def confirm_email(self, cmd: EmailTokenRequest) -> EmailVerifiedView:
         """Confirm the address (after sign-up) or a new address (after a change)."""
+        cmd = validate(cmd)
         token = await self._tokens.consume(("verify_email", "email_change"), cmd.token)
         user = await User.get(token.user_id)
         if user is None or not user.is_active:
@@ -120,6 +122,7 @@ class AccountManager:
 
     async def change_email(self, actor: Actor, cmd: ChangeEmailRequest) -> None:
         """Step-up; the new address gets a confirmation link and takes over only then."""
+        cmd = validate(cmd)
         require_recent_auth(actor)
         user = await self._auth.get_user(actor)
         new_email = cmd.new_email.strip().lower()
@@ -151,6 +154,7 @@ class AccountManager:
 
     async def forgot_password(self, cmd: ForgotPasswordRequest, ctx: ClientContext) -> None:
         """Mail a reset link if the address belongs to an account; the answer never tells."""
+        cmd = validate(cmd)
         email = cmd.email.strip().lower()
         try:
             await self._auth.limits.hit("reset-request", sha256_hex(email), limit=3, window=3600)
@@ -173,6 +177,7 @@ class AccountManager:
     async def reset_password(self, cmd: ResetPasswordRequest, ctx: ClientContext) -> None:
         """New password from a reset link: checked, then the link is used up, every session
         ends, and the user is told. With 2FA on, a code is needed too."""
+        cmd = validate(cmd)
         pending = await OneTimeToken.find_one(
             OneTimeToken.token_hash == sha256_hex(cmd.token),
             OneTimeToken.purpose == "password_reset",

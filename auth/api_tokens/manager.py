@@ -18,10 +18,12 @@ from auth.api_tokens.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenVie
 from auth.audit.manager import AuditLog
 from auth.documents import User
 from auth.scopes import KNOWN_SCOPES, require_full_session
+from auth.stepup import require_recent_auth
 from auth.tokens import sha256_hex
 from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from server.core.wire import validate
 
 TOKEN_PREFIX = "sbp_"
 MAX_TOKENS_PER_USER = 20
@@ -53,7 +55,10 @@ class ApiTokenManager:
         self._touch_interval = touch_interval_seconds
 
     async def create(self, actor: Actor, cmd: ApiTokenCreate) -> ApiTokenCreated:
-        require_full_session(actor)  # API tokens never reach account security (agents too)
+        """A new token (its secret shown once). Needs a full session authenticated within the
+        step-up window (403 `STEP_UP_REQUIRED`), whatever the caller: route, agent or CLI."""
+        cmd = validate(cmd)
+        require_recent_auth(actor)  # a full session (never an API token), recently signed in
         unknown = sorted(set(cmd.scopes) - KNOWN_SCOPES)
         if unknown:
             raise Unprocessable(

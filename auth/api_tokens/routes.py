@@ -9,7 +9,6 @@ from auth.api_tokens.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenVie
 from auth.limits import auth_rate_limit
 from auth.manager import AuthManager
 from auth.scopes import require_full_session
-from auth.stepup import require_recent_auth
 from server.core.actor import Actor
 
 
@@ -22,7 +21,6 @@ class ApiTokenController(Controller):
     async def create(
         self, data: ApiTokenCreate, actor: Actor, auth_manager: AuthManager
     ) -> ApiTokenCreated:
-        require_recent_auth(actor)
         return await auth_manager.token_manager.create(actor, data)
 
     @get("/", summary="My API tokens (no secrets)")

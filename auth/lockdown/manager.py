@@ -34,6 +34,7 @@ from auth.stepup import require_recent_auth
 from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.errors import Forbidden, NotFound, RateLimited, Unprocessable
+from server.core.wire import validate
 
 if TYPE_CHECKING:
     from auth.manager import AuthManager, ClientContext
@@ -104,6 +105,7 @@ class LockdownManager:
         return _view(await LockdownState.find_one(LockdownState.user_id == actor.user_id))
 
     async def request_change(self, actor: Actor, cmd: LockdownChangeRequest) -> None:
+        cmd = validate(cmd)
         require_recent_auth(actor)
         user = await self._auth.get_user(actor)
         ips = _normalise_networks(cmd.trusted_ips) if cmd.trusted_ips is not None else None
@@ -147,6 +149,7 @@ class LockdownManager:
         )
 
     async def confirm(self, cmd: LockdownTokenRequest) -> LockdownView:
+        cmd = validate(cmd)
         token = await self._tokens.consume("lockdown_confirm", cmd.token)
         update: dict[str, Any] = {"enabled": bool(token.data["enabled"]), "updated_at": utcnow()}
         if token.data.get("trusted_ips") is not None:
@@ -249,6 +252,7 @@ class LockdownManager:
         )
 
     async def allow_once(self, cmd: LockdownTokenRequest) -> None:
+        cmd = validate(cmd)
         token = await self._tokens.consume("lockdown_allow", cmd.token)
         key = self._grant_key(token.user_id, token.data.get("ip"), token.data["ua_hash"])
         await self._redis.set(key, "1", ex=ALLOW_ONCE_TTL)
@@ -257,6 +261,7 @@ class LockdownManager:
         )
 
     async def trust(self, cmd: LockdownTokenRequest) -> None:
+        cmd = validate(cmd)
         token = await self._tokens.consume("lockdown_trust", cmd.token)
         ops: dict[str, Any] = {
             "$push": {"trusted_devices": self._device(token.data).model_dump()},

@@ -38,6 +38,7 @@ from auth.totp.schemas import (
 from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.errors import BadRequest, Conflict, Unauthorized, Unprocessable
+from server.core.wire import validate
 
 if TYPE_CHECKING:
     from auth.passwords import Passwords
@@ -104,6 +105,7 @@ class TotpManager:
         return TotpSetupView(secret=secret, otpauth_uri=uri, qr_svg=buffer.getvalue().decode())
 
     async def confirm(self, actor: Actor, cmd: TotpConfirmRequest) -> BackupCodesView:
+        cmd = validate(cmd)
         require_recent_auth(actor)
         cred = await TotpCredential.find_one(TotpCredential.user_id == actor.user_id)
         if cred is None:
@@ -128,6 +130,7 @@ class TotpManager:
         return BackupCodesView(backup_codes=backup)
 
     async def disable(self, actor: Actor, cmd: TotpDisableRequest) -> None:
+        cmd = validate(cmd)
         require_recent_auth(actor)
         if (cmd.code is None) == (cmd.password is None):
             raise Unprocessable(
@@ -150,6 +153,7 @@ class TotpManager:
     async def regenerate_backup_codes(
         self, actor: Actor, cmd: BackupCodesRequest
     ) -> BackupCodesView:
+        cmd = validate(cmd)
         require_recent_auth(actor)
         cred = await self._confirmed(actor.user_id)
         await self._use_code(cred, cmd.code)

@@ -49,6 +49,7 @@ from auth.webauthn.schemas import (
 from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.errors import BadRequest, Conflict, NotFound, Unauthorized
+from server.core.wire import validate
 
 if TYPE_CHECKING:
     from auth.manager import AuthManager, AuthResponse, ClientContext
@@ -146,6 +147,7 @@ class WebAuthnManager:
         )
 
     async def register_verify(self, actor: Actor, cmd: PasskeyRegisterVerify) -> PasskeyView:
+        cmd = validate(cmd)
         require_recent_auth(actor)
         challenge = await self._take_challenge(cmd.challenge_id, "register")
         if challenge["user"] != str(actor.user_id):
@@ -188,6 +190,7 @@ class WebAuthnManager:
     # ------------------------------------------------------------------ login
 
     async def login_options(self, cmd: PasskeyLoginOptionsRequest) -> PasskeyOptionsView:
+        cmd = validate(cmd)
         allow: list[PublicKeyCredentialDescriptor] = []
         user_id = None
         if cmd.login:
@@ -213,6 +216,7 @@ class WebAuthnManager:
         )
 
     async def login_verify(self, cmd: PasskeyLoginVerify, ctx: ClientContext) -> AuthResponse:
+        cmd = validate(cmd)
         challenge = await self._take_challenge(cmd.challenge_id, "login")
         raw_id = cmd.credential.get("rawId") or cmd.credential.get("id")
         cred = (
@@ -292,6 +296,7 @@ class WebAuthnManager:
         return cred
 
     async def rename(self, actor: Actor, passkey_id: str, cmd: PasskeyRename) -> PasskeyView:
+        cmd = validate(cmd)
         cred = await self._own(actor, passkey_id)
         cred.name = cmd.name.strip() or cred.name
         await WebAuthnCredential.get_pymongo_collection().update_one(

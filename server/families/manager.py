@@ -12,6 +12,7 @@ from auth.documents import User
 from server.core.actor import Actor
 from server.core.db import Tx
 from server.core.errors import Conflict, Unprocessable
+from server.core.wire import validate
 from server.families.documents import Relationship
 from server.families.events import RelationshipChanged
 from server.families.schemas import RELATIONS, RecoveryOpen, RelationshipSet, RelationshipView
@@ -127,6 +128,7 @@ class FamilyManager(GroupManager):
     async def set_relationship(
         self, actor: Actor, family_id: Any, user_id: Any, cmd: RelationshipSet
     ) -> RelationshipView:
+        cmd = validate(cmd)
         self.require_write(actor)
         group, _ = await self.load_admin(actor, family_id)
         relationship = self._check_relationship(cmd.relationship)
@@ -224,6 +226,7 @@ class FamilyManager(GroupManager):
     async def vote_recovery(
         self, actor: Actor, family_id: Any, vote_id: Any, cmd: VoteCast
     ) -> VoteView:
+        cmd = validate(cmd)
         self.require_write(actor)
         group, member = await self.load(actor, family_id)
         return await self.cast_vote(group, member, vote_id, "recovery", cmd.approve)

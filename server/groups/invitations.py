@@ -17,6 +17,7 @@ from auth.documents import User
 from server.core.actor import Actor
 from server.core.db import Tx
 from server.core.errors import Conflict, NotFound, Unprocessable
+from server.core.wire import validate
 from server.groups.base import as_utc
 from server.groups.documents import GroupDocument, Invitation
 from server.groups.events import InvitationChanged
@@ -39,6 +40,7 @@ class InvitationMixin(MembershipMixin):
         self, actor: Actor, group_id: Any, cmd: InvitationCreate
     ) -> tuple[InvitationView, bool]:
         """The invitation and whether it is new (an open one for the same person is returned)."""
+        cmd = validate(cmd)
         self.require_write(actor)
         group, _ = await self.load_admin(actor, group_id)
         await self._require_verified(actor)

@@ -11,6 +11,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from server.core.actor import Actor
 from server.core.db import Tx
 from server.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from server.core.wire import validate
 from server.groups.base import GroupManagerBase
 from server.groups.documents import (
     UNLIMITED,
@@ -74,6 +75,7 @@ class MembershipMixin(GroupManagerBase):
     # ------------------------------------------------------------------ groups
 
     async def create(self, actor: Actor, cmd: GroupCreate) -> GroupView:
+        cmd = validate(cmd)
         self.require_write(actor)
         name = cmd.name.strip()
         if len(name) < 3:
@@ -143,6 +145,7 @@ class MembershipMixin(GroupManagerBase):
         return self.view(group, member)
 
     async def update(self, actor: Actor, group_id: Any, cmd: GroupUpdate) -> GroupView:
+        cmd = validate(cmd)
         self.require_write(actor)
         group, member = await self.load_admin(actor, group_id)
         changes: dict[str, Any] = {}
@@ -209,6 +212,7 @@ class MembershipMixin(GroupManagerBase):
     async def change_role(
         self, actor: Actor, group_id: Any, user_id: Any, cmd: RoleChange
     ) -> MemberView:
+        cmd = validate(cmd)
         self.require_write(actor)
         group, me = await self.load_admin(actor, group_id)
         target = await self._target(group, user_id)

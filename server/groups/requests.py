@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from server.core.actor import Actor
 from server.core.db import Tx
 from server.core.errors import Conflict, NotFound, Unprocessable
+from server.core.wire import validate
 from server.groups.base import as_utc
 from server.groups.documents import (
     GroupDocument,
@@ -93,6 +94,7 @@ class RequestsMixin(WalletMixin):
     async def create_token_request(
         self, actor: Actor, group_id: Any, cmd: TokenRequestCreate
     ) -> RequestView:
+        cmd = validate(cmd)
         self.require_write(actor)
         group, member = await self.load(actor, group_id)
         if group.frozen:
@@ -193,6 +195,7 @@ class RequestsMixin(WalletMixin):
     async def approve_request(
         self, actor: Actor, group_id: Any, request_id: Any, cmd: DecisionRequest
     ) -> RequestView:
+        cmd = validate(cmd)
         self.require_transfer(actor)
         group, _ = await self.load_admin(actor, group_id)
         req = await self._group_request(group, request_id)
@@ -251,6 +254,7 @@ class RequestsMixin(WalletMixin):
     async def deny_request(
         self, actor: Actor, group_id: Any, request_id: Any, cmd: DecisionRequest
     ) -> RequestView:
+        cmd = validate(cmd)
         self.require_write(actor)
         group, _ = await self.load_admin(actor, group_id)
         req = await self._group_request(group, request_id)

@@ -17,6 +17,7 @@ from server.core.actor import Actor
 from server.core.db import Tx
 from server.core.errors import Conflict, Forbidden, NotFound
 from server.core.ids import stored_id
+from server.core.wire import validate
 from server.groups.base import period_of
 from server.groups.documents import (
     UNLIMITED,
@@ -95,6 +96,7 @@ class WalletMixin(VotesMixin):
     async def set_permissions(
         self, actor: Actor, group_id: Any, user_id: Any, cmd: WalletPermissionsUpdate
     ) -> MemberPermissionView:
+        cmd = validate(cmd)
         self.require_write(actor)
         group, _ = await self.load_admin(actor, group_id)
         target = await self._target(group, user_id)
@@ -166,6 +168,7 @@ class WalletMixin(VotesMixin):
         return updated
 
     async def freeze(self, actor: Actor, group_id: Any, cmd: FreezeRequest) -> GroupWalletView:
+        cmd = validate(cmd)
         self.require_write(actor)
         group, _ = await self.load_admin(actor, group_id)
 
@@ -206,6 +209,7 @@ class WalletMixin(VotesMixin):
     # ------------------------------------------------------------------ emergency unfreeze
 
     async def open_emergency_unfreeze(self, actor: Actor, group_id: Any, cmd: VoteOpen) -> VoteView:
+        cmd = validate(cmd)
         self.require_write(actor)
         group, member = await self.load(actor, group_id)
         if not group.frozen:
@@ -222,6 +226,7 @@ class WalletMixin(VotesMixin):
     async def vote_emergency_unfreeze(
         self, actor: Actor, group_id: Any, vote_id: Any, cmd: VoteCast
     ) -> VoteView:
+        cmd = validate(cmd)
         self.require_write(actor)
         group, member = await self.load(actor, group_id)
         return await self.cast_vote(group, member, vote_id, "emergency_unfreeze", cmd.approve)
@@ -288,6 +293,7 @@ class WalletMixin(VotesMixin):
         self, actor: Actor, group_id: Any, cmd: GroupSpendRequest, *, idempotency_key: str | None
     ) -> tuple[SpendResult, bool]:
         """Pay from the group wallet within the spender's rules; (result, replayed)."""
+        cmd = validate(cmd)
         self.require_transfer(actor)
         group, member = await self.load(actor, group_id)
         key = check_key(idempotency_key)

@@ -25,6 +25,7 @@ from server.core.channels import user_channel
 from server.core.clock import utcnow
 from server.core.db import Publisher, Tx, run_in_transaction
 from server.core.errors import Unprocessable
+from server.core.wire import validate
 from server.notifications.documents import Notification, NotificationPreference
 from server.notifications.events import (
     NotificationCreated,
@@ -227,6 +228,7 @@ class NotificationManager:
         )
 
     async def mark_read(self, actor: Actor, cmd: MarkReadRequest) -> MarkReadResult:
+        cmd = validate(cmd)
         require_scope(actor, "notifications:write")
         ids = [] if cmd.ids is msgspec.UNSET else list(cmd.ids)
         if not cmd.all and not ids:
@@ -263,6 +265,7 @@ class NotificationManager:
     async def set_preferences(
         self, actor: Actor, cmd: NotificationPreferencesUpdate
     ) -> NotificationPreferences:
+        cmd = validate(cmd)
         require_scope(actor, "notifications:write")
         muted = sorted(set(cmd.muted_types))
 

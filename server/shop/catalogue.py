@@ -12,6 +12,7 @@ from auth.scopes import require_scope
 from server.core.actor import ROLE_SHOP_ADMIN, Actor
 from server.core.clock import utcnow
 from server.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from server.core.wire import validate
 from server.shop.documents import ITEM_TYPES, ShopItem
 from server.shop.schemas import ItemCreate, ItemPage, ItemUpdate, ItemView
 
@@ -129,6 +130,7 @@ class CatalogueMixin:
 
     async def create_item(self, actor: Actor, cmd: ItemCreate) -> ItemView:
         """Shop admins: add an item to the catalogue (409 `SLUG_TAKEN` for a used slug)."""
+        cmd = validate(cmd)
         self._require_shop_admin(actor)
         self._check_rental(cmd.rental_price, cmd.rental_seconds)
         contents = await self._check_contents(cmd.type, cmd.contents)
@@ -151,6 +153,7 @@ class CatalogueMixin:
 
     async def update_item(self, actor: Actor, item_id: str, cmd: ItemUpdate) -> ItemView:
         """Shop admins: change an item (fields present in the PATCH only)."""
+        cmd = validate(cmd)
         self._require_shop_admin(actor)
         item = await self._item(item_id, include_hidden=True)
         changes: dict[str, Any] = {

@@ -30,6 +30,7 @@ from server.core.channels import user_channel
 from server.core.clock import utcnow
 from server.core.db import Publisher, Tx, run_in_transaction
 from server.core.errors import BadRequest, Conflict, Unprocessable
+from server.core.wire import validate
 from server.shop.catalogue import (
     CatalogueMixin,
     ItemNotFound,
@@ -161,6 +162,7 @@ class ShopManager(CatalogueMixin):
         403 `INSUFFICIENT_SCOPE` for a token without `shop:purchase` (and, with `payWith`,
         the group's `families:write` / `workspaces:write`, checked by its payer).
         """
+        cmd = validate(cmd)
         require_scope(actor, "shop:purchase")
         key = check_key(idempotency_key)
 

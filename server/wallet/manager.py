@@ -29,6 +29,7 @@ from server.core.errors import (
     Unauthorized,
     Unprocessable,
 )
+from server.core.wire import validate
 from server.wallet.audit import run_audit
 from server.wallet.documents import ISSUER_OWNER_ID, Account, Transfer
 from server.wallet.errors import (
@@ -206,6 +207,7 @@ class WalletManager:
         `SELF_TRANSFER`, `RECIPIENT_NOT_FOUND`, `INSUFFICIENT_FUNDS`, `WALLET_FROZEN`,
         `EMAIL_NOT_VERIFIED`; 403 `INSUFFICIENT_SCOPE` for a token without `wallet:transfer`.
         """
+        cmd = validate(cmd)
         require_scope(actor, "wallet:transfer")
         key = check_key(idempotency_key)
 
@@ -265,6 +267,7 @@ class WalletManager:
         self, actor: Actor, cmd: MintRequest, *, idempotency_key: str | None
     ) -> Outcome[TransferResponse]:
         """Admins only: create tokens out of the issuer account into a user or wallet."""
+        cmd = validate(cmd)
         require_scope(actor, "wallet:admin")
         if not actor.is_admin:
             raise Forbidden("Only administrators can mint tokens.")

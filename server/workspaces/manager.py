@@ -7,6 +7,7 @@ from typing import Any
 from server.core.actor import Actor
 from server.core.db import Tx
 from server.core.errors import Conflict, Forbidden
+from server.core.wire import validate
 from server.groups.documents import UNLIMITED, Membership
 from server.groups.events import GroupChanged, OwnershipTransferred
 from server.groups.manager import GroupManager
@@ -21,6 +22,7 @@ class WorkspaceManager(GroupManager):
     async def transfer_ownership(
         self, actor: Actor, workspace_id: Any, cmd: TransferOwnership
     ) -> GroupView:
+        cmd = validate(cmd)
         self.require_write(actor)
         group, me = await self.load(actor, workspace_id)
         if me.role != "owner":
