@@ -29,6 +29,7 @@ from auth.scopes import require_scope
 from server.core.actor import Actor
 from server.core.channels import user_channel
 from server.core.errors import NotFound, ServiceUnavailable, Unprocessable
+from server.core.wire import validate
 
 
 class VoiceUnavailable(ServiceUnavailable):
@@ -44,6 +45,7 @@ class VoiceManager:
 
     async def start_session(self, actor: Actor, cmd: VoiceSessionRequest) -> VoiceSessionView:
         # cmd.identity / cmd.room / cmd.name are deliberately never read.
+        cmd = validate(cmd)
         require_scope(actor, "agents:chat")
         if not self.config.livekit_configured:
             raise VoiceUnavailable("Voice is not available on this server.")
@@ -76,6 +78,7 @@ class VoiceManager:
         self, actor: Actor, chat_session_id: str, approval_id: str, cmd: ApprovalDecision
     ) -> ApprovalDecisionView:
         """Answer a pending voice approval with a tap (first answer wins: 409 after)."""
+        cmd = validate(cmd)
         require_scope(actor, "agents:chat")
         if not PydanticObjectId.is_valid(chat_session_id):
             raise NotFound("No such pending voice approval.", code="APPROVAL_NOT_FOUND")
