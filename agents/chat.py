@@ -40,11 +40,11 @@ from agents.schemas import (
     SessionPage,
     SessionView,
 )
-from auth.actor import Actor
-from auth.documents import utcnow
 from auth.ratelimit import RateLimiter
 from auth.scopes import require_scope
-from server.errors import Conflict, NotFound, Unprocessable
+from server.core.actor import Actor
+from server.core.clock import utcnow
+from server.core.errors import Conflict, NotFound, Unprocessable
 
 log = logging.getLogger("agents.chat")
 

@@ -34,8 +34,8 @@ from agents.catalog import AGENTS
 from agents.config import AgentLimits
 from agents.tools import REGISTRY, ToolContext, ToolSpec
 from agents.tools.registry import Registry, render_result
-from auth.actor import Actor
-from server.errors import DomainError
+from server.core.actor import Actor
+from server.core.errors import DomainError
 
 log = logging.getLogger("agents.graph")
 

@@ -15,7 +15,7 @@ import httpx
 from langchain_core.language_models import BaseChatModel
 
 from agents.config import AgentsConfig
-from server.errors import ServiceUnavailable
+from server.core.errors import ServiceUnavailable
 
 
 class LLMUnavailable(ServiceUnavailable):

@@ -27,7 +27,7 @@ from agents.schemas import (
     SessionPage,
     SessionView,
 )
-from auth.actor import Actor
+from server.core.actor import Actor
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _encode = msgspec.json.Encoder().encode

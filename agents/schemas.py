@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from server.wire import Input, Output
+from server.core.wire import Input, Output
 
 AgentName = Annotated[str, msgspec.Meta(min_length=1, max_length=30)]
 

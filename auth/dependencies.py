@@ -8,11 +8,11 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from auth.actor import Actor
 from auth.client_ip import resolve_client_ip
 from auth.manager import AuthManager, ClientContext
 from auth.sessions import prefetched_for
-from server.errors import Unauthorized
+from server.core.actor import Actor
+from server.core.errors import Unauthorized
 
 AUTH_MANAGER_STATE_KEY = "auth_manager"
 

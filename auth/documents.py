@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from beanie import Document, PydanticObjectId
 from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
-
-def utcnow() -> datetime:
-    """Now, at MongoDB's millisecond precision, so a value reads back as it was written."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+from server.core.clock import utcnow
 
 
 class User(Document):

@@ -16,7 +16,7 @@ from auth.client_ip import resolve_client_ip
 from auth.dependencies import get_auth_manager
 from auth.sessions import prefetch_claims
 from auth.tokens import decode_access_token, sha256_hex
-from server.errors import Unauthorized
+from server.core.errors import Unauthorized
 
 
 def _bearer(header: str) -> str | None:

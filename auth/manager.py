@@ -15,10 +15,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 from redis.asyncio import Redis
 
-from auth.actor import Actor
 from auth.audit.manager import AuditLog
 from auth.config import AuthConfig
-from auth.documents import AuthSession, User, utcnow
+from auth.documents import AuthSession, User
 from auth.passwords import Passwords, check_password_policy
 from auth.ratelimit import LoginThrottle, RateLimiter
 from auth.schemas import (
@@ -29,10 +28,9 @@ from auth.schemas import (
     RegisterRequest,
     UserView,
 )
-from auth.sessions import (  # user_channel is re-exported: other contexts import it from here
+from auth.sessions import (
     KEEP_PREVIOUS_HASHES,
     SessionsMixin,
-    user_channel,
     user_view,
 )
 from auth.stepup import require_recent_auth
@@ -41,14 +39,16 @@ from auth.tokens import (
     sha256_hex,
 )
 from realtime.bus import EventBus
-from server.db import run_in_transaction
-from server.errors import BadRequest, Conflict, ServiceUnavailable, Unauthorized, Unprocessable
+from server.core.actor import Actor
+from server.core.clock import utcnow
+from server.core.db import run_in_transaction
+from server.core.errors import BadRequest, Conflict, ServiceUnavailable, Unauthorized, Unprocessable
 
 if TYPE_CHECKING:
     from auth.api_tokens.manager import ApiTokenManager
     from auth.totp.manager import TotpManager
 
-__all__ = ["AuthManager", "ClientContext", "user_channel", "user_view"]
+__all__ = ["AuthManager", "ClientContext", "user_view"]
 
 log = logging.getLogger("auth.manager")
 

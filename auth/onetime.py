@@ -16,9 +16,9 @@ from bson import ObjectId
 from pydantic import Field
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 
-from auth.documents import utcnow
 from auth.tokens import sha256_hex
-from server.errors import BadRequest
+from server.core.clock import utcnow
+from server.core.errors import BadRequest
 
 
 class OneTimeToken(Document):

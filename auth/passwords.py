@@ -9,7 +9,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from server.errors import Unprocessable
+from server.core.errors import Unprocessable
 
 # Context-specific words (ASVS 6.1.2 / 6.2.11): the product's own names, compared without
 # spaces, dashes or underscores. Documented in docs/security.md.

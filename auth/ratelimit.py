@@ -5,7 +5,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from server.errors import RateLimited
+from server.core.errors import RateLimited
 
 _HIT_LUA = """
 local n = redis.call('INCR', KEYS[1])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from litestar import Controller, delete, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from auth.actor import Actor
 from auth.limits import auth_rate_limit
 from auth.manager import AuthManager, ClientContext
 from auth.schemas import (
@@ -20,6 +19,7 @@ from auth.schemas import (
     UserView,
 )
 from auth.scopes import require_full_session, require_scope
+from server.core.actor import Actor
 
 
 class AuthController(Controller):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from server.wire import Input, Output
+from server.core.wire import Input, Output
 
 UsernameIn = Annotated[
     str,

@@ -17,10 +17,9 @@ from bson import ObjectId
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from auth.actor import Actor
 from auth.audit.manager import AuditLog
 from auth.config import AuthConfig
-from auth.documents import AuthSession, User, utcnow
+from auth.documents import AuthSession, User
 from auth.ratelimit import RateLimiter
 from auth.schemas import (
     AuthResponse,
@@ -42,7 +41,10 @@ from auth.tokens import (
     split_refresh_token,
 )
 from realtime.bus import EventBus
-from server.errors import Forbidden, NotFound, Unauthorized
+from server.core.actor import Actor
+from server.core.channels import user_channel
+from server.core.clock import utcnow
+from server.core.errors import Forbidden, NotFound, Unauthorized
 
 if TYPE_CHECKING:
     from auth.api_tokens.manager import ApiTokenManager
@@ -51,10 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("auth.manager")
 
 KEEP_PREVIOUS_HASHES = 50
-
-
-def user_channel(user_id: Any) -> str:
-    return f"user:{user_id}"
 
 
 def user_view(user: User) -> UserView:

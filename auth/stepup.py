@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from auth.actor import Actor
 from auth.scopes import require_full_session
-from server.errors import Forbidden
+from server.core.actor import Actor
+from server.core.errors import Forbidden
 
 STEP_UP_MAX_AGE = 5 * 60
 

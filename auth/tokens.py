@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import jwt
 
-from server.errors import Unauthorized
+from server.core.errors import Unauthorized
 
 _ALGORITHM = "HS256"
 

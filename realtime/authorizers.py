@@ -29,7 +29,8 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from auth.actor import Actor
+from server.core.actor import Actor
+from server.core.channels import USER, split_channel
 
 log = logging.getLogger("realtime.authorizers")
 
@@ -51,17 +52,10 @@ async def _own_user_channel(actor: Actor, user_id: str) -> bool:
     return user_id == str(actor.user_id)
 
 
-def split_channel(channel: str) -> tuple[str, str]:
-    prefix, sep, ident = channel.partition(":")
-    if not sep or not prefix or not ident:
-        raise ValueError(f"not a channel name: {channel!r}")
-    return prefix, ident
-
-
 class ChannelAuthorizers:
     def __init__(self) -> None:
         self._kinds: dict[str, ChannelKind] = {}
-        self.register_channel_authorizer("user", _own_user_channel)
+        self.register_channel_authorizer(USER, _own_user_channel)
 
     def register_channel_authorizer(
         self,

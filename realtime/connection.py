@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from auth.actor import Actor
 from realtime.protocol import (
     CLOSE_SLOW_CONSUMER,
     Since,
@@ -35,6 +34,8 @@ from realtime.protocol import (
     encode_frame,
 )
 from realtime.subscriber import LiveEvent, decode_event
+from server.core.actor import Actor
+from server.core.channels import user_channel
 
 if TYPE_CHECKING:
     from realtime.hub import RealtimeHub
@@ -127,7 +128,7 @@ class Connection:
         self.id = uuid.uuid4().hex
         self.transport = transport
         self.expires_at = expires_at
-        self.user_channel = f"user:{actor.user_id}"
+        self.user_channel = user_channel(actor.user_id)
         self.subs: dict[str, ChannelState] = {}
         self.queue: deque[Item] = deque()
         self.max_queue = hub.config.queue_max_frames

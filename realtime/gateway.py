@@ -43,7 +43,7 @@ from realtime.protocol import (
     encode_frame,
 )
 from realtime.subscriber import LiveEvent
-from server.errors import DomainError
+from server.core.errors import DomainError
 
 log = logging.getLogger("realtime.gateway")
 

@@ -8,14 +8,14 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.status_codes import HTTP_201_CREATED
 
-from auth.actor import Actor
 from auth.dependencies import bearer_token, get_auth_manager
 from auth.tokens import decode_access_token
 from realtime.gateway import HUB_STATE_KEY
 from realtime.hub import RealtimeHub
 from realtime.protocol import Presence
-from server.errors import Forbidden, Unauthorized
-from server.wire import Output
+from server.core.actor import Actor
+from server.core.errors import Forbidden, Unauthorized
+from server.core.wire import Output
 
 ASYNCAPI_STATE_KEY = "asyncapi"
 

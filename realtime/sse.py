@@ -32,7 +32,7 @@ from realtime.gateway import HUB_STATE_KEY
 from realtime.hub import RealtimeError, RealtimeHub
 from realtime.protocol import CHANNEL_PATTERN, CLOSE_UNAUTHORIZED, Since
 from realtime.subscriber import LiveEvent
-from server.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
+from server.core.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
 
 _CHANNEL_RE = re.compile(CHANNEL_PATTERN)
 

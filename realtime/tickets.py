@@ -14,9 +14,9 @@ import msgspec
 from bson import ObjectId
 from redis.asyncio import Redis
 
-from auth.actor import Actor
 from auth.scopes import require_scope
 from realtime.authorizers import SUBSCRIBE_SCOPE
+from server.core.actor import Actor
 
 
 class TicketGrant(msgspec.Struct, kw_only=True):

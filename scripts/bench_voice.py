@@ -259,8 +259,8 @@ async def main(args: argparse.Namespace) -> int:
     pcm, rate = read_wav(wav)
     vad = load_vad()
 
-    from auth.actor import Actor
     from server.app import open_services
+    from server.core.actor import Actor
     from server.settings import Settings
 
     mongo = spawn_mongo(tmp / "mongo")

@@ -49,8 +49,8 @@ from realtime.routes import ASYNCAPI_STATE_KEY, RealtimeController, asyncapi_doc
 from realtime.sse import event_stream
 from server import jobs
 from server.cli import ServerCLIPlugin
-from server.db import init_db, make_client
-from server.errors import EXCEPTION_HANDLERS
+from server.core.db import init_db, make_client
+from server.core.errors import EXCEPTION_HANDLERS
 from server.groups.wiring import (
     GROUP_DOCUMENT_MODELS,
     GROUP_ROUTE_HANDLERS,

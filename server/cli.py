@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from litestar.plugins import CLIPluginProtocol
 
-from server.errors import DomainError
+from server.core.errors import DomainError
 
 if TYPE_CHECKING:
     from litestar import Litestar

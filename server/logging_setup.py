@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any
 
-from server.request_context import current_request_id
+from server.core.request_context import current_request_id
 
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.request_context import reset_request_id, set_request_id
+from server.core.request_context import reset_request_id, set_request_id
 
 log = logging.getLogger("server.access")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

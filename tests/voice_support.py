@@ -18,8 +18,8 @@ from livekit.api.access_token import Claims
 from agents.voice.identity import resolve_actor
 from agents.voice.tokens import DispatchMetadata, decode_metadata
 from agents.voice.turns import VoiceTurns
-from auth.actor import Actor
-from auth.manager import user_channel
+from server.core.actor import Actor
+from server.core.channels import user_channel
 from tests.helpers import register, services
 from tests.integration.wallet_support import admin, mint
 

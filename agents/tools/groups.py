@@ -12,7 +12,7 @@ from bson import ObjectId
 from pydantic import Field
 
 from agents.tools.registry import REGISTRY, ToolArgs, ToolContext
-from server.errors import BadRequest, NotFound
+from server.core.errors import BadRequest, NotFound
 from server.groups.schemas import (
     DecisionRequest,
     FreezeRequest,

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 from pydantic import BaseModel, ConfigDict
 
-from auth.actor import Actor
+from server.core.actor import Actor
 
 
 class ToolArgs(BaseModel):

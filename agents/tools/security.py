@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from agents.tools.registry import REGISTRY, NoArgs, ToolArgs, ToolContext
-from server.errors import ServiceUnavailable
+from server.core.errors import ServiceUnavailable
 
 
 class SessionArgs(ToolArgs):

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from agents.tools.groups import resolve_group
 from agents.tools.registry import REGISTRY, NoArgs, ToolArgs, ToolContext
-from server.errors import NotFound, ServiceUnavailable
+from server.core.errors import NotFound, ServiceUnavailable
 from server.shop.schemas import PayWith, PurchaseRequest
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from server.errors import Conflict, NotFound
+from server.core.errors import Conflict, NotFound
 
 _YES = {
     "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "approve", "approved", "confirm",

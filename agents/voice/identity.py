@@ -8,8 +8,8 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from agents.voice.tokens import DispatchMetadata
-from auth.actor import Actor
 from auth.documents import User
+from server.core.actor import Actor
 
 
 class VoiceIdentityError(PermissionError):

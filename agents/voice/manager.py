@@ -24,11 +24,11 @@ from agents.voice.schemas import (
     VoiceSessionView,
 )
 from agents.voice.tokens import mint_token
-from auth.actor import Actor
-from auth.manager import user_channel
 from auth.ratelimit import RateLimiter
 from auth.scopes import require_scope
-from server.errors import NotFound, ServiceUnavailable, Unprocessable
+from server.core.actor import Actor
+from server.core.channels import user_channel
+from server.core.errors import NotFound, ServiceUnavailable, Unprocessable
 
 
 class VoiceUnavailable(ServiceUnavailable):

@@ -14,7 +14,7 @@ from agents.voice.schemas import (
     VoiceSessionRequest,
     VoiceSessionView,
 )
-from auth.actor import Actor
+from server.core.actor import Actor
 
 VOICE_STATE_KEY = "voice_manager"
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from server.wire import Input, Output
+from server.core.wire import Input, Output
 
 AgentName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z_]{1,30}$")]
 

@@ -20,7 +20,7 @@ from typing import Any
 from livekit import api
 
 from agents.voice.config import VoiceConfig
-from auth.actor import Actor
+from server.core.actor import Actor
 
 ROOM_PREFIX = "voice-"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from agents.voice.metrics import TurnMetricsRecorder
 from agents.voice.schemas import TRANSCRIPT, TranscriptEvent
-from auth.manager import user_channel
+from server.core.channels import user_channel
 
 log = logging.getLogger("agents.voice.transcripts")
 

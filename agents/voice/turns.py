@@ -35,9 +35,9 @@ from agents.voice.schemas import (
     ApprovalRequiredEvent,
     ApprovalResolvedEvent,
 )
-from auth.actor import Actor
-from auth.manager import user_channel
-from server.errors import Conflict, DomainError, NotFound
+from server.core.actor import Actor
+from server.core.channels import user_channel
+from server.core.errors import Conflict, DomainError, NotFound
 
 log = logging.getLogger("agents.voice.turns")
 

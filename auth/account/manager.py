@@ -23,14 +23,15 @@ from auth.account.schemas import (
     ForgotPasswordRequest,
     ResetPasswordRequest,
 )
-from auth.actor import Actor
-from auth.documents import AuthSession, User, utcnow
+from auth.documents import AuthSession, User
 from auth.email.outbox import Outbox
 from auth.onetime import OneTimeToken, OneTimeTokens
 from auth.passwords import check_password_policy
 from auth.stepup import require_recent_auth
 from auth.tokens import sha256_hex
-from server.errors import BadRequest, Conflict, RateLimited
+from server.core.actor import Actor
+from server.core.clock import utcnow
+from server.core.errors import BadRequest, Conflict, RateLimited
 
 if TYPE_CHECKING:
     from auth.manager import AuthManager, ClientContext

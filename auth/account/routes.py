@@ -13,10 +13,10 @@ from auth.account.schemas import (
     ForgotPasswordRequest,
     ResetPasswordRequest,
 )
-from auth.actor import Actor
 from auth.limits import auth_rate_limit
 from auth.manager import AuthManager, ClientContext
 from auth.scopes import require_full_session
+from server.core.actor import Actor
 
 
 class AccountController(Controller):

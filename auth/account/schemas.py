@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 
 from auth.schemas import BackupCodeIn, EmailIn, PasswordIn, TotpCodeIn
-from server.wire import Input, Output
+from server.core.wire import Input, Output
 
 TokenIn = Annotated[str, msgspec.Meta(min_length=10, max_length=200)]
 

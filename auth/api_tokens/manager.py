@@ -13,14 +13,15 @@ from datetime import UTC, timedelta
 from beanie import PydanticObjectId, SortDirection
 from bson import ObjectId
 
-from auth.actor import Actor
 from auth.api_tokens.documents import ApiToken
 from auth.api_tokens.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenView
 from auth.audit.manager import AuditLog
-from auth.documents import User, utcnow
+from auth.documents import User
 from auth.scopes import KNOWN_SCOPES, require_full_session
 from auth.tokens import sha256_hex
-from server.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from server.core.actor import Actor
+from server.core.clock import utcnow
+from server.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
 
 TOKEN_PREFIX = "sbp_"
 MAX_TOKENS_PER_USER = 20

@@ -5,12 +5,12 @@ from __future__ import annotations
 from litestar import Controller, delete, get, post
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from auth.actor import Actor
 from auth.api_tokens.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenView
 from auth.limits import auth_rate_limit
 from auth.manager import AuthManager
 from auth.scopes import require_full_session
 from auth.stepup import require_recent_auth
+from server.core.actor import Actor
 
 
 class ApiTokenController(Controller):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from server.wire import Input, Output
+from server.core.wire import Input, Output
 
 TokenName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Scope = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]

@@ -19,12 +19,12 @@ from beanie import SortDirection
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from auth.actor import Actor
 from auth.audit.documents import AuditRecord
 from auth.audit.schemas import AuditEventView, AuditPage, ChainReport
-from auth.documents import utcnow
 from auth.scopes import require_full_session
-from server.errors import Unprocessable
+from server.core.actor import Actor
+from server.core.clock import utcnow
+from server.core.errors import Unprocessable
 
 log = logging.getLogger("auth.audit")
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from litestar import Controller, get
 from litestar.params import Parameter
 
-from auth.actor import Actor
 from auth.audit.schemas import AuditPage
 from auth.limits import auth_rate_limit
 from auth.manager import AuthManager
 from auth.scopes import require_full_session
+from server.core.actor import Actor
 
 
 class AuditController(Controller):

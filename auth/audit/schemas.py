@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from server.wire import Output
+from server.core.wire import Output
 
 
 class AuditEventView(Output):

@@ -15,10 +15,10 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ReturnDocument
 
-from auth.documents import utcnow
 from auth.email.documents import OutboxEmail
 from auth.email.senders import EmailSender, build_message
 from auth.email.templates import render
+from server.core.clock import utcnow
 
 log = logging.getLogger("auth.email")
 

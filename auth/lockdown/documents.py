@@ -8,7 +8,7 @@ from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel
 
-from auth.documents import utcnow
+from server.core.clock import utcnow
 
 
 class TrustedDevice(BaseModel):

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bson import ObjectId
 from redis.asyncio import Redis
 
-from auth.actor import Actor
-from auth.documents import User, utcnow
+from auth.documents import User
 from auth.email.outbox import Outbox
 from auth.lockdown.documents import LockdownState, TrustedDevice
 from auth.lockdown.schemas import (
@@ -32,7 +31,9 @@ from auth.lockdown.schemas import (
 from auth.onetime import OneTimeTokens
 from auth.scopes import require_full_session
 from auth.stepup import require_recent_auth
-from server.errors import Forbidden, NotFound, RateLimited, Unprocessable
+from server.core.actor import Actor
+from server.core.clock import utcnow
+from server.core.errors import Forbidden, NotFound, RateLimited, Unprocessable
 
 if TYPE_CHECKING:
     from auth.manager import AuthManager, ClientContext

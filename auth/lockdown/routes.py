@@ -6,11 +6,11 @@ from litestar import Controller, delete, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from auth.account.schemas import AcceptedView
-from auth.actor import Actor
 from auth.limits import auth_rate_limit
 from auth.lockdown.schemas import LockdownChangeRequest, LockdownTokenRequest, LockdownView
 from auth.manager import AuthManager
 from auth.scopes import require_full_session
+from server.core.actor import Actor
 
 
 class LockdownController(Controller):

@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 
 from auth.account.schemas import TokenIn
-from server.wire import Input, Output
+from server.core.wire import Input, Output
 
 IpOrNetwork = Annotated[str, msgspec.Meta(min_length=2, max_length=64)]
 

@@ -20,9 +20,8 @@ from cryptography.fernet import MultiFernet
 from pymongo.errors import DuplicateKeyError
 from redis.asyncio import Redis
 
-from auth.actor import Actor
 from auth.audit.manager import AuditLog
-from auth.documents import User, utcnow
+from auth.documents import User
 from auth.ratelimit import LoginThrottle
 from auth.scopes import require_full_session
 from auth.stepup import require_recent_auth
@@ -36,7 +35,9 @@ from auth.totp.schemas import (
     TotpSetupView,
     TotpStatusView,
 )
-from server.errors import BadRequest, Conflict, Unauthorized, Unprocessable
+from server.core.actor import Actor
+from server.core.clock import utcnow
+from server.core.errors import BadRequest, Conflict, Unauthorized, Unprocessable
 
 if TYPE_CHECKING:
     from auth.passwords import Passwords

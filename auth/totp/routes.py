@@ -5,7 +5,6 @@ from __future__ import annotations
 from litestar import Controller, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from auth.actor import Actor
 from auth.limits import auth_rate_limit
 from auth.manager import AuthManager
 from auth.scopes import require_full_session
@@ -17,6 +16,7 @@ from auth.totp.schemas import (
     TotpSetupView,
     TotpStatusView,
 )
+from server.core.actor import Actor
 
 
 class TotpController(Controller):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-from server.wire import Input, Output
+from server.core.wire import Input, Output
 
 TotpCodeIn = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$", description="6 digits")]
 BackupCodeIn = Annotated[str, msgspec.Meta(min_length=8, max_length=40)]

@@ -34,8 +34,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from auth.actor import Actor
-from auth.documents import User, utcnow
+from auth.documents import User
 from auth.scopes import require_full_session
 from auth.stepup import require_recent_auth
 from auth.webauthn.documents import WebAuthnCredential
@@ -47,7 +46,9 @@ from auth.webauthn.schemas import (
     PasskeyRename,
     PasskeyView,
 )
-from server.errors import BadRequest, Conflict, NotFound, Unauthorized
+from server.core.actor import Actor
+from server.core.clock import utcnow
+from server.core.errors import BadRequest, Conflict, NotFound, Unauthorized
 
 if TYPE_CHECKING:
     from auth.manager import AuthManager, AuthResponse, ClientContext

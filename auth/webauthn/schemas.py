@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from server.wire import Input, Output
+from server.core.wire import Input, Output
 
 ChallengeIdIn = Annotated[str, msgspec.Meta(min_length=10, max_length=100)]
 PasskeyNameIn = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from server.core.wire import Output
 from server.groups.events import MemberChanged, VoteChanged, event_types
-from server.wire import Output
 
 
 class RelationshipChanged(Output):

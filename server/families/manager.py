@@ -8,9 +8,9 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from auth.actor import Actor
 from auth.documents import User
-from server.errors import Conflict, Unprocessable
+from server.core.actor import Actor
+from server.core.errors import Conflict, Unprocessable
 from server.families.documents import Relationship
 from server.families.events import RelationshipChanged
 from server.families.schemas import RELATIONS, RecoveryOpen, RelationshipSet, RelationshipView

@@ -8,7 +8,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from auth.actor import Actor
+from server.core.actor import Actor
 from server.families.manager import FamilyManager
 from server.families.schemas import RecoveryOpen, RelationshipSet, RelationshipView
 from server.groups.routes import group_controller

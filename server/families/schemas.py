@@ -6,8 +6,8 @@ from typing import Annotated
 
 import msgspec
 
+from server.core.wire import Input, ObjectIdStr, Output
 from server.groups.schemas import RelationshipName
-from server.wire import Input, ObjectIdStr, Output
 
 # What one person is to another, and its other direction.
 RELATIONS: dict[str, str] = {

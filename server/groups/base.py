@@ -15,13 +15,14 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from auth.actor import Actor
-from auth.documents import User, utcnow
-from auth.manager import user_channel
+from auth.documents import User
 from auth.scopes import require_scope
 from realtime.bus import EventBus
-from server.db import run_in_transaction
-from server.errors import Forbidden, NotFound
+from server.core.actor import Actor
+from server.core.channels import user_channel
+from server.core.clock import utcnow
+from server.core.db import run_in_transaction
+from server.core.errors import Forbidden, NotFound
 from server.groups.config import GroupConfig
 from server.groups.documents import GroupDocument, Invitation, Membership, SpendCounter
 from server.groups.events import MemberChanged, MemberRemoved

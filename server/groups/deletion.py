@@ -8,8 +8,8 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from auth.actor import Actor
-from server.errors import Forbidden
+from server.core.actor import Actor
+from server.core.errors import Forbidden
 from server.groups.documents import (
     GroupRequest,
     Invitation,

@@ -14,7 +14,7 @@ from beanie import Document, PydanticObjectId
 from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
-from auth.documents import utcnow
+from server.core.clock import utcnow
 
 UNLIMITED = -1
 

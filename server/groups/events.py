@@ -6,6 +6,7 @@ Each domain's `events.py` names its event types (`family.member_joined`,
 
 from __future__ import annotations
 
+from server.core.wire import Output
 from server.groups.schemas import (
     GroupInfo,
     InvitationView,
@@ -14,7 +15,6 @@ from server.groups.schemas import (
     RequestView,
     VoteView,
 )
-from server.wire import Output
 
 
 class GroupChanged(Output):

@@ -10,8 +10,8 @@ from typing import Any
 
 from bson import ObjectId
 
-from auth.actor import Actor
-from server.errors import NotFound
+from server.core.actor import Actor
+from server.core.errors import NotFound
 from server.groups.base import as_utc
 from server.groups.documents import Invitation
 from server.groups.manager import GroupManager

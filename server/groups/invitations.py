@@ -13,9 +13,9 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from auth.actor import Actor
 from auth.documents import User
-from server.errors import Conflict, NotFound, Unprocessable
+from server.core.actor import Actor
+from server.core.errors import Conflict, NotFound, Unprocessable
 from server.groups.base import as_utc
 from server.groups.documents import GroupDocument, Invitation
 from server.groups.events import InvitationChanged

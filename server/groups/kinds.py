@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from server.core.channels import group_channel
+
 KindName = Literal["family", "workspace"]
 
 
@@ -32,7 +34,7 @@ class GroupKind:
         return "families" if self.name == "family" else "workspaces"
 
     def channel(self, group_id: object) -> str:
-        return f"{self.name}:{group_id}"
+        return group_channel(self.name, group_id)
 
     def is_admin(self, role: str) -> bool:
         return role in self.admin_roles

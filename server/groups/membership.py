@@ -8,8 +8,8 @@ import msgspec
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from auth.actor import Actor
-from server.errors import Conflict, Forbidden, NotFound, Unprocessable
+from server.core.actor import Actor
+from server.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from server.groups.base import GroupManagerBase
 from server.groups.documents import (
     UNLIMITED,

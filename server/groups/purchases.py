@@ -16,8 +16,8 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from auth.actor import Actor
-from server.errors import Conflict
+from server.core.actor import Actor
+from server.core.errors import Conflict
 from server.groups.documents import UNLIMITED, GroupDocument, GroupRequest
 from server.groups.requests import RequestsMixin, request_view
 from server.groups.schemas import DecisionRequest, RequestView

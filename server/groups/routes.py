@@ -11,7 +11,7 @@ from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from auth.actor import Actor
+from server.core.actor import Actor
 from server.groups.inbox import InvitationInbox
 from server.groups.manager import GroupManager
 from server.groups.schemas import (

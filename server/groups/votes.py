@@ -14,8 +14,8 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from auth.actor import Actor
-from server.errors import Conflict, NotFound
+from server.core.actor import Actor
+from server.core.errors import Conflict, NotFound
 from server.groups.base import as_utc
 from server.groups.documents import GroupDocument, Membership, QuorumVote
 from server.groups.events import VoteChanged

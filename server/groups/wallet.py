@@ -13,8 +13,8 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from auth.actor import Actor
-from server.errors import Conflict, Forbidden, NotFound
+from server.core.actor import Actor
+from server.core.errors import Conflict, Forbidden, NotFound
 from server.groups.base import period_of
 from server.groups.documents import (
     UNLIMITED,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from server.core.wire import Output
 from server.notifications.schemas import NotificationView
-from server.wire import Output
 
 
 class NotificationCreated(Output):

@@ -10,12 +10,12 @@ import msgspec
 from beanie import PydanticObjectId
 from bson import ObjectId
 
-from auth.actor import Actor
-from auth.documents import utcnow
-from auth.manager import user_channel
 from auth.scopes import require_scope
 from realtime.bus import EventBus
-from server.errors import Unprocessable
+from server.core.actor import Actor
+from server.core.channels import user_channel
+from server.core.clock import utcnow
+from server.core.errors import Unprocessable
 from server.notifications.documents import Notification, NotificationPreference
 from server.notifications.events import (
     NotificationCreated,

@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import Parameter
 
-from auth.actor import Actor
+from server.core.actor import Actor
 from server.notifications.manager import NotificationManager
 from server.notifications.schemas import (
     MarkReadRequest,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from server.wire import Input, ObjectIdStr, Output
+from server.core.wire import Input, ObjectIdStr, Output
 
 NotificationType = Annotated[
     str, msgspec.Meta(min_length=3, max_length=80, pattern=r"^[a-z_]+\.[a-z_]+$")

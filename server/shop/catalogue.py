@@ -8,12 +8,12 @@ import msgspec
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from auth.actor import ROLE_SHOP_ADMIN, Actor
 from auth.scopes import require_scope
-from server.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from server.core.actor import ROLE_SHOP_ADMIN, Actor
+from server.core.clock import utcnow
+from server.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from server.shop.documents import ITEM_TYPES, ShopItem
 from server.shop.schemas import ItemCreate, ItemPage, ItemUpdate, ItemView
-from server.wallet.documents import utcnow
 
 
 class ItemNotFound(NotFound):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from auth.actor import ROLE_SHOP_ADMIN
+from server.core.actor import ROLE_SHOP_ADMIN
 
 if TYPE_CHECKING:
     from litestar import Litestar

@@ -8,7 +8,7 @@ from beanie import Document, PydanticObjectId
 from pydantic import Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from server.wallet.documents import utcnow
+from server.core.clock import utcnow
 
 ITEM_TYPES: tuple[str, ...] = ("theme", "avatar", "banner", "bundle")
 

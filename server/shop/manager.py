@@ -23,11 +23,12 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from auth.actor import Actor
-from auth.manager import user_channel
 from auth.scopes import require_scope
 from realtime.bus import EventBus
-from server.errors import BadRequest, Conflict, Unprocessable
+from server.core.actor import Actor
+from server.core.channels import user_channel
+from server.core.clock import utcnow
+from server.core.errors import BadRequest, Conflict, Unprocessable
 from server.shop.catalogue import (
     CatalogueMixin,
     ItemNotFound,
@@ -47,7 +48,6 @@ from server.shop.schemas import (
     PurchaseView,
     RentalExpiredEvent,
 )
-from server.wallet.documents import utcnow
 from server.wallet.idempotency import Outcome, Recorder, check_key
 from server.wallet.ledger import Moved, Movement
 from server.wallet.manager import WalletManager

@@ -10,7 +10,7 @@ from litestar.di import Provide
 from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from auth.actor import Actor
+from server.core.actor import Actor
 from server.shop.manager import ShopManager
 from server.shop.schemas import (
     DeferredPurchase,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from server.wire import Input, ObjectIdStr, Output
+from server.core.wire import Input, ObjectIdStr, Output
 
 ItemType = Literal["theme", "avatar", "banner", "bundle"]
 Slug = Annotated[str, msgspec.Meta(min_length=2, max_length=60, pattern=r"^[a-z0-9][a-z0-9-]*$")]

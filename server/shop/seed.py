@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.core.clock import utcnow
 from server.shop.documents import ShopItem
-from server.wallet.documents import utcnow
 
 DAY = 24 * 3600
 

@@ -6,13 +6,15 @@ that also inserts the `Transfer`), so every balance equals the sum of its transf
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from beanie import Document, PydanticObjectId
 from bson import ObjectId
 from pydantic import Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from server.core.clock import utcnow
 
 OwnerType = Literal["user", "family", "workspace", "system"]
 TransferKind = Literal["transfer", "purchase", "mint", "refund", "request_payout", "payout"]
@@ -30,12 +32,6 @@ TRANSFER_KINDS: tuple[str, ...] = (
 # The one system account ("the issuer"): tokens are minted out of it and spent into it, so
 # its balance is always -(minted - burned) and may be negative. Nothing else may go below 0.
 ISSUER_OWNER_ID = ObjectId("000000000000000000000000")
-
-
-def utcnow() -> datetime:
-    """Now, at MongoDB's millisecond precision."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class Account(Document):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.errors import Conflict, Forbidden, NotFound, Unprocessable
+from server.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 
 class InsufficientFunds(Conflict):

@@ -29,8 +29,9 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from server.errors import BadRequest, Conflict, DomainError
-from server.wallet.documents import IdempotencyRecord, utcnow
+from server.core.clock import utcnow
+from server.core.errors import BadRequest, Conflict, DomainError
+from server.wallet.documents import IdempotencyRecord
 
 T = TypeVar("T")
 

@@ -19,10 +19,10 @@ from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from auth.manager import user_channel
 from realtime.bus import EventBus
-from server.db import run_in_transaction
-from server.errors import Conflict
+from server.core.channels import owner_channel
+from server.core.db import run_in_transaction
+from server.core.errors import Conflict
 from server.wallet.documents import (
     ISSUER_OWNER_ID,
     OWNER_TYPES,
@@ -103,15 +103,6 @@ def check_amount(amount: Any) -> int:
             details=[{"field": "amount", "message": f"1..{MAX_AMOUNT}"}],
         )
     return amount
-
-
-def owner_channel(owner_type: str, owner_id: Any) -> str | None:
-    """The real-time channel of an account's owner (`None` for system accounts)."""
-    if owner_type == "user":
-        return user_channel(owner_id)
-    if owner_type in ("family", "workspace"):
-        return f"{owner_type}:{owner_id}"
-    return None
 
 
 def _account(doc: dict[str, Any]) -> Account:

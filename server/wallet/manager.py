@@ -16,11 +16,11 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from auth.actor import Actor
 from auth.documents import User
 from auth.scopes import require_scope
 from realtime.bus import EventBus
-from server.errors import (
+from server.core.actor import Actor
+from server.core.errors import (
     BadRequest,
     Forbidden,
     NotFound,
@@ -47,7 +47,6 @@ from server.wallet.ledger import (
     Movement,
     OwnerView,
     check_amount,
-    owner_channel,
     wallet_view,
 )
 from server.wallet.rewards import signature_valid
@@ -79,7 +78,6 @@ __all__ = [
     "WalletClosed",
     "WalletFrozen",
     "WalletManager",
-    "owner_channel",
 ]
 
 

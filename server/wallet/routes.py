@@ -10,7 +10,7 @@ from litestar.di import Provide
 from litestar.params import HeaderParameter, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from auth.actor import Actor
+from server.core.actor import Actor
 from server.wallet.idempotency import KEY_HEADER, Outcome
 from server.wallet.manager import WalletManager
 from server.wallet.rewards import SIGNATURE_HEADER

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from server.wire import Input, ObjectIdStr, Output
+from server.core.wire import Input, ObjectIdStr, Output
 
 MAX_AMOUNT = 10**12
 

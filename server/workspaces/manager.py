@@ -6,8 +6,8 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from auth.actor import Actor
-from server.errors import Conflict, Forbidden
+from server.core.actor import Actor
+from server.core.errors import Conflict, Forbidden
 from server.groups.documents import UNLIMITED, Membership
 from server.groups.events import GroupChanged, OwnershipTransferred
 from server.groups.manager import GroupManager

@@ -7,7 +7,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK
 
-from auth.actor import Actor
+from server.core.actor import Actor
 from server.groups.routes import group_controller
 from server.groups.schemas import GroupView
 from server.workspaces.manager import WorkspaceManager

@@ -13,9 +13,9 @@ from typing import Any
 
 from litestar import Litestar
 
-from auth.actor import Actor
 from server.app import SERVICES_STATE_KEY
 from server.app import create_app as create_real_app
+from server.core.actor import Actor
 
 
 def create_app() -> Litestar:

@@ -8,8 +8,8 @@ import pytest
 import websockets
 
 from agents.scripted import ScriptedLLMFactory, call, reply
-from auth.actor import Actor
 from server.app import create_app
+from server.core.actor import Actor
 from server.wallet.schemas import MintRequest, Party
 from tests.agents_support import Served, decide, new_session, of, say
 from tests.e2e.realtime_support import ORIGIN, recv, recv_events, subscribe

@@ -18,8 +18,8 @@ from agents.tools.security import (
     security_sessions,
     security_two_factor,
 )
-from auth.actor import Actor
-from server.errors import Forbidden
+from server.core.actor import Actor
+from server.core.errors import Forbidden
 from tests.helpers import assert_error, register, services
 from tests.integration.test_api_token_scopes import as_token, assert_scope_refused, token_for
 from tests.voice_support import LIVEKIT, VOICE

@@ -13,7 +13,7 @@ import pytest
 
 from auth.manager import ClientContext
 from auth.scopes import KNOWN_SCOPES
-from server.errors import Forbidden
+from server.core.errors import Forbidden
 from server.groups.documents import GroupRequest, Invitation, Membership
 from server.shop.documents import Purchase, ShopItem
 from server.wallet.documents import Transfer

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from bson import ObjectId
 
-from auth.actor import Actor
+from server.core.actor import Actor
 from tests.helpers import assert_error, register, services
 from tests.integration.groups_support import (
     create_group,

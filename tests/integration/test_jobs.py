@@ -10,8 +10,9 @@ from bson import ObjectId
 from litestar_saq import SAQPlugin
 from pymongo import AsyncMongoClient
 
-from auth.documents import AuthSession, utcnow
+from auth.documents import AuthSession
 from server.app import _saq_config, open_services
+from server.core.clock import utcnow
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from bson import ObjectId
 
-from auth.documents import AuthSession, utcnow
+from auth.documents import AuthSession
+from server.core.clock import utcnow
 from tests.helpers import PASSWORD, assert_error, register, unique_name
 
 pytestmark = pytest.mark.integration

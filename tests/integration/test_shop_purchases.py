@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from bson import ObjectId
 
+from server.core.clock import utcnow
 from server.shop.documents import Ownership
 from server.shop.manager import Deferred, Payment, ShopManager
 from server.wallet.audit import run_audit
-from server.wallet.documents import utcnow
 from tests.helpers import assert_error, services
 from tests.integration.shop_support import create_item, inventory
 from tests.integration.wallet_support import admin, balance, key, mint, verified_user

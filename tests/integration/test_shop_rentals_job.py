@@ -11,8 +11,8 @@ from bson import ObjectId
 from litestar_saq import SAQPlugin
 
 from server.app import _saq_config
+from server.core.clock import utcnow
 from server.shop.documents import Ownership
-from server.wallet.documents import utcnow
 from tests.helpers import services
 from tests.integration.shop_support import create_item, inventory
 from tests.integration.wallet_support import admin, key, mint, verified_user

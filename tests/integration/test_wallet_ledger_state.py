@@ -28,8 +28,8 @@ from redis.asyncio import Redis
 
 from realtime.bus import EventBus
 from server.app import DOCUMENT_MODELS
-from server.db import init_db, make_client
-from server.errors import DomainError
+from server.core.db import init_db, make_client
+from server.core.errors import DomainError
 from server.wallet.audit import run_audit
 from server.wallet.ledger import Movement
 from server.wallet.manager import WalletManager

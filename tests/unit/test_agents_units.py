@@ -19,7 +19,7 @@ from agents.router import keyword_route
 from agents.scripted import ScriptedChatModel, call, reply
 from agents.tools import REGISTRY
 from agents.tools.registry import render_result
-from auth.actor import Actor
+from server.core.actor import Actor
 
 pytestmark = pytest.mark.unit
 

@@ -7,11 +7,11 @@ import time
 import pytest
 from bson import ObjectId
 
-from auth.actor import Actor
 from auth.client_ip import resolve_client_ip
 from auth.passwords import check_password_policy
 from auth.tokens import decode_access_token, issue_access_token, split_refresh_token
-from server.errors import Unauthorized, Unprocessable
+from server.core.actor import Actor
+from server.core.errors import Unauthorized, Unprocessable
 from server.settings import DEFAULT_SECRET_KEY, Settings
 
 pytestmark = pytest.mark.unit

@@ -23,7 +23,7 @@ from agents.voice.tokens import (
     mint_token,
     room_name,
 )
-from auth.actor import Actor
+from server.core.actor import Actor
 
 pytestmark = pytest.mark.unit
 

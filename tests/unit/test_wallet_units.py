@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from server.errors import BadRequest
+from server.core.channels import owner_channel
+from server.core.errors import BadRequest
 from server.wallet.idempotency import check_key, fingerprint
-from server.wallet.ledger import InvalidAmount, check_amount, owner_channel
+from server.wallet.ledger import InvalidAmount, check_amount
 from server.wallet.rewards import sign, signature_valid
 from server.wallet.schemas import TransferRequest
 

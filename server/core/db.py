@@ -13,7 +13,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
-log = logging.getLogger("server.db")
+log = logging.getLogger("server.core.db")
 T = TypeVar("T")
 
 # Server error codes worth retrying a whole transaction for (besides the labelled ones).

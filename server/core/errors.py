@@ -25,9 +25,9 @@ from litestar.exceptions.http_exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from server.request_context import current_request_id
+from server.core.request_context import current_request_id
 
-log = logging.getLogger("server.errors")
+log = logging.getLogger("server.core.errors")
 
 
 class DomainError(Exception):
