@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from server.core.wire import Output
 from server.notes.schemas import NoteSummary
-from server.wire import Output
 
 
 class NoteCreated(Output):

@@ -15,8 +15,8 @@ import msgspec
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from auth.actor import Actor
-from server.errors import DomainError, NotFound, Unprocessable
+from server.core.actor import Actor
+from server.core.errors import DomainError, NotFound, Unprocessable
 from server.notes.documents import Note, NoteRevision
 from server.notes.schemas import (
     NoteCreate,

@@ -9,8 +9,8 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import HeaderParameter, Parameter
 
-from auth.actor import Actor
-from server.errors import Unprocessable
+from server.core.actor import Actor
+from server.core.errors import Unprocessable
 from server.notes.manager import NotesManager
 from server.notes.schemas import (
     NoteCreate,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.errors import DomainError, Unprocessable
+from server.core.errors import DomainError, Unprocessable
 from server.notes.markdown import TAG_RE, body_tags
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from server.wire import Input, ObjectIdStr, Output
+from server.core.wire import Input, ObjectIdStr, Output
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 TagIn = Annotated[str, msgspec.Meta(min_length=1, max_length=65)]

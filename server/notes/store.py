@@ -12,12 +12,12 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from auth.actor import Actor
-from auth.documents import utcnow
 from auth.scopes import require_scope
 from realtime.bus import EventBus
-from server.db import run_in_transaction
-from server.errors import Conflict, NotFound, Unprocessable
+from server.core.actor import Actor
+from server.core.clock import utcnow
+from server.core.db import run_in_transaction
+from server.core.errors import Conflict, NotFound, Unprocessable
 from server.notes.documents import Note
 from server.notes.rules import NotesConfig, PayloadTooLarge
 from server.spaces.documents import Space

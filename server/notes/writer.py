@@ -17,8 +17,8 @@ from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from auth.actor import Actor
-from server.errors import Conflict, Forbidden
+from server.core.actor import Actor
+from server.core.errors import Conflict, Forbidden
 from server.notes.documents import Note, NoteKind, NoteRevision
 from server.notes.events import NoteCreated, NoteDeleted, NoteRestored, NoteUpdated
 from server.notes.markdown import link_keys, title_key

@@ -9,7 +9,7 @@ from beanie import Document, PydanticObjectId
 from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
-from auth.documents import utcnow
+from server.core.clock import utcnow
 
 SpaceKind = Literal["personal", "family", "workspace"]
 

@@ -17,10 +17,12 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from auth.actor import Actor
-from auth.documents import User, utcnow
+from auth.documents import User
 from auth.scopes import require_scope
-from server.errors import Forbidden, NotFound
+from server.core.actor import Actor
+from server.core.channels import group_channel, user_channel
+from server.core.clock import utcnow
+from server.core.errors import Forbidden, NotFound
 from server.families.documents import Family
 from server.groups.documents import Membership
 from server.spaces.documents import Space, SpaceKind
@@ -72,8 +74,9 @@ def space_not_found() -> NotFound:
 
 def space_channel(space: Space) -> str:
     """A space's events go to its owner's channel: `user:`, `family:` or `workspace:`."""
-    prefix = "user" if space.kind == "personal" else space.kind
-    return f"{prefix}:{space.owner_id}"
+    if space.kind == "personal":
+        return user_channel(space.owner_id)
+    return group_channel(space.kind, space.owner_id)
 
 
 class SpaceManager:

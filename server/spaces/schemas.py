@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from server.wire import Output
+from server.core.wire import Output
 
 
 class SpaceView(Output):

@@ -127,8 +127,8 @@ async def test_limits_on_title_tags_and_body(client):
     # The manager enforces the limit itself (agents and the importer don't pass HTTP).
     from bson import ObjectId
 
-    from auth.actor import Actor
-    from server.errors import DomainError
+    from server.core.actor import Actor
+    from server.core.errors import DomainError
     from server.notes.schemas import NoteCreate
 
     actor = Actor(user_id=ObjectId(me["id"]), username=me["username"], channel="agent")
@@ -142,7 +142,7 @@ async def test_limits_on_title_tags_and_body(client):
 async def test_trash_restore_and_purge(client):
     from datetime import timedelta
 
-    from auth.documents import utcnow
+    from server.core.clock import utcnow
 
     me = await person(client)
     note = await new_note(client, me, title="Bin me", body="text")

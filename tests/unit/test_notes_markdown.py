@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.errors import DomainError
+from server.core.errors import DomainError
 from server.notes.markdown import body_tags, link_keys, title_key, wikilinks
 from server.notes.rules import NotesConfig, all_tags, check_body, clean_tags
 
