@@ -37,6 +37,7 @@ class Note(Document):
     document_id: PydanticObjectId | None = None  # the uploaded file of a document note
     author_id: PydanticObjectId
     updated_by: PydanticObjectId
+    updated_via: str = "http"  # the actor's channel of the last change: http, agent, voice…
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     deleted_at: datetime | None = None
@@ -79,6 +80,7 @@ class NoteRevision(Document):
     aliases: list[str] = Field(default_factory=list)
     pinned: bool = False
     author_id: PydanticObjectId
+    via: str = "http"  # the channel the change came through (agents write as `agent`)
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:

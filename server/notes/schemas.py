@@ -70,6 +70,7 @@ class NoteSummary(Output):
     size: int
     author_id: str
     updated_by: str
+    updated_via: str  # http, ws, agent, voice: the channel of the last change
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
@@ -92,6 +93,7 @@ class RevisionSummary(Output):
     version: int
     title: str
     author_id: str
+    via: str
     created_at: datetime
     size: int
 

@@ -35,6 +35,7 @@ def summary(n: Note) -> NoteSummary:
         size=n.size,
         author_id=str(n.author_id),
         updated_by=str(n.updated_by),
+        updated_via=n.updated_via,
         created_at=n.created_at,
         updated_at=n.updated_at,
         deleted_at=n.deleted_at,
@@ -48,6 +49,7 @@ def revision_summary(r: NoteRevision) -> RevisionSummary:
         version=r.version,
         title=r.title,
         author_id=str(r.author_id),
+        via=r.via,
         created_at=r.created_at,
         size=len(r.body.encode("utf-8")),
     )
@@ -59,6 +61,7 @@ def revision_view(r: NoteRevision) -> RevisionView:
         version=base.version,
         title=base.title,
         author_id=base.author_id,
+        via=base.via,
         created_at=base.created_at,
         size=base.size,
         body=r.body,

@@ -67,6 +67,7 @@ def revision_of(note: Note) -> NoteRevision:
         aliases=list(note.aliases),
         pinned=note.pinned,
         author_id=note.updated_by,
+        via=note.updated_via,
         created_at=note.updated_at,
     )
 
@@ -124,6 +125,7 @@ class NoteWriter:
             read_only=read_only,
             author_id=uid,
             updated_by=uid,
+            updated_via=actor.channel,
             created_at=now,
             updated_at=now,
             **values,
@@ -169,7 +171,9 @@ class NoteWriter:
             raise version_conflict(note.version)
         if not changed:
             return note
-        values.update(updated_at=self.store.now(), updated_by=actor.user_id)
+        values.update(
+            updated_at=self.store.now(), updated_by=actor.user_id, updated_via=actor.channel
+        )
         delta = values["size"] - note.size
 
         async def work(session: AsyncClientSession, pending: Pending) -> Note:
@@ -291,6 +295,7 @@ class NoteWriter:
                         "space_id": target.space_id,
                         "updated_at": now,
                         "updated_by": actor.user_id,
+                        "updated_via": actor.channel,
                     },
                     "$inc": {"version": 1},
                 },
