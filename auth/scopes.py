@@ -4,7 +4,7 @@ A full login session (`actor.scopes is None`) allows everything its user may do.
 API token carries only the scopes it was created with; `family:*` grants the whole family.
 Managers of other contexts call `require_scope(actor, "wallet:transfer")` at the top of every
 user-facing method (reads need `<area>:read`; anything that moves money needs
-`wallet:transfer` or `shop:purchase`). The full list is in README ("API tokens") and
+`wallet:transfer` or `shop:purchase`). The full list is in docs/auth.md ("API tokens") and
 docs/security.md.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from server.core.actor import Actor
 from server.core.errors import Forbidden
 
-# The scopes a token may be given; documented in README ("API tokens").
+# The scopes a token may be given; documented in docs/auth.md ("API tokens").
 KNOWN_SCOPES: frozenset[str] = frozenset(
     {
         "*",
@@ -35,6 +35,9 @@ KNOWN_SCOPES: frozenset[str] = frozenset(
         "notifications:*",
         "notifications:read",
         "notifications:write",
+        "notes:*",
+        "notes:read",
+        "notes:write",
         "agents:*",
         "agents:chat",
         "realtime:*",

@@ -26,42 +26,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.devservices import free_port, spawn_mongo, spawn_redis  # noqa: E402
-
-BIN = Path(sys.executable).parent
-
-
-def start_uvicorn(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            str(BIN / "uvicorn"),
-            "--factory",
-            app,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--workers",
-            "1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def wait_ok(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
+from scripts.api_process import ApiProcess, api_env  # noqa: E402
+from scripts.devservices import spawn_mongo, spawn_redis  # noqa: E402
 
 
 def run_wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> float:
@@ -131,30 +97,29 @@ def main() -> None:
         logs.mkdir(parents=True, exist_ok=True)
         mongo = spawn_mongo(Path(tmp) / "mongo")
         redis = spawn_redis(Path(tmp) / "redis")
-        env = dict(os.environ)
-        env.update(
-            {
-                "MONGODB_URL": mongo.url,
-                "MONGODB_DB": "bench_api",
-                "REDIS_URL": redis.url,
-                "ENVIRONMENT": "development",
-                "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-                # One client hammers one endpoint: lift the per-IP/per-account ceilings so
-                # every request is served (the limiter's Redis round trip still runs).
-                "RATE_LIMIT_AUTH_PER_IP_PER_MINUTE": "1000000000",
-                "RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE": "1000000000",
-            }
+        env = api_env(
+            mongo.url,
+            redis.url,
+            "bench_api",
+            environment="development",
+            log_level=os.environ.get("LOG_LEVEL", "INFO"),
+            # One client hammers one endpoint: lift the per-IP/per-account ceilings so
+            # every request is served (the limiter's Redis round trip still runs).
+            rate_limit_auth_per_ip_per_minute=1_000_000_000,
+            rate_limit_auth_per_account_per_minute=1_000_000_000,
         )
-        ours_port, base_port = free_port(), free_port()
-        ours = start_uvicorn("server.app:create_app", ours_port, env, logs / "api-ours.log")
-        base = start_uvicorn(
-            "scripts.bench_api_baseline:create_app", base_port, env, logs / "api-base.log"
+        ours = ApiProcess(env, log_path=logs / "api-ours.log", extra_args=["--workers", "1"])
+        base = ApiProcess(
+            env,
+            log_path=logs / "api-base.log",
+            app="scripts.bench_api_baseline:create_app",
+            extra_args=["--workers", "1"],
         )
         try:
-            wait_ok(f"http://127.0.0.1:{ours_port}/health/ready")
-            wait_ok(f"http://127.0.0.1:{base_port}/schema")
+            ours.wait_ready_sync()
+            base.wait_ready_sync(path="/schema")
             reg = httpx.post(
-                f"http://127.0.0.1:{ours_port}/api/v1/auth/register",
+                f"{ours.base}/api/v1/auth/register",
                 json={
                     "username": "bench",
                     "email": "bench@example.com",
@@ -166,8 +131,8 @@ def main() -> None:
                 raise RuntimeError(f"registration failed: {reg}")
             user_id = reg["user"]["id"]
             auth = {"Authorization": f"Bearer {reg['accessToken']}"}
-            ours_url = f"http://127.0.0.1:{ours_port}/api/v1/auth/me"
-            base_url = f"http://127.0.0.1:{base_port}/me/{user_id}"
+            ours_url = f"{ours.base}/api/v1/auth/me"
+            base_url = f"{base.base}/me/{user_id}"
             ours_body = httpx.get(ours_url, headers=auth).json()
             base_body = httpx.get(base_url).json()
             if ours_body != base_body:
@@ -180,9 +145,8 @@ def main() -> None:
                 ours_rps.append(measure(ours_url, auth, args.seconds, args.connections))
                 base_rps.append(measure(base_url, {}, args.seconds, args.connections))
         finally:
-            for proc in (ours, base):
-                proc.terminate()
-                proc.wait(10)
+            ours.stop()
+            base.stop()
             mongo.stop()
             redis.stop()
 

@@ -20,7 +20,6 @@ import gc
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,9 +37,8 @@ from langchain_core.language_models import BaseChatModel  # noqa: E402
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage  # noqa: E402
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult  # noqa: E402
 
-from scripts.devservices import free_port, spawn_mongo, spawn_redis  # noqa: E402
-
-BIN = Path(sys.executable).parent
+from scripts.api_process import FAST_HASHING, ApiProcess, api_env  # noqa: E402
+from scripts.devservices import spawn_mongo, spawn_redis  # noqa: E402
 
 
 class BenchChatModel(BaseChatModel):
@@ -222,18 +220,6 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def wait_ok(url: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
-
-
 def services_env(tmp: Path) -> Iterator[dict[str, str]]:
     mongo = spawn_mongo(tmp / "mongo")
     redis = spawn_redis(tmp / "redis")
@@ -260,45 +246,26 @@ def main() -> None:
         tmp = Path(tmp_dir)
         gen = services_env(tmp)
         urls = next(gen)
-        port = free_port()
-        env = {
-            **os.environ,
-            **urls,
-            "ENVIRONMENT": "development",  # as deployed: GC frozen after startup
-            "MONGODB_DB": "bench_chat",
-            "LOG_LEVEL": "WARNING",
-            "ARGON2_TIME_COST": "1",
-            "ARGON2_MEMORY_KIB": "8192",
-            "ARGON2_PARALLELISM": "1",
-            "RATE_LIMIT_REGISTER_PER_IP_PER_HOUR": "100000",
-            "RATE_LIMIT_AUTH_PER_IP_PER_MINUTE": "100000",
-            "CHAT_MESSAGES_PER_MINUTE": "100000",
-            "BENCH_TOKENS": str(args.tokens),
-            "BENCH_TTFT": str(ttft),
-            "BENCH_INTERVAL": str(interval),
-        }
-        log = tmp / "api.log"
-        proc = subprocess.Popen(
-            [
-                str(BIN / "uvicorn"),
-                "--factory",
-                "scripts.bench_chat:bench_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
+        env = api_env(
+            urls["MONGODB_URL"],
+            urls["REDIS_URL"],
+            "bench_chat",
+            environment="development",  # as deployed: GC frozen after startup
+            log_level="WARNING",
+            rate_limit_register_per_ip_per_hour=100000,
+            rate_limit_auth_per_ip_per_minute=100000,
+            chat_messages_per_minute=100000,
+            bench_tokens=args.tokens,
+            bench_ttft=ttft,
+            bench_interval=interval,
+            **FAST_HASHING,
+        )
+        api = ApiProcess(
+            env, log_path=tmp / "api.log", app="scripts.bench_chat:bench_app", log_level="warning"
         )
         try:
-            base = f"http://127.0.0.1:{port}"
-            wait_ok(f"{base}/health/live")
+            base = api.base
+            api.wait_ready_sync(90, path="/health/live")
             users = asyncio.run(make_users(base, args.concurrency))
             base_rates = asyncio.run(baseline(args.tokens, ttft, interval, 5))
             base_rate = statistics.median(base_rates)
@@ -329,8 +296,7 @@ def main() -> None:
                     "(target >= 0.95)"
                 )
         finally:
-            proc.terminate()
-            proc.wait(10)
+            api.stop()
             with contextlib.suppress(StopIteration):
                 next(gen)
 

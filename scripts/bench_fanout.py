@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 ORIGIN = "http://localhost:3000"
 
 
@@ -82,19 +81,6 @@ def _rss_kib(pid: int) -> int:
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def _wait_http(url: str, timeout: float = 90) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(url, timeout=2)).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} not ready")
 
 
 async def _wait_port(port: int, timeout: float = 30) -> None:
@@ -210,39 +196,26 @@ async def bench_ours(args: argparse.Namespace, mongo_url: str, redis_url: str) -
     from redis.asyncio import Redis
 
     from realtime.bus import EventBus
+    from scripts.api_process import FAST_HASHING, ApiProcess, api_env
 
-    port = args.port
-    env = dict(os.environ)
-    env.update(
-        MONGODB_URL=mongo_url,
-        MONGODB_DB=f"bench_{int(time.time())}",
-        REDIS_URL=redis_url,
-        LOG_LEVEL="WARNING",
-        WS_ALLOWED_ORIGINS=ORIGIN,
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_KIB="8192",
-        ARGON2_PARALLELISM="1",
-        RATE_LIMIT_AUTH_PER_IP_PER_MINUTE="100000",
-        RATE_LIMIT_REGISTER_PER_IP_PER_HOUR="100000",
+    env = api_env(
+        mongo_url,
+        redis_url,
+        f"bench_{int(time.time())}",
+        log_level="WARNING",
+        ws_allowed_origins=ORIGIN,
+        rate_limit_auth_per_ip_per_minute=100000,
+        rate_limit_register_per_ip_per_hour=100000,
+        **FAST_HASHING,
     )
-    server = subprocess.Popen(  # noqa: ASYNC220 (a one-off spawn in a script)
-        [
-            str(BIN / "uvicorn"),
-            "--factory",
-            "server.app:create_app",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    logs = ROOT / ".data" / "bench"
+    logs.mkdir(parents=True, exist_ok=True)
+    server = ApiProcess(env, log_path=logs / "api-fanout.log", port=args.port, log_level="warning")
+    port = server.port
     redis = Redis.from_url(redis_url)
     try:
-        base = f"http://127.0.0.1:{port}"
-        await _wait_http(f"{base}/health/ready")
+        base = server.base
+        await server.wait_ready(90)
         async with httpx.AsyncClient(base_url=base, timeout=60) as http:
             name = f"bench{int(time.time())}"
             r = await http.post(
@@ -288,10 +261,10 @@ async def bench_ours(args: argparse.Namespace, mongo_url: str, redis_url: str) -
             await clients.close()
             await asyncio.sleep(2)
 
-            idle_before = _rss_kib(server.pid)
+            idle_before = server.rss_kib()
             idle: list[Any] = await _connect_many(args.idle, open_socket)
             await asyncio.sleep(3)
-            idle_after = _rss_kib(server.pid)
+            idle_after = server.rss_kib()
             await asyncio.gather(*(ws.close() for ws in idle), return_exceptions=True)
         return {
             "result": result,
@@ -300,11 +273,7 @@ async def bench_ours(args: argparse.Namespace, mongo_url: str, redis_url: str) -
         }
     finally:
         await redis.aclose()
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        server.stop(timeout=30)
 
 
 async def bench_baseline(args: argparse.Namespace) -> dict[str, Any]:

@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,9 +35,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.devservices import free_port, spawn_mongo, spawn_redis  # noqa: E402
+from scripts.api_process import ApiProcess, api_env  # noqa: E402
+from scripts.devservices import spawn_mongo, spawn_redis  # noqa: E402
 
-BIN = Path(sys.executable).parent
 CONCURRENCY = 32
 ACCOUNTS = 64
 FUNDS = 10**9
@@ -173,41 +171,10 @@ async def bench_in_process(mongo_url: str, redis_url: str, n: int) -> dict[str, 
         await services.close()
 
 
-def start_api(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            str(BIN / "uvicorn"),
-            "--factory",
-            "server.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--workers",
-            "1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-
-
 async def bench_http(base: str, mongo_url: str, db: str, n: int) -> dict[str, float]:
     from pymongo import AsyncMongoClient
 
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if (await client.get("/health/ready")).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the api did not come up")
-            await asyncio.sleep(0.2)
         users = []
         for i in range(CONCURRENCY):
             body = (
@@ -282,35 +249,26 @@ def main() -> None:
             inproc = asyncio.run(bench_in_process(mongo.url, redis.url, args.transfers))
             logs = ROOT / ".data" / "bench"
             logs.mkdir(parents=True, exist_ok=True)
-            env = dict(os.environ)
-            env.update(
-                {
-                    "MONGODB_URL": mongo.url,
-                    "MONGODB_DB": "bench_ledger_http",
-                    "REDIS_URL": redis.url,
-                    "ENVIRONMENT": "development",
-                    "LOG_LEVEL": "WARNING",
-                    "ARGON2_TIME_COST": "1",
-                    "ARGON2_MEMORY_KIB": "8192",
-                    "RATE_LIMIT_AUTH_PER_IP_PER_MINUTE": "1000000000",
-                    "RATE_LIMIT_AUTH_PER_ACCOUNT_PER_MINUTE": "1000000000",
-                    "RATE_LIMIT_REGISTER_PER_IP_PER_HOUR": "1000000000",
-                }
+            env = api_env(
+                mongo.url,
+                redis.url,
+                "bench_ledger_http",
+                environment="development",
+                log_level="WARNING",
+                argon2_time_cost=1,
+                argon2_memory_kib=8192,
+                rate_limit_auth_per_ip_per_minute=1_000_000_000,
+                rate_limit_auth_per_account_per_minute=1_000_000_000,
+                rate_limit_register_per_ip_per_hour=1_000_000_000,
             )
-            port = free_port()
-            api = start_api(port, env, logs / "api-ledger.log")
+            api = ApiProcess(env, log_path=logs / "api-ledger.log", extra_args=["--workers", "1"])
             try:
+                api.wait_ready_sync()
                 http = asyncio.run(
-                    bench_http(
-                        f"http://127.0.0.1:{port}",
-                        mongo.url,
-                        "bench_ledger_http",
-                        args.http_requests,
-                    )
+                    bench_http(api.base, mongo.url, "bench_ledger_http", args.http_requests)
                 )
             finally:
-                api.terminate()
-                api.wait(10)
+                api.stop()
         finally:
             mongo.stop()
             redis.stop()

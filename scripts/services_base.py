@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -231,9 +231,16 @@ def set_parent_death_signal() -> None:
 
 
 def popen_logged(
-    cmd: Sequence[str], log_path: Path, cwd: Path, die_with_parent: bool
+    cmd: Sequence[str],
+    log_path: Path,
+    cwd: Path,
+    die_with_parent: bool,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``cmd`` in its own session with stdout and stderr appended to ``log_path``."""
+    """Start ``cmd`` in its own session with stdout and stderr appended to ``log_path``.
+
+    ``env`` replaces the inherited environment when given.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -248,6 +255,7 @@ def popen_logged(
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=cwd,
+            env=None if env is None else dict(env),
             start_new_session=True,
             preexec_fn=preexec,  # only prctl(): safe enough after fork
         )

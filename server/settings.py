@@ -1,4 +1,4 @@
-"""All configuration, read once from the environment (see the README's settings table)."""
+"""All configuration, read once from the environment (every variable: docs/settings.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789"
 
 
 class Settings(BaseSettings):
-    """Every variable is documented in README.md; names are the upper-cased field names."""
+    """Every variable is documented in docs/settings.md; names are the upper-cased field names."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     event_stream_maxlen: int = Field(default=1000, ge=10)
     session_cleanup_cron: str = "*/15 * * * *"
 
-    # Real-time delivery (issue 5): see README "Real-time delivery".
+    # Real-time delivery (issue 5): see docs/realtime.md.
     realtime_ticket_ttl_seconds: int = Field(default=30, ge=1, le=300)
     ws_queue_max_frames: int = Field(default=512, ge=8)
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -64,7 +64,7 @@ class Settings(BaseSettings):
 
     ollama_url: str = "http://127.0.0.1:11434"
     ollama_model: str = "llama3.1"
-    # AI agents and chat (issue 7): see README "AI agents and chat".
+    # AI agents and chat (issue 7): see docs/agents.md.
     ollama_connect_timeout_seconds: float = Field(default=3.0, gt=0)
     ollama_timeout_seconds: float = Field(default=120.0, gt=0)
     agent_models: dict[str, str] = Field(default_factory=dict)
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     livekit_api_secret: str = ""
     deepgram_api_key: str = ""
     deepgram_base_url: str = ""
-    # Voice agent (issue 8): see README "Voice agent".
+    # Voice agent (issue 8): see docs/voice.md.
     livekit_public_url: str = ""  # what clients connect to; empty = LIVEKIT_URL
     voice_agent_name: str = "second-brain-voice"
     voice_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     shop_rental_sweep_cron: str = "* * * * *"
     redis_max_connections: int = Field(default=256, ge=8)
 
-    # Security depth (issue 6): see README "Security".
+    # Security depth (issue 6): see docs/auth.md.
     rate_limit_auth_per_account_per_minute: int = 60
     session_idle_timeout_seconds: int = Field(default=7 * 24 * 3600, ge=300)
     totp_encryption_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -135,7 +135,7 @@ class Settings(BaseSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    # Families, workspaces, notifications (issue 4): see README "Families and workspaces".
+    # Families, workspaces, notifications (issue 4): see docs/groups.md.
     family_max_members: int = Field(default=12, ge=2)
     family_max_per_user: int = Field(default=3, ge=1)
     workspace_max_members: int = Field(default=50, ge=2)
@@ -147,6 +147,14 @@ class Settings(BaseSettings):
     emergency_unfreeze_window_seconds: int = Field(default=48 * 3600, ge=60)
     family_recovery_window_seconds: int = Field(default=72 * 3600, ge=60)
     group_sweep_cron: str = "*/5 * * * *"
+
+    # Spaces and notes (issue 12): see docs/notes.md.
+    notes_max_per_space: int = Field(default=10_000, ge=1)
+    notes_max_bytes_per_space: int = Field(default=500 * 1024 * 1024, ge=1024)
+    notes_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    notes_event_body_max_bytes: int = Field(default=16 * 1024, ge=0)
+    notes_trash_retention_days: int = Field(default=30, ge=1)
+    notes_trash_purge_cron: str = "23 * * * *"
 
     @field_validator("cors_origins", "ws_allowed_origins", "trusted_proxies", mode="before")
     @classmethod

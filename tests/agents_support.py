@@ -140,6 +140,7 @@ class Served:
                 lifespan="auto",
                 log_level="warning",
                 access_log=False,
+                proxy_headers=False,  # as in production: X-Forwarded-For is the app's call
             )
         )
         self.task: Any = None

@@ -1,4 +1,10 @@
-"""Small helpers shared by the integration tests."""
+"""The user helpers and error assertions shared by every test (integration and e2e).
+
+`register` / `login` / `verify_email` / `verified_user` / `admin_user` work on any
+`httpx.AsyncClient`: the in-process `client` fixture or one with `base_url` set to a real api
+process. `verify_email` and `admin_user` write through the database the test process has
+initialised (the in-process app); e2e tests against another process use the HTTP flows.
+"""
 
 from __future__ import annotations
 
@@ -24,9 +30,47 @@ async def register(
         json={"username": username, "email": f"{username}@example.com", "password": password},
     )
     assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
+    return with_headers(response.json())
+
+
+def with_headers(body: dict[str, Any]) -> dict[str, Any]:
+    """A register/login answer plus `headers` for authenticated calls."""
     body["headers"] = {"Authorization": f"Bearer {body['accessToken']}"}
     return body
+
+
+async def login(
+    client: httpx.AsyncClient, login_name: str, password: str = PASSWORD
+) -> dict[str, Any]:
+    """Log in by username or e-mail; the response body plus `headers`."""
+    response = await client.post(
+        "/api/v1/auth/login", json={"login": login_name, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    return with_headers(response.json())
+
+
+async def verify_email(username: str) -> None:
+    """Mark the user's e-mail verified (the e-mail flow has its own tests)."""
+    from auth.documents import User
+
+    await User.get_pymongo_collection().update_one(
+        {"username": username}, {"$set": {"email_verified": True}}
+    )
+
+
+async def verified_user(client: httpx.AsyncClient, username: str | None = None) -> dict[str, Any]:
+    """Register a user and mark the e-mail verified."""
+    body = await register(client, username)
+    await verify_email(body["user"]["username"])
+    return body
+
+
+async def admin_user(client: httpx.AsyncClient) -> dict[str, Any]:
+    """An administrator (created server-side, as the CLI does), logged in over HTTP."""
+    name = unique_name("adm")
+    await services(client).auth.create_admin(name, f"{name}@example.com", PASSWORD)
+    return await login(client, name)
 
 
 def services(client: httpx.AsyncClient) -> Any:

@@ -77,6 +77,10 @@ class GroupManagerBase:
         self.wallet_manager = wallet
         self.config = config or GroupConfig()
         self.now = now
+        # Called inside the creating transaction (the notes domain creates the group's space).
+        self.created_hooks: list[
+            Callable[[str, GroupDocument, AsyncClientSession], Awaitable[None]]
+        ] = []
 
     async def transaction(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         """One transaction, retried on write conflicts (group documents are hot under races).

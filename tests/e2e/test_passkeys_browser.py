@@ -9,19 +9,16 @@ address is not a valid RP ID.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from scripts.devservices import free_port
+from tests.e2e.api_factory import ApiFactory
+from tests.helpers import PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -32,9 +29,6 @@ if CHROMIUM is None:
         allow_module_level=True,
     )
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-PASSWORD = "correct horse battery staple 42"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -112,59 +106,18 @@ async function loginPasskey(login, tamperUserVerification) {
 
 
 @pytest.fixture(scope="module")
-def server(
-    mongo_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def server(module_apis: ApiFactory) -> str:
+    """The real app on `localhost:PORT`, which is also the passkey origin and RP ID."""
     port = free_port()
     origin = f"http://localhost:{port}"
-    env = dict(os.environ)
-    env.update(
-        {
-            "ENVIRONMENT": "test",
-            "MONGODB_URL": mongo_url,
-            "MONGODB_DB": f"test_{uuid.uuid4().hex[:12]}",
-            "REDIS_URL": redis_url,
-            "WEBAUTHN_RP_ID": "localhost",
-            "WEBAUTHN_ORIGINS": origin,
-            "ARGON2_TIME_COST": "1",
-            "ARGON2_MEMORY_KIB": "8192",
-            "ARGON2_PARALLELISM": "1",
-            "RATE_LIMIT_AUTH_PER_IP_PER_MINUTE": "10000",
-            "LOG_LEVEL": "WARNING",
-        }
+    module_apis.start_sync(
+        app="server.app:create_app",
+        port=port,
+        webauthn_rp_id="localhost",
+        webauthn_origins=origin,
+        log_level="WARNING",
     )
-    log_path = tmp_path_factory.mktemp("passkeys") / "api.log"
-    process = subprocess.Popen(
-        [
-            str(BIN / "uvicorn"),
-            "--factory",
-            "server.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise AssertionError("api did not start:\n" + log_path.read_text()[-3000:])
-            time.sleep(0.1)
-        yield origin
-    finally:
-        process.terminate()
-        process.wait(10)
+    return origin
 
 
 @pytest.fixture

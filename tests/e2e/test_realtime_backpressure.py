@@ -10,12 +10,10 @@ import socket
 import struct
 
 import pytest
-import pytest_asyncio
 
 from realtime.bus import EventBus
 from tests.e2e.realtime_support import (
     ORIGIN,
-    api_factory,
     connect,
     recv_events,
     register,
@@ -24,12 +22,6 @@ from tests.e2e.realtime_support import (
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest_asyncio.fixture
-async def apis(mongo_url, redis_url, redis, tmp_path):
-    async with api_factory(mongo_url, redis_url, tmp_path) as factory:
-        yield factory
 
 
 async def test_non_reading_client_is_cut_with_4008_and_rss_stays_flat(apis, redis):

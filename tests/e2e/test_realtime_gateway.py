@@ -7,13 +7,11 @@ import json
 
 import httpx
 import pytest
-import pytest_asyncio
 import websockets
 
 from realtime.bus import EventBus
 from tests.e2e.realtime_support import (
     ORIGIN,
-    api_factory,
     connect,
     expect_close,
     login,
@@ -26,18 +24,6 @@ from tests.e2e.realtime_support import (
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest_asyncio.fixture
-async def apis(mongo_url, redis_url, redis, tmp_path):
-    async with api_factory(mongo_url, redis_url, tmp_path) as factory:
-        yield factory
-
-
-@pytest_asyncio.fixture(scope="module")
-async def shared_api(mongo_url, redis_url, tmp_path_factory):
-    async with api_factory(mongo_url, redis_url, tmp_path_factory.mktemp("api")) as factory:
-        yield await factory.start()
 
 
 async def test_ticket_connect_subscribe_and_receive(shared_api, redis):

@@ -6,19 +6,12 @@ import time
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from tests.e2e.realtime_support import api_factory, connect, recv, register, send, subscribe
+from tests.e2e.realtime_support import connect, recv, register, send, subscribe
 
 pytestmark = pytest.mark.e2e
 
 ROOM = "test:open-room"
-
-
-@pytest_asyncio.fixture
-async def apis(mongo_url, redis_url, redis, tmp_path):
-    async with api_factory(mongo_url, redis_url, tmp_path) as factory:
-        yield factory
 
 
 async def _online(api, user) -> list[str]:

@@ -6,13 +6,11 @@ import asyncio
 
 import httpx
 import pytest
-import pytest_asyncio
 from redis.asyncio import Redis
 
 from realtime.bus import EventBus
 from scripts.devservices import free_port, spawn_redis
 from tests.e2e.realtime_support import (
-    api_factory,
     connect,
     login,
     recv,
@@ -23,18 +21,6 @@ from tests.e2e.realtime_support import (
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest_asyncio.fixture
-async def apis(mongo_url, redis_url, redis, tmp_path):
-    async with api_factory(mongo_url, redis_url, tmp_path) as factory:
-        yield factory
-
-
-@pytest_asyncio.fixture(scope="module")
-async def shared_api(mongo_url, redis_url, tmp_path_factory):
-    async with api_factory(mongo_url, redis_url, tmp_path_factory.mktemp("api")) as factory:
-        yield await factory.start()
 
 
 async def _revoke(base: str, user, session_id: str) -> None:

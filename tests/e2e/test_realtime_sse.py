@@ -8,24 +8,11 @@ import time
 
 import httpx
 import pytest
-import pytest_asyncio
 
 from realtime.bus import EventBus, live_channel
-from tests.e2e.realtime_support import api_factory, login, register
+from tests.e2e.realtime_support import login, register
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest_asyncio.fixture
-async def apis(mongo_url, redis_url, redis, tmp_path):
-    async with api_factory(mongo_url, redis_url, tmp_path) as factory:
-        yield factory
-
-
-@pytest_asyncio.fixture(scope="module")
-async def shared_api(mongo_url, redis_url, tmp_path_factory):
-    async with api_factory(mongo_url, redis_url, tmp_path_factory.mktemp("api")) as factory:
-        yield await factory.start()
 
 
 async def _messages(response: httpx.Response):

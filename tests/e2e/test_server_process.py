@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
-from scripts.devservices import free_port
+from tests.e2e.api_factory import ApiFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -21,25 +18,18 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-def _env(mongo_url: str, redis_url: str, db: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "MONGODB_URL": mongo_url,
-            "MONGODB_DB": db,
-            "REDIS_URL": redis_url,
-            "ARGON2_TIME_COST": "1",
-            "ARGON2_MEMORY_KIB": "8192",
-            "ARGON2_PARALLELISM": "1",
-            "LOG_LEVEL": "INFO",
-        }
-    )
-    return env
+# As the api runs outside the tests: the default environment and rate limits.
+PLAIN = {
+    "environment": None,
+    "rate_limit_auth_per_ip_per_minute": None,
+    "rate_limit_auth_per_account_per_minute": None,
+    "rate_limit_register_per_ip_per_hour": None,
+    "ws_allowed_origins": None,
+}
 
 
-def test_cli_create_admin_then_login(mongo_url, redis_url):
-    db = f"test_{uuid.uuid4().hex[:12]}"
-    env = _env(mongo_url, redis_url, db)
+def test_cli_create_admin_then_login(module_apis: ApiFactory):
+    env = module_apis.env(**PLAIN)
     command = [
         str(BIN / "litestar"),
         "--app",
@@ -69,61 +59,23 @@ def test_cli_create_admin_then_login(mongo_url, redis_url):
     )
     assert weak.returncode == 1 and "VALIDATION_ERROR" in weak.stderr
 
-    port = free_port()
-    server = _start_server(env, port, ROOT / ".data" / f"cli-{db}.log")
+    api = module_apis.start_sync(app="server.app:create_app", **PLAIN)
     try:
-        _wait_ready(port, 60)
         login = httpx.post(
-            f"http://127.0.0.1:{port}/api/v1/auth/login",
+            f"{api.base}/api/v1/auth/login",
             json={"login": "root-admin", "password": "a strong admin passphrase"},
         )
         assert login.status_code == 200
         assert login.json()["user"]["roles"] == ["admin"]
     finally:
-        server.terminate()
-        server.wait(10)
+        api.stop()
 
 
-def _start_server(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(
-        [
-            str(BIN / "uvicorn"),
-            "--factory",
-            "server.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _wait_ready(port: int, within: float) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < within:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
-                return time.monotonic() - started
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"/health/ready did not answer 200 within {within} s")
-
-
-def test_server_is_ready_quickly_and_logs_no_secrets(mongo_url, redis_url, tmp_path):
-    env = _env(mongo_url, redis_url, f"test_{uuid.uuid4().hex[:12]}")
-    port = free_port()
-    log_path = tmp_path / "api.log"
-    server = _start_server(env, port, log_path)
+def test_server_is_ready_quickly_and_logs_no_secrets(module_apis: ApiFactory):
+    api = module_apis.spawn(app="server.app:create_app", **PLAIN)
     try:
-        _wait_ready(port, 60)
-        base = f"http://127.0.0.1:{port}"
+        api.wait_ready_sync(60)  # /health/ready answers 200 within 60 s of the start
+        base = api.base
         password = "a very secret passphrase 9"
         reg = httpx.post(
             f"{base}/api/v1/auth/register",
@@ -138,9 +90,8 @@ def test_server_is_ready_quickly_and_logs_no_secrets(mongo_url, redis_url, tmp_p
         )
         httpx.post(f"{base}/api/v1/auth/login", json={"login": "logcheck", "password": "wrong!!"})
     finally:
-        server.terminate()
-        server.wait(10)
-    log_text = log_path.read_text()
+        api.stop()
+    log_text = api.log_text()
     secrets = [
         password,
         reg["accessToken"],

@@ -7,8 +7,7 @@ from typing import Any
 
 import httpx
 
-from auth.documents import User
-from tests.helpers import PASSWORD, register, services, unique_name
+from tests.helpers import admin_user, services, unique_name, verified_user
 
 BASES = {"family": "/api/v1/families", "workspace": "/api/v1/workspaces"}
 
@@ -18,11 +17,8 @@ def key() -> dict[str, str]:
 
 
 async def person(client: httpx.AsyncClient, prefix: str = "u") -> dict[str, Any]:
-    """A registered user with a verified e-mail (the verification flow is issue 6's)."""
-    body = await register(client, unique_name(prefix))
-    await User.get_pymongo_collection().update_one(
-        {"username": body["user"]["username"]}, {"$set": {"email_verified": True}}
-    )
+    """A registered user with a verified e-mail, plus `id` and `username`."""
+    body = await verified_user(client, unique_name(prefix))
     body["id"] = body["user"]["id"]
     body["username"] = body["user"]["username"]
     return body
@@ -70,13 +66,7 @@ async def join(
 
 
 async def site_admin(client: httpx.AsyncClient) -> dict[str, Any]:
-    name = unique_name("adm")
-    await services(client).auth.create_admin(name, f"{name}@example.com", PASSWORD)
-    response = await client.post("/api/v1/auth/login", json={"login": name, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    body["headers"] = {"Authorization": f"Bearer {body['accessToken']}"}
-    return body
+    return await admin_user(client)
 
 
 async def fund(

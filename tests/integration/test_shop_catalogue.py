@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auth.documents import User
-from tests.helpers import PASSWORD, assert_error, register
+from tests.helpers import assert_error, login, register
 from tests.integration.shop_support import create_item
 from tests.integration.wallet_support import admin
 
@@ -19,10 +19,7 @@ async def _shop_admin(client):
     await User.get_pymongo_collection().update_one(
         {"username": name}, {"$addToSet": {"roles": "shop_admin"}}
     )
-    response = await client.post("/api/v1/auth/login", json={"login": name, "password": PASSWORD})
-    body = response.json()
-    body["headers"] = {"Authorization": f"Bearer {body['accessToken']}"}
-    return body
+    return await login(client, name)
 
 
 async def test_shop_admin_creates_updates_and_withdraws_items(client):

@@ -7,33 +7,15 @@ from typing import Any
 
 import httpx
 
-from auth.documents import User
-from tests.helpers import PASSWORD, register, services, unique_name
+from tests.helpers import admin_user as admin
+from tests.helpers import verified_user
+
+__all__ = ["admin", "audit", "balance", "key", "mint", "verified_user"]
 
 
 def key() -> dict[str, str]:
     """A fresh Idempotency-Key header."""
     return {"Idempotency-Key": uuid.uuid4().hex}
-
-
-async def verified_user(client: httpx.AsyncClient, username: str | None = None) -> dict[str, Any]:
-    """Register a user and mark the e-mail verified (the verification flow is issue 6's)."""
-    body = await register(client, username)
-    await User.get_pymongo_collection().update_one(
-        {"username": body["user"]["username"]}, {"$set": {"email_verified": True}}
-    )
-    return body
-
-
-async def admin(client: httpx.AsyncClient) -> dict[str, Any]:
-    """An administrator (created server-side, as the CLI does), logged in over HTTP."""
-    name = unique_name("adm")
-    await services(client).auth.create_admin(name, f"{name}@example.com", PASSWORD)
-    response = await client.post("/api/v1/auth/login", json={"login": name, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    body["headers"] = {"Authorization": f"Bearer {body['accessToken']}"}
-    return body
 
 
 async def mint(
