@@ -7,20 +7,23 @@ name or a space id. Reads run directly; deleting a note pauses for the user's ap
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from bson import ObjectId
-from pydantic import Field
+from msgspec import Meta
 
 from agents.tools.registry import REGISTRY, ToolArgs, ToolContext
 from server.core.errors import BadRequest, NotFound
-from server.notes.schemas import NoteCreate, NoteMove, NoteUpdate
+from server.core.wire import ObjectIdStr, convert
+from server.notes.schemas import NoteCreate, NoteMove, NoteUpdate, Title
 
 SPACE_HELP = (
     "Which space: 'personal' (default), 'family', 'workspace', the family's or workspace's "
     "name, or a space id"
 )
-NOTE_ID = Field(..., min_length=24, max_length=24, description="The note's id")
+SpaceRef = Annotated[str, Meta(max_length=200, description=SPACE_HELP)]
+NoteId = Annotated[ObjectIdStr, Meta(description="The note's id")]
+TagList = Annotated[str, Meta(max_length=2000)]
 
 
 def split_tags(text: str | None) -> list[str]:
@@ -48,45 +51,53 @@ async def resolve_space(ctx: ToolContext, ref: str | None) -> str | None:
 
 
 class ListArgs(ToolArgs):
-    space: str | None = Field(None, description=SPACE_HELP)
-    tag: str | None = Field(None, description="Only notes with this tag")
-    limit: int = Field(20, ge=1, le=50)
+    space: SpaceRef | None = None
+    tag: Annotated[str, Meta(max_length=65, description="Only notes with this tag")] | None = None
+    limit: Annotated[int, Meta(ge=1, le=50)] = 20
 
 
 class NoteIdArgs(ToolArgs):
-    note_id: str = NOTE_ID
+    note_id: NoteId
 
 
 class CreateArgs(ToolArgs):
-    title: str = Field(..., min_length=1, max_length=200)
-    body: str = Field("", description="Markdown text; [[Title]] links to another note")
-    tags: str | None = Field(None, description="Comma-separated tags, e.g. 'work,ideas'")
-    space: str | None = Field(None, description=SPACE_HELP)
+    title: Title
+    body: Annotated[str, Meta(description="Markdown text; [[Title]] links to another note")] = ""
+    tags: Annotated[TagList, Meta(description="Comma-separated tags, e.g. 'work,ideas'")] | None = (
+        None
+    )
+    space: SpaceRef | None = None
 
 
 class UpdateArgs(ToolArgs):
-    note_id: str = NOTE_ID
-    title: str | None = Field(None, max_length=200, description="New title (omit to keep)")
-    body: str | None = Field(None, description="The whole new Markdown body (omit to keep)")
-    base_version: int | None = Field(
-        None, description="The version you read (from notes_get); a newer one is a conflict"
+    note_id: NoteId
+    title: Annotated[Title, Meta(description="New title (omit to keep)")] | None = None
+    body: Annotated[str, Meta(description="The whole new Markdown body (omit to keep)")] | None = (
+        None
     )
+    base_version: (
+        Annotated[
+            int,
+            Meta(description="The version you read (from notes_get); a newer one is a conflict"),
+        ]
+        | None
+    ) = None
 
 
 class AppendArgs(ToolArgs):
-    note_id: str = NOTE_ID
-    text: str = Field(..., min_length=1, description="Markdown to add at the end")
+    note_id: NoteId
+    text: Annotated[str, Meta(min_length=1, description="Markdown to add at the end")]
 
 
 class TagArgs(ToolArgs):
-    note_id: str = NOTE_ID
-    add: str | None = Field(None, description="Comma-separated tags to add")
-    remove: str | None = Field(None, description="Comma-separated tags to remove")
+    note_id: NoteId
+    add: Annotated[TagList, Meta(description="Comma-separated tags to add")] | None = None
+    remove: Annotated[TagList, Meta(description="Comma-separated tags to remove")] | None = None
 
 
 class MoveArgs(ToolArgs):
-    note_id: str = NOTE_ID
-    space: str = Field(..., description=SPACE_HELP)
+    note_id: NoteId
+    space: SpaceRef
 
 
 @REGISTRY.tool(
@@ -110,7 +121,10 @@ async def notes_get(ctx: ToolContext, args: NoteIdArgs) -> Any:
 @REGISTRY.tool("notes_create", "Write a new note.", area="notes", args=CreateArgs, mutating=True)
 async def notes_create(ctx: ToolContext, args: CreateArgs) -> Any:
     space = await resolve_space(ctx, args.space)
-    cmd = NoteCreate(title=args.title, body=args.body, tags=split_tags(args.tags), space_id=space)
+    cmd = convert(
+        {"title": args.title, "body": args.body, "tags": split_tags(args.tags), "spaceId": space},
+        NoteCreate,
+    )
     return await ctx.services.notes.create(ctx.actor, cmd)
 
 
@@ -122,13 +136,8 @@ async def notes_create(ctx: ToolContext, args: CreateArgs) -> Any:
     mutating=True,
 )
 async def notes_update(ctx: ToolContext, args: UpdateArgs) -> Any:
-    import msgspec
-
-    cmd = NoteUpdate(
-        title=args.title if args.title is not None else msgspec.UNSET,
-        body=args.body if args.body is not None else msgspec.UNSET,
-        base_version=args.base_version if args.base_version is not None else msgspec.UNSET,
-    )
+    given = {"title": args.title, "body": args.body, "baseVersion": args.base_version}
+    cmd = convert({k: v for k, v in given.items() if v is not None}, NoteUpdate)
     return await ctx.services.notes.update(ctx.actor, args.note_id, cmd, require_version=False)
 
 
@@ -155,7 +164,8 @@ async def notes_move(ctx: ToolContext, args: MoveArgs) -> Any:
     space = await resolve_space(ctx, args.space)
     if space is None:
         space = str((await ctx.services.spaces.personal(ctx.actor)).id)
-    return await ctx.services.notes.move(ctx.actor, args.note_id, NoteMove(space_id=space))
+    cmd = convert({"spaceId": space}, NoteMove)
+    return await ctx.services.notes.move(ctx.actor, args.note_id, cmd)
 
 
 @REGISTRY.tool(

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from beanie import Document, PydanticObjectId
 from bson import ObjectId
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from auth.documents import User
 from auth.scopes import require_scope

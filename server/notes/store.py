@@ -16,7 +16,7 @@ from auth.scopes import require_scope
 from realtime.bus import EventBus
 from server.core.actor import Actor
 from server.core.clock import utcnow
-from server.core.db import run_in_transaction
+from server.core.db import Tx, run_in_transaction
 from server.core.errors import Conflict, NotFound, Unprocessable
 from server.notes.documents import Note
 from server.notes.rules import NotesConfig, PayloadTooLarge
@@ -76,18 +76,19 @@ class NoteStore:
     # ------------------------------------------------------------------ transactions
 
     async def commit(self, work: Callable[[AsyncClientSession, Pending], Awaitable[T]]) -> T:
-        """Run `work` in one transaction (retried on conflicts); publish its events after
-        the commit only. This is the single switch-over point to `Tx.publish`."""
-        pending = Pending([])
+        """Run `work` in one transaction (retried on conflicts); its events are queued on the
+        `Tx` and go out only once that attempt committed."""
 
-        async def attempt(session: AsyncClientSession) -> T:
-            pending.events.clear()
-            return await work(session, pending)
+        async def attempt(tx: Tx) -> T:
+            pending = Pending([])
+            result = await work(tx.session, pending)
+            for channel, type_, data in pending.events:
+                tx.publish(channel, type_, data)
+            return result
 
-        result = await run_in_transaction(self.mongo, attempt, attempts=TX_ATTEMPTS)
-        for channel, type_, data in pending.events:
-            await self.bus.publish(channel, type_, data)
-        return result
+        return await run_in_transaction(
+            self.mongo, attempt, publisher=self.bus, attempts=TX_ATTEMPTS
+        )
 
     # ------------------------------------------------------------------ loading
 
