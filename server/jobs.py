@@ -60,6 +60,13 @@ async def purge_notes_trash(ctx: dict[str, Any]) -> int:
     return purged
 
 
+async def extract_document(ctx: dict[str, Any], *, document_id: str) -> str:
+    """Turn an uploaded document into its read-only note (enqueued by the upload)."""
+    status: str = await ctx["services"].documents.process(document_id)
+    log.info("document processed", extra={"document": document_id, "status": status})
+    return status
+
+
 class ApiQueueHooks(InitPluginProtocol):
     """Keeps litestar-saq's worker machinery out of the api process.
 

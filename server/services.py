@@ -38,6 +38,7 @@ class Services:
     # Spaces and notes (issue 12): set by server.notes.wiring.attach_notes.
     spaces: Any = None
     notes: Any = None
+    documents: Any = None
 
     # Chat agents (issue 7): the ChatService, set by agents.wiring.attach_agents.
     chat: Any = None
