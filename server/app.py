@@ -246,6 +246,7 @@ def event_types() -> dict[str, type]:
     from server.families.events import EVENT_TYPES as FAMILY_EVENTS
     from server.notes.events import EVENT_TYPES as NOTE_EVENTS
     from server.notes.uploads.schemas import EVENT_TYPES as DOCUMENT_EVENTS
+    from server.notes.vault.schemas import EVENT_TYPES as IMPORT_EVENTS
     from server.notifications.events import EVENT_TYPES as NOTIFICATION_EVENTS
     from server.wallet.events import EVENT_TYPES as WALLET_EVENTS
     from server.workspaces.events import EVENT_TYPES as WORKSPACE_EVENTS
@@ -259,6 +260,7 @@ def event_types() -> dict[str, type]:
         **VOICE_EVENTS,
         **NOTE_EVENTS,
         **DOCUMENT_EVENTS,
+        **IMPORT_EVENTS,
     }
 
 
@@ -315,6 +317,7 @@ def _saq_config(settings: Settings) -> SAQConfig:
                 tasks=[
                     *(_job(function) for function, _, _ in crons),
                     _task(jobs.extract_document),
+                    _task(jobs.import_vault),
                 ],
                 scheduled_tasks=[
                     CronJob(function=_job(function), cron=cron, unique=True, timeout=timeout)

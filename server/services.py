@@ -39,6 +39,8 @@ class Services:
     spaces: Any = None
     notes: Any = None
     documents: Any = None
+    vault_import: Any = None
+    vault_export: Any = None
 
     # Chat agents (issue 7): the ChatService, set by agents.wiring.attach_agents.
     chat: Any = None

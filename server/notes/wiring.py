@@ -15,11 +15,22 @@ from server.notes.store import NoteStore
 from server.notes.uploads.documents import UploadedDocument
 from server.notes.uploads.manager import DocumentManager
 from server.notes.uploads.routes import DocumentController
+from server.notes.vault.documents import Attachment, VaultImport
+from server.notes.vault.exporter import VaultExporter
+from server.notes.vault.importer import ImportLimits, VaultImporter
+from server.notes.vault.routes import VaultController
 from server.spaces.documents import Space
 from server.spaces.manager import SpaceManager
 
-NOTE_DOCUMENT_MODELS: list[Any] = [Space, Note, NoteRevision, UploadedDocument]
-NOTE_ROUTE_HANDLERS: list[Any] = [*ROUTE_HANDLERS, DocumentController]
+NOTE_DOCUMENT_MODELS: list[Any] = [
+    Space,
+    Note,
+    NoteRevision,
+    UploadedDocument,
+    VaultImport,
+    Attachment,
+]
+NOTE_ROUTE_HANDLERS: list[Any] = [*ROUTE_HANDLERS, DocumentController, VaultController]
 QUEUE_NAME = "default"  # the SAQ queue the worker serves (server/app.py)
 
 
@@ -54,6 +65,23 @@ def attach_notes(services: Any, settings: Any) -> None:
     services.documents = DocumentManager(
         store, max_bytes=settings.notes_upload_max_bytes, enqueue=enqueue_extraction
     )
+
+    async def enqueue_import(import_id: str) -> None:
+        """Hand the vault to the worker (`import_vault`; a retry resumes, see importer)."""
+        await queue.enqueue(
+            "import_vault", import_id=import_id, timeout=3600, retries=3, key=import_id
+        )
+
+    services.vault_import = VaultImporter(
+        store,
+        ImportLimits(
+            max_bytes=settings.notes_import_max_bytes,
+            max_files=settings.notes_import_max_files,
+            max_expanded_bytes=settings.notes_import_max_expanded_bytes,
+        ),
+        enqueue=enqueue_import,
+    )
+    services.vault_export = VaultExporter(store)
     services.auth.add_user_created_hook(spaces.on_user_created)
     for groups in (services.families, services.workspaces):
         if groups is not None:

@@ -37,6 +37,7 @@ from server.notes.uploads.extract import (
     extract,
     matches,
 )
+from server.notes.uploads.multipart import FilePart
 from server.notes.uploads.schemas import DocumentStatusChanged, DocumentView
 from server.notes.writer import Draft, NoteWriter
 from server.spaces.manager import SpaceAccess
@@ -118,26 +119,25 @@ class DocumentManager:
         self,
         actor: Actor,
         space_id: str,
-        filename: str,
-        content_type: str | None,
-        chunks: AsyncIterator[bytes],
+        part: FilePart,
     ) -> DocumentView:
         self.store.require_write(actor)
         access = await self.store.spaces.resolve(actor, space_id)
         access.require_write()
-        filename = safe_filename(filename)
-        kind = declared_kind(filename, content_type)
+        await part.open()
+        filename = safe_filename(part.filename)
+        kind = declared_kind(filename, part.content_type)
         if kind is None:
             raise UnsupportedMediaType(
                 "Upload PDF, DOCX, PPTX, HTML, Markdown or plain text.",
-                details=[{"filename": filename, "contentType": content_type}],
+                details=[{"filename": filename, "contentType": part.content_type}],
             )
         digest = hashlib.sha256()
         size = 0
         head = b""
         grid_in = self._bucket().open_upload_stream(filename, metadata={"kind": kind})
         try:
-            async for chunk in chunks:
+            async for chunk in part.chunks():
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise PayloadTooLarge(

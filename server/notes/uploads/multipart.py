@@ -28,9 +28,10 @@ def boundary_of(content_type: str | None) -> bytes:
 class FilePart:
     """The first part with a filename; `chunks()` streams its bytes."""
 
-    def __init__(self, stream: AsyncIterator[bytes], boundary: bytes) -> None:
+    def __init__(self, stream: AsyncIterator[bytes], content_type: str | None) -> None:
         self._stream = stream
-        self._parser = PushMultipartParser(boundary, max_segment_count=5)
+        self._content_type = content_type
+        self._parser: PushMultipartParser | None = None
         self._pending: list[MultipartSegment | bytearray | None] = []
         self.filename = ""
         self.content_type: str | None = None
@@ -40,6 +41,7 @@ class FilePart:
             while True:
                 while self._pending:
                     yield self._pending.pop(0)
+                assert self._parser is not None, "open() first"
                 if self._parser.closed:
                     return
                 chunk = await anext(self._stream, b"")
@@ -50,7 +52,9 @@ class FilePart:
             raise BadRequest(f"Invalid multipart body: {exc}", code="INVALID_MULTIPART") from exc
 
     async def open(self) -> None:
-        """Read up to the file part's headers (other fields before it: at most 64 KiB)."""
+        """Read up to the file part's headers (other fields before it: at most 64 KiB).
+        Called by the manager after its access checks, so a stranger gets 404, not 400."""
+        self._parser = PushMultipartParser(boundary_of(self._content_type), max_segment_count=5)
         before = 0
         async for event in self._events():
             if isinstance(event, bytearray):

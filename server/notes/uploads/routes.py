@@ -13,7 +13,7 @@ from litestar.response import Stream
 from server.core.actor import Actor
 from server.notes.rules import PayloadTooLarge
 from server.notes.uploads.manager import DocumentManager
-from server.notes.uploads.multipart import FilePart, boundary_of
+from server.notes.uploads.multipart import FilePart
 from server.notes.uploads.schemas import DocumentView
 
 
@@ -54,11 +54,8 @@ class DocumentController(Controller):
                 code="FILE_TOO_LARGE",
                 details=[{"limit": documents.max_bytes}],
             )
-        part = FilePart(request.stream(), boundary_of(request.headers.get("content-type")))
-        await part.open()
-        return await documents.upload(
-            actor, space_id, part.filename, part.content_type, part.chunks()
-        )
+        part = FilePart(request.stream(), request.headers.get("content-type"))
+        return await documents.upload(actor, space_id, part)
 
     @get("/documents/{document_id:str}", summary="An uploaded document and its status")
     async def get_document(
