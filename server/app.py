@@ -249,6 +249,8 @@ def event_types() -> dict[str, type]:
     from auth.schemas import SessionRevokedEvent
     from server.families.events import EVENT_TYPES as FAMILY_EVENTS
     from server.notes.events import EVENT_TYPES as NOTE_EVENTS
+    from server.notes.uploads.schemas import EVENT_TYPES as DOCUMENT_EVENTS
+    from server.notes.vault.schemas import EVENT_TYPES as IMPORT_EVENTS
     from server.notifications.events import EVENT_TYPES as NOTIFICATION_EVENTS
     from server.wallet.events import EVENT_TYPES as WALLET_EVENTS
     from server.workspaces.events import EVENT_TYPES as WORKSPACE_EVENTS
@@ -261,6 +263,8 @@ def event_types() -> dict[str, type]:
         **NOTIFICATION_EVENTS,
         **VOICE_EVENTS,
         **NOTE_EVENTS,
+        **DOCUMENT_EVENTS,
+        **IMPORT_EVENTS,
     }
 
 
@@ -280,6 +284,11 @@ def _health_checks(services: Services) -> dict[str, Any]:
 def _job(fn: Callable[[dict[str, Any]], Awaitable[Any]]) -> Any:
     """Our jobs take `ctx` as a plain dict (they add `services` to it); SAQ's stubs type it
     as a closed TypedDict, so hand the functions over untyped."""
+    return fn
+
+
+def _task(fn: Callable[..., Awaitable[Any]]) -> Any:
+    """An enqueued (not cron) task: `ctx` plus keyword arguments, handed over untyped too."""
     return fn
 
 
@@ -309,7 +318,11 @@ def _saq_config(settings: Settings) -> SAQConfig:
             QueueConfig(
                 dsn=settings.redis_url,
                 name="default",
-                tasks=[_job(function) for function, _, _ in crons],
+                tasks=[
+                    *(_job(function) for function, _, _ in crons),
+                    _task(jobs.extract_document),
+                    _task(jobs.import_vault),
+                ],
                 scheduled_tasks=[
                     CronJob(function=_job(function), cron=cron, unique=True, timeout=timeout)
                     for function, cron, timeout in crons

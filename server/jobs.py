@@ -60,6 +60,20 @@ async def purge_notes_trash(ctx: dict[str, Any]) -> int:
     return purged
 
 
+async def extract_document(ctx: dict[str, Any], *, document_id: str) -> str:
+    """Turn an uploaded document into its read-only note (enqueued by the upload)."""
+    status: str = await ctx["services"].documents.process(document_id)
+    log.info("document processed", extra={"document": document_id, "status": status})
+    return status
+
+
+async def import_vault(ctx: dict[str, Any], *, import_id: str) -> str:
+    """Import an uploaded vault ZIP into its space (enqueued by the upload)."""
+    status: str = await ctx["services"].vault_import.process(import_id)
+    log.info("vault imported", extra={"import": import_id, "status": status})
+    return status
+
+
 class ApiQueueHooks(InitPluginProtocol):
     """Keeps litestar-saq's worker machinery out of the api process.
 

@@ -42,6 +42,9 @@ class Services:
     # Spaces and notes (issue 12): set by server.notes.wiring.attach_notes.
     spaces: Any = None
     notes: Any = None
+    documents: Any = None
+    vault_import: Any = None
+    vault_export: Any = None
 
     # Chat agents (issue 7): the ChatService, set by agents.wiring.attach_agents.
     chat: Any = None

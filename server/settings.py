@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     notes_event_body_max_bytes: int = Field(default=16 * 1024, ge=0)
     notes_trash_retention_days: int = Field(default=30, ge=1)
     notes_trash_purge_cron: str = "23 * * * *"
+    notes_upload_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    notes_import_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    notes_import_max_files: int = Field(default=10_000, ge=1)
+    notes_import_max_expanded_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
 
     @field_validator("cors_origins", "ws_allowed_origins", "trusted_proxies", mode="before")
     @classmethod

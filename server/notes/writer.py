@@ -8,7 +8,7 @@ the version it was based on; a compare-and-set on `version` makes a stale write 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -112,7 +112,7 @@ class NoteWriter:
         *,
         kind: NoteKind = "note",
         read_only: bool = False,
-        session_work: Callable[[Note, AsyncClientSession], Any] | None = None,
+        session_work: Callable[[Note, AsyncClientSession, Pending], Awaitable[None]] | None = None,
     ) -> Note:
         self.store.require_write(actor)
         access.require_write()
@@ -137,7 +137,7 @@ class NoteWriter:
             await note.insert(session=session)
             await revision_of(note).insert(session=session)
             if session_work is not None:
-                await session_work(note, session)
+                await session_work(note, session, pending)
             pending.publish(
                 access.space,
                 "note.created",

@@ -11,10 +11,13 @@ import pytest
 from tests.helpers import assert_error
 from tests.integration.groups_support import create_group, join, person
 from tests.integration.notes_support import new_note, space_of
+from tests.integration.vault_support import zip_of
 
 pytestmark = pytest.mark.integration
 
-PREFIXES = ("/api/v1/notes", "/api/v1/spaces")
+PREFIXES = ("/api/v1/notes", "/api/v1/spaces", "/api/v1/documents", "/api/v1/imports")
+TEXT_FILE = {"__file__": ("a.md", b"# hello", "text/markdown")}
+ZIP_FILE = {"__file__": ("v.zip", zip_of({"a.md": "# a"}), "application/zip")}
 # (method, route path) -> (kind of call, body). "read": every member may; "write": needs
 # write on the space; "space-list": the caller's own list (no resource to hide).
 RULES: dict[tuple[str, str], tuple[str, Any]] = {
@@ -34,6 +37,12 @@ RULES: dict[tuple[str, str], tuple[str, Any]] = {
         "write",
         {"baseVersion": 1},
     ),
+    ("POST", "/api/v1/spaces/{space_id:str}/documents"): ("write", TEXT_FILE),
+    ("GET", "/api/v1/documents/{document_id:str}"): ("read", None),
+    ("GET", "/api/v1/documents/{document_id:str}/content"): ("read", None),
+    ("POST", "/api/v1/spaces/{space_id:str}/imports"): ("write", ZIP_FILE),
+    ("GET", "/api/v1/imports/{import_id:str}"): ("read", None),
+    ("GET", "/api/v1/spaces/{space_id:str}/export"): ("read", None),
 }
 
 
@@ -49,11 +58,13 @@ def note_routes(app: Any) -> set[tuple[str, str]]:
     return found
 
 
-def concrete(path: str, space_id: str, note_id: str) -> str:
+def concrete(path: str, space_id: str, note_id: str, ids: dict[str, str]) -> str:
     return (
         path.replace("{space_id:str}", space_id)
         .replace("{note_id:str}", note_id)
         .replace("{version:int}", "1")
+        .replace("{document_id:str}", ids["document"])
+        .replace("{import_id:str}", ids["import"])
     )
 
 
@@ -85,12 +96,23 @@ async def test_note_routes_access_matrix(client, kind):
     space = await space_of(client, owner, kind, group["id"])
     reader_personal = (await space_of(client, reader, "personal"))["id"]
     stranger_personal = (await space_of(client, stranger, "personal"))["id"]
+    document = await client.post(
+        f"/api/v1/spaces/{space['id']}/documents",
+        files={"file": TEXT_FILE["__file__"]},
+        headers=owner["headers"],
+    )
+    vault = await client.post(
+        f"/api/v1/spaces/{space['id']}/imports",
+        files={"file": ZIP_FILE["__file__"]},
+        headers=owner["headers"],
+    )
+    ids = {"document": document.json()["id"], "import": vault.json()["id"]}
     calls = 0
     for (method, path), (level, body) in sorted(RULES.items()):
         note = await new_note(client, owner, title="Target", body="v1", spaceId=space["id"])
         if path.endswith("/restore") and "revisions" not in path:
             await client.delete(f"/api/v1/notes/{note['id']}", headers=owner["headers"])
-        url = concrete(path, space["id"], note["id"])
+        url = concrete(path, space["id"], note["id"], ids)
         if level == "space-list":
             listed = await client.get(url, headers=stranger["headers"])
             assert space["id"] not in {s["id"] for s in listed.json()}
@@ -98,9 +120,11 @@ async def test_note_routes_access_matrix(client, kind):
             continue
         for who, personal in ((stranger, stranger_personal), (reader, reader_personal)):
             payload = body_for(body, space["id"], personal)
-            if method == "POST" and path == "/api/v1/notes":
+            if method == "POST" and path == "/api/v1/notes" and payload is not None:
                 payload = {**payload, "spaceId": space["id"]}
             kwargs: dict[str, Any] = {"json": payload} if payload is not None else {}
+            if payload is not None and "__file__" in payload:
+                kwargs = {"files": {"file": payload["__file__"]}}
             response = await client.request(method, url, headers=who["headers"], **kwargs)
             calls += 1
             if who is stranger:
