@@ -48,6 +48,17 @@ def _group_tools(kind: str) -> tuple[str, ...]:
     )
 
 
+NOTE_TOOLS = (
+    "notes_list",
+    "notes_get",
+    "notes_create",
+    "notes_update",
+    "notes_append",
+    "notes_tag",
+    "notes_move",
+    "notes_delete",
+)
+
 AGENTS: dict[str, AgentSpec] = {
     spec.name: spec
     for spec in (
@@ -56,8 +67,8 @@ AGENTS: dict[str, AgentSpec] = {
             title="Personal assistant",
             description="Your own wallet, transfers to people, invitations and notifications.",
             prompt="You are the user's personal assistant for their own wallet, their "
-            "transfers to other people, the invitations they received and their "
-            "notifications.",
+            "transfers to other people, the invitations they received, their "
+            "notifications and their notes (the second brain).",
             tools=(
                 "wallet_balance",
                 "wallet_history",
@@ -68,8 +79,10 @@ AGENTS: dict[str, AgentSpec] = {
                 "notifications_list",
                 "family_list",
                 "workspace_list",
+                *NOTE_TOOLS,
             ),
             keywords=(
+                "note",
                 "send",
                 "transfer",
                 "pay",
@@ -87,7 +100,12 @@ AGENTS: dict[str, AgentSpec] = {
             "token requests.",
             prompt="You are the family assistant: members, invitations, the family wallet, "
             "spending permissions, freezing the wallet and token requests.",
-            tools=(*_group_tools("family"), "wallet_balance", "invitations_received"),
+            tools=(
+                *_group_tools("family"),
+                "wallet_balance",
+                "invitations_received",
+                *NOTE_TOOLS,
+            ),
             keywords=(
                 "family",
                 "mom",
@@ -107,7 +125,12 @@ AGENTS: dict[str, AgentSpec] = {
             description="Workspaces (teams): members, roles, the team wallet and token requests.",
             prompt="You are the workspace (team) assistant: members and roles, invitations, "
             "the team wallet and token requests.",
-            tools=(*_group_tools("workspace"), "wallet_balance", "invitations_received"),
+            tools=(
+                *_group_tools("workspace"),
+                "wallet_balance",
+                "invitations_received",
+                *NOTE_TOOLS,
+            ),
             keywords=("workspace", "team", "colleague", "project", "editor", "viewer", "role"),
         ),
         AgentSpec(

@@ -60,6 +60,7 @@ from server.health import HEALTH_CHECKS_STATE_KEY, HealthController
 from server.logging_setup import configure_logging
 from server.metrics import RequestMetricsMiddleware
 from server.middleware import RequestIdMiddleware
+from server.notes.wiring import NOTE_DOCUMENT_MODELS, NOTE_ROUTE_HANDLERS, attach_notes
 from server.security_headers import SecurityHeadersMiddleware
 from server.services import Services
 from server.settings import Settings
@@ -79,6 +80,7 @@ DOCUMENT_MODELS += security_documents()
 SECURITY_CONTROLLERS: list[Any] = security_controllers()
 DOCUMENT_MODELS += GROUP_DOCUMENT_MODELS
 DOCUMENT_MODELS += AGENT_DOCUMENT_MODELS
+DOCUMENT_MODELS += NOTE_DOCUMENT_MODELS
 SERVICES_STATE_KEY = "services"
 
 
@@ -200,6 +202,7 @@ async def open_services(settings: Settings) -> Services:
     shop = ShopManager(wallet=wallet, bus=bus)
     services = Services(mongo=mongo, redis=redis, bus=bus, auth=auth, wallet=wallet, shop=shop)
     attach_groups(services, settings)
+    attach_notes(services, settings)
     await attach_agents(services, agents_config(settings), settings.mongodb_db)
     register_channel_authorizers(services)
     return services
@@ -241,6 +244,7 @@ def event_types() -> dict[str, type]:
     from agents.voice.schemas import EVENT_TYPES as VOICE_EVENTS
     from auth.schemas import SessionRevokedEvent
     from server.families.events import EVENT_TYPES as FAMILY_EVENTS
+    from server.notes.events import EVENT_TYPES as NOTE_EVENTS
     from server.notifications.events import EVENT_TYPES as NOTIFICATION_EVENTS
     from server.wallet.events import EVENT_TYPES as WALLET_EVENTS
     from server.workspaces.events import EVENT_TYPES as WORKSPACE_EVENTS
@@ -252,6 +256,7 @@ def event_types() -> dict[str, type]:
         **WORKSPACE_EVENTS,
         **NOTIFICATION_EVENTS,
         **VOICE_EVENTS,
+        **NOTE_EVENTS,
     }
 
 
@@ -283,6 +288,7 @@ def _saq_config(settings: Settings) -> SAQConfig:
         (jobs.drain_email_outbox, settings.email_drain_cron, 120),
         (jobs.cleanup_security_tokens, "17 * * * *", 300),
         (jobs.cleanup_expired_sessions, settings.session_cleanup_cron, 300),
+        (jobs.purge_notes_trash, settings.notes_trash_purge_cron, 600),
     ]
 
     async def worker_startup(ctx: dict[str, Any]) -> None:
@@ -353,6 +359,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AdminWalletController,
             ShopController,
             *GROUP_ROUTE_HANDLERS,
+            *NOTE_ROUTE_HANDLERS,
             *AGENT_ROUTE_HANDLERS,
             VoiceController,
             RealtimeController,

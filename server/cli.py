@@ -61,6 +61,18 @@ class ServerCLIPlugin(CLIPluginProtocol):
                 sys.exit(1)
             click.echo(f"created admin {user.username} ({user.id})")
 
+        @cli.group(name="spaces", help="Spaces of the second brain.")
+        def spaces() -> None:
+            pass
+
+        @spaces.command(name="backfill", help="Create missing spaces of users and groups.")
+        def spaces_backfill(app: Litestar) -> None:
+            async def _work(services: Services) -> Any:
+                return await services.spaces.backfill()
+
+            created = run_with_services(app, _work)
+            click.echo("created spaces: " + ", ".join(f"{k}={v}" for k, v in created.items()))
+
         @cli.group(name="audit", help="The security audit log.")
         def audit() -> None:
             pass

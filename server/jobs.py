@@ -52,6 +52,14 @@ async def sweep_groups(ctx: dict[str, Any]) -> dict[str, Any]:
     return swept
 
 
+async def purge_notes_trash(ctx: dict[str, Any]) -> int:
+    """Purge notes trashed longer than NOTES_TRASH_RETENTION_DAYS, with their revisions."""
+    purged: int = await ctx["services"].notes.purge_trash()
+    if purged:
+        log.info("notes trash purged", extra={"purged": purged})
+    return purged
+
+
 class ApiQueueHooks(InitPluginProtocol):
     """Keeps litestar-saq's worker machinery out of the api process.
 

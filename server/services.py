@@ -35,6 +35,10 @@ class Services:
     invitations: Any = None
     notifications: Any = None
 
+    # Spaces and notes (issue 12): set by server.notes.wiring.attach_notes.
+    spaces: Any = None
+    notes: Any = None
+
     # Chat agents (issue 7): the ChatService, set by agents.wiring.attach_agents.
     chat: Any = None
 

@@ -148,6 +148,14 @@ class Settings(BaseSettings):
     family_recovery_window_seconds: int = Field(default=72 * 3600, ge=60)
     group_sweep_cron: str = "*/5 * * * *"
 
+    # Spaces and notes (issue 12): see docs/notes.md.
+    notes_max_per_space: int = Field(default=10_000, ge=1)
+    notes_max_bytes_per_space: int = Field(default=500 * 1024 * 1024, ge=1024)
+    notes_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    notes_event_body_max_bytes: int = Field(default=16 * 1024, ge=0)
+    notes_trash_retention_days: int = Field(default=30, ge=1)
+    notes_trash_purge_cron: str = "23 * * * *"
+
     @field_validator("cors_origins", "ws_allowed_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:

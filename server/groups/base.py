@@ -74,6 +74,10 @@ class GroupManagerBase:
         self.ledger = ledger
         self.config = config or GroupConfig()
         self.now = now
+        # Called inside the creating transaction (the notes domain creates the group's space).
+        self.created_hooks: list[
+            Callable[[str, GroupDocument, AsyncClientSession], Awaitable[None]]
+        ] = []
 
     async def transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
         """One transaction, retried on write conflicts (group documents are hot under races)."""

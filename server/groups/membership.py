@@ -103,6 +103,8 @@ class MembershipMixin(GroupManagerBase):
             await member.insert(session=session)
             member_holder[:] = [member]
             await self._open_wallet(group, session)
+            for hook in self.created_hooks:
+                await hook(self.kind.name, group, session)
 
         await self.transaction(work)
         member = member_holder[0]

@@ -1,0 +1,172 @@
+"""The shared ground of the notes collaborators: loading a note with the actor's rights,
+transactions whose events go out only after the commit, and the quota counters."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from bson import ObjectId
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from auth.scopes import require_scope
+from realtime.bus import EventBus
+from server.core.actor import Actor
+from server.core.clock import utcnow
+from server.core.db import run_in_transaction
+from server.core.errors import Conflict, NotFound, Unprocessable
+from server.notes.documents import Note
+from server.notes.rules import NotesConfig, PayloadTooLarge
+from server.spaces.documents import Space
+from server.spaces.manager import SpaceAccess, SpaceManager, space_channel
+
+T = TypeVar("T")
+TX_ATTEMPTS = 30
+
+
+@dataclass(slots=True)
+class Pending:
+    """Events a transaction wants published; sent only after it committed."""
+
+    events: list[tuple[str, str, Any]]
+
+    def publish(self, space: Space, type_: str, data: Any) -> None:
+        self.events.append((space_channel(space), type_, data))
+
+
+def note_not_found() -> NotFound:
+    return NotFound("No such note.", code="NOTE_NOT_FOUND")
+
+
+def oid(value: Any) -> ObjectId | None:
+    if isinstance(value, ObjectId):
+        return value
+    return ObjectId(value) if isinstance(value, str) and ObjectId.is_valid(value) else None
+
+
+class NoteStore:
+    def __init__(
+        self,
+        *,
+        mongo: AsyncMongoClient[Any],
+        bus: EventBus,
+        spaces: SpaceManager,
+        config: NotesConfig,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.mongo = mongo
+        self.bus = bus
+        self.spaces = spaces
+        self.config = config
+        self.now = now
+
+    # ------------------------------------------------------------------ scopes
+
+    @staticmethod
+    def require_read(actor: Actor) -> None:
+        require_scope(actor, "notes:read")
+
+    @staticmethod
+    def require_write(actor: Actor) -> None:
+        require_scope(actor, "notes:write")
+
+    # ------------------------------------------------------------------ transactions
+
+    async def commit(self, work: Callable[[AsyncClientSession, Pending], Awaitable[T]]) -> T:
+        """Run `work` in one transaction (retried on conflicts); publish its events after
+        the commit only. This is the single switch-over point to `Tx.publish`."""
+        pending = Pending([])
+
+        async def attempt(session: AsyncClientSession) -> T:
+            pending.events.clear()
+            return await work(session, pending)
+
+        result = await run_in_transaction(self.mongo, attempt, attempts=TX_ATTEMPTS)
+        for channel, type_, data in pending.events:
+            await self.bus.publish(channel, type_, data)
+        return result
+
+    # ------------------------------------------------------------------ loading
+
+    async def raw_note(self, note_id: Any) -> Note | None:
+        nid = oid(note_id)
+        if nid is None:
+            return None
+        raw = await Note.get_pymongo_collection().find_one({"_id": nid})
+        return Note.model_validate(raw) if raw else None
+
+    async def load(self, actor: Actor, note_id: Any) -> tuple[Note, SpaceAccess]:
+        """The note and the actor's rights in its space; 404 unless they may read it."""
+        note = await self.raw_note(note_id)
+        if note is None:
+            raise note_not_found()
+        space = await self.spaces.find(note.space_id)
+        access = await self.spaces.access_to(actor, space) if space is not None else None
+        if access is None:
+            raise note_not_found()
+        return note, access
+
+    async def load_for_write(self, actor: Actor, note_id: Any) -> tuple[Note, SpaceAccess]:
+        note, access = await self.load(actor, note_id)
+        access.require_write()
+        if note.deleted_at is not None:
+            raise Conflict("The note is in the trash; restore it first.", code="NOTE_IN_TRASH")
+        return note, access
+
+    # ------------------------------------------------------------------ quotas
+
+    async def take_quota(
+        self, space_id: ObjectId, notes: int, size: int, session: AsyncClientSession
+    ) -> None:
+        """Add to the space's counters only if the result stays within the quotas."""
+        query: dict[str, Any] = {"_id": space_id}
+        if notes > 0:
+            query["note_count"] = {"$lte": self.config.max_notes_per_space - notes}
+        if size > 0:
+            query["bytes_used"] = {"$lte": self.config.max_bytes_per_space - size}
+        done = await Space.get_pymongo_collection().update_one(
+            query, {"$inc": {"note_count": notes, "bytes_used": size}}, session=session
+        )
+        if done.matched_count == 1:
+            return
+        space = await Space.get_pymongo_collection().find_one({"_id": space_id}, session=session)
+        if (
+            space is not None
+            and notes > 0
+            and (space["note_count"] + notes > self.config.max_notes_per_space)
+        ):
+            raise Unprocessable(
+                f"This space is full: at most {self.config.max_notes_per_space} notes.",
+                code="SPACE_NOTE_QUOTA",
+                details=[{"limit": self.config.max_notes_per_space}],
+            )
+        raise PayloadTooLarge(
+            f"This space's storage quota ({self.config.max_bytes_per_space} bytes) is used up.",
+            code="SPACE_STORAGE_QUOTA",
+            details=[{"limit": self.config.max_bytes_per_space}],
+        )
+
+    @staticmethod
+    async def release_quota(
+        space_id: ObjectId, notes: int, size: int, session: AsyncClientSession
+    ) -> None:
+        await Space.get_pymongo_collection().update_one(
+            {"_id": space_id},
+            {"$inc": {"note_count": -notes, "bytes_used": -size}},
+            session=session,
+        )
+
+
+def version_conflict(current: int) -> Conflict:
+    return Conflict(
+        "The note changed since you read it; reload and apply your change again.",
+        code="VERSION_CONFLICT",
+        details=[{"currentVersion": current}],
+    )
+
+
+def note_size(title: str, body: str) -> int:
+    return len(title.encode("utf-8")) + len(body.encode("utf-8"))
