@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     realtime_ticket_ttl_seconds: int = Field(default=30, ge=1, le=300)
     ws_queue_max_frames: int = Field(default=512, ge=8)
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    ws_per_message_deflate: bool = False
     ws_max_subscriptions: int = Field(default=100, ge=1)
     ws_frames_per_second: float = Field(default=50.0, gt=0)
     ws_frames_burst: int = Field(default=100, ge=1)
