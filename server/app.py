@@ -12,7 +12,6 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusController
 from litestar_saq import CronJob, QueueConfig, SAQConfig
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -61,6 +60,7 @@ from server.logging_setup import configure_logging
 from server.metrics import RequestMetricsMiddleware
 from server.middleware import RequestIdMiddleware
 from server.notes.wiring import NOTE_DOCUMENT_MODELS, NOTE_ROUTE_HANDLERS, attach_notes
+from server.openapi import contract_render_plugins
 from server.security_headers import SecurityHeadersMiddleware
 from server.services import Services
 from server.settings import Settings
@@ -392,7 +392,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title=settings.app_name,
             version="1.0.0",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+            render_plugins=contract_render_plugins(),
         ),
         plugins=[*jobs.queue_plugins(_saq_config(settings)), ServerCLIPlugin()],
         lifespan=[lifespan],
