@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     event_stream_maxlen: int = Field(default=1000, ge=10)
+    events_strict: bool = True
     session_cleanup_cron: str = "*/15 * * * *"
 
     # Real-time delivery (issue 5): see docs/realtime.md.
@@ -60,6 +61,8 @@ class Settings(BaseSettings):
     ws_frames_burst: int = Field(default=100, ge=1)
     ws_send_timeout_seconds: float = Field(default=10.0, gt=0)
     sse_keepalive_seconds: float = Field(default=15.0, gt=0)
+    sse_ticket_reuse_seconds: int = Field(default=60, ge=0, le=3600)
+    sse_max_stream_seconds: float = Field(default=0.0, ge=0)
     presence_ttl_seconds: int = Field(default=30, ge=3)
     realtime_redis_timeout_seconds: float = Field(default=5.0, gt=0)
 
