@@ -18,6 +18,10 @@ from litestar_saq import CronJob, QueueConfig, SAQConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from agents.config import AgentLimits, AgentsConfig
+from agents.mcp.config import McpConfig
+from agents.mcp.routes import MCP_ROUTE_HANDLERS, MCP_STATE_KEY
+from agents.mcp.server import McpServer
+from agents.tools import REGISTRY
 from agents.voice.config import VoiceConfig
 from agents.voice.manager import VoiceManager
 from agents.voice.routes import VOICE_STATE_KEY, VoiceController
@@ -172,6 +176,16 @@ def agents_config(settings: Settings) -> AgentsConfig:
     )
 
 
+def mcp_config(settings: Settings) -> McpConfig:
+    base = settings.public_base_url.rstrip("/")
+    return McpConfig(
+        enabled=settings.mcp_enabled,
+        resource_url=settings.mcp_resource_url or f"{base}/mcp",
+        authorization_server=base,
+        elicitation_timeout_seconds=settings.mcp_elicitation_timeout_seconds,
+    )
+
+
 async def open_services(settings: Settings) -> Services:
     """Connect to MongoDB and Redis and build every manager."""
     mongo = make_client(settings.mongodb_url)
@@ -245,6 +259,7 @@ def realtime_config(settings: Settings) -> RealtimeConfig:
 
 def event_types() -> dict[str, type]:
     """Every event type with its payload Struct, for the AsyncAPI document."""
+    from agents.mcp.schemas import EVENT_TYPES as MCP_EVENTS
     from agents.voice.schemas import EVENT_TYPES as VOICE_EVENTS
     from auth.schemas import SessionRevokedEvent
     from server.families.events import EVENT_TYPES as FAMILY_EVENTS
@@ -265,6 +280,7 @@ def event_types() -> dict[str, type]:
         **NOTE_EVENTS,
         **DOCUMENT_EVENTS,
         **IMPORT_EVENTS,
+        **MCP_EVENTS,
     }
 
 
@@ -354,6 +370,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
         await hub.start()
         app.state[HUB_STATE_KEY] = hub
+        mcp: McpServer | None = None
+        if settings.mcp_enabled:
+            mcp = McpServer(
+                services=services,
+                auth=services.auth,
+                registry=REGISTRY,
+                config=mcp_config(settings),
+                secret=settings.secret_key,
+            )
+            app.state[MCP_STATE_KEY] = mcp
         if settings.gc_freeze_after_startup and settings.environment != "test":
             # Startup objects leave the cyclic GC's generations, so the full collections
             # that streaming's garbage triggers stay short (scripts/bench_chat.py).
@@ -361,7 +387,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             gc.freeze()
         log.info("api started", extra={"environment": settings.environment})
         try:
-            yield
+            if mcp is None:
+                yield
+            else:
+                async with mcp.running():
+                    yield
         finally:
             await hub.stop()
             await services.close()
@@ -378,6 +408,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *GROUP_ROUTE_HANDLERS,
             *NOTE_ROUTE_HANDLERS,
             *AGENT_ROUTE_HANDLERS,
+            *MCP_ROUTE_HANDLERS,
             VoiceController,
             RealtimeController,
             realtime_socket,
