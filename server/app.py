@@ -17,6 +17,10 @@ from litestar_saq import CronJob, QueueConfig, SAQConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from agents.config import AgentLimits, AgentsConfig
+from agents.mcp.config import McpConfig
+from agents.mcp.routes import MCP_ROUTE_HANDLERS, MCP_STATE_KEY
+from agents.mcp.server import McpServer
+from agents.tools import REGISTRY
 from agents.voice.config import VoiceConfig
 from agents.voice.manager import VoiceManager
 from agents.voice.routes import VOICE_STATE_KEY, VoiceController
@@ -170,6 +174,16 @@ def agents_config(settings: Settings) -> AgentsConfig:
             tool_result_max_chars=settings.agent_tool_result_max_chars,
             context_messages=settings.agent_context_messages,
         ),
+    )
+
+
+def mcp_config(settings: Settings) -> McpConfig:
+    base = settings.public_base_url.rstrip("/")
+    return McpConfig(
+        enabled=settings.mcp_enabled,
+        resource_url=settings.mcp_resource_url or f"{base}/mcp",
+        authorization_server=base,
+        elicitation_timeout_seconds=settings.mcp_elicitation_timeout_seconds,
     )
 
 
@@ -342,6 +356,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
         await hub.start()
         app.state[HUB_STATE_KEY] = hub
+        mcp: McpServer | None = None
+        if settings.mcp_enabled:
+            mcp = McpServer(
+                services=services,
+                auth=services.auth,
+                registry=REGISTRY,
+                config=mcp_config(settings),
+                secret=settings.secret_key,
+            )
+            app.state[MCP_STATE_KEY] = mcp
         if settings.gc_freeze_after_startup and settings.environment != "test":
             # Startup objects leave the cyclic GC's generations, so the full collections
             # that streaming's garbage triggers stay short (scripts/bench_chat.py).
@@ -349,7 +373,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             gc.freeze()
         log.info("api started", extra={"environment": settings.environment})
         try:
-            yield
+            if mcp is None:
+                yield
+            else:
+                async with mcp.running():
+                    yield
         finally:
             await hub.stop()
             await services.close()
@@ -366,6 +394,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *GROUP_ROUTE_HANDLERS,
             *NOTE_ROUTE_HANDLERS,
             *AGENT_ROUTE_HANDLERS,
+            *MCP_ROUTE_HANDLERS,
             VoiceController,
             RealtimeController,
             realtime_socket,

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     agent_max_tool_steps: int = Field(default=6, ge=1, le=50)
     agent_tool_result_max_chars: int = Field(default=4000, ge=200)
     agent_context_messages: int = Field(default=40, ge=2)
+    # MCP server and AI SDK stream (issue 17): see docs/mcp.md.
+    mcp_enabled: bool = True
+    mcp_resource_url: str = ""  # the public URL of /mcp; empty = PUBLIC_BASE_URL + "/mcp"
+    mcp_elicitation_timeout_seconds: float = Field(default=120.0, gt=0)
     gc_freeze_after_startup: bool = True
     livekit_url: str = ""
     livekit_api_key: str = ""
