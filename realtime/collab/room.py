@@ -296,10 +296,11 @@ class Room:
         if self.closed:
             return
         gone = self.awareness.expire(time.monotonic(), self.config.awareness_timeout_seconds)
-        if gone:
-            msg = awareness_message(gone)
-            for client in self.clients:
-                client.send(msg)
+        # Removals, or an empty awareness update as a keep-alive: y-websocket clients
+        # reconnect after 30 s without a message.
+        msg = awareness_message(gone)
+        for client in self.clients:
+            client.send(msg)
         self._schedule_sweep()
 
     # ------------------------------------------------------------ materialisation

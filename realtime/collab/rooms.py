@@ -16,6 +16,7 @@ import secrets
 from collections.abc import AsyncIterator
 
 from bson import ObjectId
+from prometheus_client import Gauge
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -29,6 +30,9 @@ from realtime.subscriber import Subscriber
 from server.core.background import Background
 
 log = logging.getLogger("realtime.collab")
+
+ROOMS_LOADED = Gauge("second_brain_collab_rooms", "Live-editing rooms loaded in this process")
+SOCKETS = Gauge("second_brain_collab_sockets", "Live-editing sockets open in this process")
 
 
 class Rooms:
@@ -85,16 +89,19 @@ class Rooms:
                 raise
             del self._loading[key]
             self.rooms[key] = room
+            ROOMS_LOADED.inc()
             fut.set_result(room)
             return room
 
     async def join(self, note_id: ObjectId, client: CollabClient, grant: NoteGrant) -> Room:
         room = await self._room(note_id, grant)
         room.join(client)
+        SOCKETS.inc()
         return room
 
     async def leave(self, room: Room, client: CollabClient) -> None:
         room.leave(client)
+        SOCKETS.dec()
         await self._maybe_unload(room)
 
     @contextlib.asynccontextmanager
@@ -112,6 +119,7 @@ class Rooms:
         if room.clients or room.holds or self.rooms.get(room.key) is not room:
             return
         del self.rooms[room.key]
+        ROOMS_LOADED.dec()
         task = asyncio.get_running_loop().create_task(self._stop(room))
         self._unloading[room.key] = task
         try:
@@ -136,6 +144,7 @@ class Rooms:
             await asyncio.sleep(0.02)
         for room in list(self.rooms.values()):
             self.rooms.pop(room.key, None)
+            ROOMS_LOADED.dec()
             await self._stop(room)
         await self.background.drain()
 

@@ -94,9 +94,9 @@ async def workspace_with(
 class PyEditor:
     """A y-websocket client on pycrdt: the sync handshake, updates, awareness, auth."""
 
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, doc: Doc | None = None) -> None:
         self.ws = ws
-        self.doc: Doc = Doc()
+        self.doc: Doc = doc if doc is not None else Doc()
         self.body = self.doc.get("body", type=Text)
         self.synced = asyncio.Event()
         self.changed = asyncio.Event()
@@ -108,14 +108,17 @@ class PyEditor:
         self._task = asyncio.create_task(self._read())
 
     @classmethod
-    async def open(cls, api: ApiProcess, user: User, note_id: str) -> PyEditor:
+    async def open(
+        cls, api: ApiProcess, user: User, note_id: str, *, doc: Doc | None = None
+    ) -> PyEditor:
+        """Connect and send sync step 1; `doc` reconnects an editor with its local edits."""
         t = await ticket(api.base, user)
         ws = await websockets.connect(
             f"{collab_url(api)}/{note_id}?ticket={t}",
             origin=ORIGIN,
             max_size=2**25,  # type: ignore[arg-type]
         )
-        editor = cls(ws)
+        editor = cls(ws, doc)
         await ws.send(p.sync_step1(editor.doc.get_state()))
         return editor
 
@@ -158,7 +161,8 @@ class PyEditor:
         before = self.doc.get_state()
         fn(self.body)
         update = self.doc.get_update(before)
-        await self.ws.send(p.sync_update(update))
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self.ws.send(p.sync_update(update))  # offline: kept locally, synced later
         return update
 
     async def insert(self, index: int, text: str) -> bytes:

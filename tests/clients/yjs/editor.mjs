@@ -28,8 +28,9 @@ const provider = new WebsocketProvider(wsBase, noteId, doc, {
 // A ticket works once: every reconnect needs a fresh one (docs/collab.md, client guide).
 let wanted = true
 provider.on('connection-close', (event) => {
-  out({ event: 'closed', code: event ? event.code : null })
-  provider.disconnect()
+  if (event === null) return // our own disconnect()
+  out({ event: 'closed', code: event.code })
+  provider.shouldConnect = false // its own retry would reuse the spent ticket
   if (wanted) ticket().then((t) => { provider.params = { ticket: t }; provider.connect() }, () => {})
 })
 provider.on('sync', (synced) => { if (synced) out({ event: 'synced', body: body.toString() }) })
