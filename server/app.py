@@ -45,6 +45,8 @@ from auth.security import (
 )
 from realtime.asyncapi import build_asyncapi
 from realtime.bus import EventBus
+from realtime.collab.documents import COLLAB_DOCUMENT_MODELS
+from realtime.collab.endpoint import COLLAB_STATE_KEY, collab_socket
 from realtime.config import RealtimeConfig
 from realtime.gateway import HUB_STATE_KEY, realtime_socket
 from realtime.hub import RealtimeHub
@@ -52,6 +54,7 @@ from realtime.routes import ASYNCAPI_STATE_KEY, RealtimeController, asyncapi_doc
 from realtime.sse import event_stream
 from server import jobs
 from server.cli import ServerCLIPlugin
+from server.collab_wiring import attach_live_edits, open_rooms
 from server.core.db import init_db, make_client
 from server.core.errors import EXCEPTION_HANDLERS
 from server.event_catalog import event_types as catalog_event_types
@@ -87,6 +90,7 @@ SECURITY_CONTROLLERS: list[Any] = security_controllers()
 DOCUMENT_MODELS += GROUP_DOCUMENT_MODELS
 DOCUMENT_MODELS += AGENT_DOCUMENT_MODELS
 DOCUMENT_MODELS += NOTE_DOCUMENT_MODELS
+DOCUMENT_MODELS += COLLAB_DOCUMENT_MODELS
 SERVICES_STATE_KEY = "services"
 
 
@@ -227,6 +231,7 @@ async def open_services(settings: Settings) -> Services:
     )
     attach_groups(services, settings)
     attach_notes(services, settings)
+    attach_live_edits(services)
     await attach_agents(services, agents_config(settings), settings.mongodb_db)
     register_channel_authorizers(services)
     return services
@@ -366,6 +371,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 secret=settings.secret_key,
             )
             app.state[MCP_STATE_KEY] = mcp
+        rooms = open_rooms(services, hub, settings)
+        app.state[COLLAB_STATE_KEY] = rooms
         if settings.gc_freeze_after_startup and settings.environment != "test":
             # Startup objects leave the cyclic GC's generations, so the full collections
             # that streaming's garbage triggers stay short (scripts/bench_chat.py).
@@ -379,6 +386,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 async with mcp.running():
                     yield
         finally:
+            await rooms.stop()
             await hub.stop()
             await services.close()
 
@@ -398,6 +406,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             VoiceController,
             RealtimeController,
             realtime_socket,
+            collab_socket,
             event_stream,
             asyncapi_document,
         ],

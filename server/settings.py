@@ -168,6 +168,13 @@ class Settings(BaseSettings):
     notes_import_max_files: int = Field(default=10_000, ge=1)
     notes_import_max_expanded_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
 
+    # Live co-editing of notes (docs/collab.md)
+    collab_max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    collab_queue_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    collab_compact_after: int = Field(default=500, ge=1)
+    collab_materialise_idle_seconds: float = Field(default=2.0, gt=0)
+    collab_awareness_timeout_seconds: float = Field(default=30.0, gt=0)
+
     @field_validator("cors_origins", "ws_allowed_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
