@@ -46,7 +46,7 @@ from server.core.actor import Actor
 from server.core.channels import user_channel
 from server.core.clock import utcnow
 from server.core.db import Tx, run_in_transaction
-from server.core.errors import Forbidden, NotFound, Unauthorized
+from server.core.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from server.core.wire import validate
 
 if TYPE_CHECKING:
@@ -279,6 +279,13 @@ class SessionsMixin:
         return ids
 
     async def logout(self, actor: Actor) -> None:
+        """End the actor's login session. With an API token there is none: it answered 204
+        and did nothing (issue 15, F12); now 400 `NOT_A_SESSION` (revoke the token instead)."""
+        if not actor.session_id:
+            raise BadRequest(
+                "This credential is not a login session; revoke an API token instead.",
+                code="NOT_A_SESSION",
+            )
         if actor.session_id:
             await self._revoke([ObjectId(actor.session_id)], actor.user_id, reason="logout")
             await self.audit.record("logout", actor=actor)
