@@ -118,6 +118,7 @@ class Settings(BaseSettings):
 
     # Security depth (issue 6): see docs/auth.md.
     rate_limit_auth_per_account_per_minute: int = 60
+    refresh_grace_seconds: int = Field(default=10, ge=0, le=60)
     session_idle_timeout_seconds: int = Field(default=7 * 24 * 3600, ge=300)
     totp_encryption_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     totp_issuer: str = ""
