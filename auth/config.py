@@ -11,6 +11,7 @@ class AuthConfig:
     access_token_ttl: int = 15 * 60
     refresh_token_ttl: int = 30 * 24 * 3600
     session_idle_timeout: int = 7 * 24 * 3600
+    refresh_grace: int = 10  # seconds a just-rotated refresh token gets the same successor
     password_min_length: int = 12
     login_max_failures: int = 5
     login_failure_window: int = 15 * 60

@@ -188,6 +188,9 @@ async def _handle(text: str, conn: Connection, hub: RealtimeHub) -> None:
     except msgspec.DecodeError:
         _error(conn, "BAD_FRAME", "The frame is not valid JSON.")
         return
+    except RecursionError:  # nested past the decoder's depth cap (issue 15, F8)
+        _error(conn, "BAD_FRAME", "The frame is nested too deeply.")
+        return
     try:
         if isinstance(frame, Subscribe):
             try:

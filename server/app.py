@@ -100,6 +100,7 @@ def auth_config(settings: Settings) -> AuthConfig:
         access_token_ttl=settings.access_token_ttl_seconds,
         refresh_token_ttl=settings.refresh_token_ttl_seconds,
         session_idle_timeout=settings.session_idle_timeout_seconds,
+        refresh_grace=settings.refresh_grace_seconds,
         password_min_length=settings.password_min_length,
         login_max_failures=settings.login_max_failures,
         login_failure_window=settings.login_failure_window_seconds,

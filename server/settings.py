@@ -118,6 +118,7 @@ class Settings(BaseSettings):
 
     # Security depth (issue 6): see docs/auth.md.
     rate_limit_auth_per_account_per_minute: int = 60
+    refresh_grace_seconds: int = Field(default=10, ge=0, le=60)
     session_idle_timeout_seconds: int = Field(default=7 * 24 * 3600, ge=300)
     totp_encryption_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     totp_issuer: str = ""
@@ -150,7 +151,8 @@ class Settings(BaseSettings):
     workspace_max_per_user: int = Field(default=20, ge=1)
     invitation_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     invitation_decline_cooldown_seconds: int = Field(default=24 * 3600, ge=0)
-    token_request_auto_approve_max: int = Field(default=100, ge=0)
+    token_request_auto_approve_budget: int = Field(default=100, ge=0)
+    token_request_max_open: int = Field(default=10, ge=1)
     token_request_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     emergency_unfreeze_window_seconds: int = Field(default=48 * 3600, ge=60)
     family_recovery_window_seconds: int = Field(default=72 * 3600, ge=60)
