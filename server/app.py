@@ -17,6 +17,10 @@ from litestar_saq import CronJob, QueueConfig, SAQConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from agents.config import AgentLimits, AgentsConfig
+from agents.mcp.config import McpConfig
+from agents.mcp.routes import MCP_ROUTE_HANDLERS, MCP_STATE_KEY
+from agents.mcp.server import McpServer
+from agents.tools import REGISTRY
 from agents.voice.config import VoiceConfig
 from agents.voice.manager import VoiceManager
 from agents.voice.routes import VOICE_STATE_KEY, VoiceController
@@ -41,6 +45,8 @@ from auth.security import (
 )
 from realtime.asyncapi import build_asyncapi
 from realtime.bus import EventBus
+from realtime.collab.documents import COLLAB_DOCUMENT_MODELS
+from realtime.collab.endpoint import COLLAB_STATE_KEY, collab_socket
 from realtime.config import RealtimeConfig
 from realtime.gateway import HUB_STATE_KEY, realtime_socket
 from realtime.hub import RealtimeHub
@@ -48,6 +54,7 @@ from realtime.routes import ASYNCAPI_STATE_KEY, RealtimeController, asyncapi_doc
 from realtime.sse import event_stream
 from server import jobs
 from server.cli import ServerCLIPlugin
+from server.collab_wiring import attach_live_edits, open_rooms
 from server.core.db import init_db, make_client
 from server.core.errors import EXCEPTION_HANDLERS
 from server.event_catalog import event_types as catalog_event_types
@@ -83,6 +90,7 @@ SECURITY_CONTROLLERS: list[Any] = security_controllers()
 DOCUMENT_MODELS += GROUP_DOCUMENT_MODELS
 DOCUMENT_MODELS += AGENT_DOCUMENT_MODELS
 DOCUMENT_MODELS += NOTE_DOCUMENT_MODELS
+DOCUMENT_MODELS += COLLAB_DOCUMENT_MODELS
 SERVICES_STATE_KEY = "services"
 EXPOSED_HEADERS = ("X-Request-ID", "Idempotent-Replayed", "Retry-After", "ETag", "Location")
 
@@ -174,6 +182,16 @@ def agents_config(settings: Settings) -> AgentsConfig:
     )
 
 
+def mcp_config(settings: Settings) -> McpConfig:
+    base = settings.public_base_url.rstrip("/")
+    return McpConfig(
+        enabled=settings.mcp_enabled,
+        resource_url=settings.mcp_resource_url or f"{base}/mcp",
+        authorization_server=base,
+        elicitation_timeout_seconds=settings.mcp_elicitation_timeout_seconds,
+    )
+
+
 async def open_services(settings: Settings) -> Services:
     """Connect to MongoDB and Redis and build every manager."""
     mongo = make_client(settings.mongodb_url)
@@ -214,6 +232,7 @@ async def open_services(settings: Settings) -> Services:
     )
     attach_groups(services, settings)
     attach_notes(services, settings)
+    attach_live_edits(services)
     await attach_agents(services, agents_config(settings), settings.mongodb_db)
     register_channel_authorizers(services)
     return services
@@ -343,6 +362,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
         await hub.start()
         app.state[HUB_STATE_KEY] = hub
+        mcp: McpServer | None = None
+        if settings.mcp_enabled:
+            mcp = McpServer(
+                services=services,
+                auth=services.auth,
+                registry=REGISTRY,
+                config=mcp_config(settings),
+                secret=settings.secret_key,
+            )
+            app.state[MCP_STATE_KEY] = mcp
+        rooms = open_rooms(services, hub, settings)
+        app.state[COLLAB_STATE_KEY] = rooms
         if settings.gc_freeze_after_startup and settings.environment != "test":
             # Startup objects leave the cyclic GC's generations, so the full collections
             # that streaming's garbage triggers stay short (scripts/bench_chat.py).
@@ -350,8 +381,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             gc.freeze()
         log.info("api started", extra={"environment": settings.environment})
         try:
-            yield
+            if mcp is None:
+                yield
+            else:
+                async with mcp.running():
+                    yield
         finally:
+            await rooms.stop()
             await hub.stop()
             await services.close()
 
@@ -367,9 +403,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *GROUP_ROUTE_HANDLERS,
             *NOTE_ROUTE_HANDLERS,
             *AGENT_ROUTE_HANDLERS,
+            *MCP_ROUTE_HANDLERS,
             VoiceController,
             RealtimeController,
             realtime_socket,
+            collab_socket,
             event_stream,
             asyncapi_document,
         ],

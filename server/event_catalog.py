@@ -22,6 +22,7 @@ EVENT_MODULES: tuple[str, ...] = (
     "server.notes.uploads.schemas",
     "server.notes.vault.schemas",
     "agents.voice.schemas",
+    "agents.mcp.schemas",
 )
 
 

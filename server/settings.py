@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     realtime_ticket_ttl_seconds: int = Field(default=30, ge=1, le=300)
     ws_queue_max_frames: int = Field(default=512, ge=8)
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    ws_per_message_deflate: bool = False
     ws_max_subscriptions: int = Field(default=100, ge=1)
     ws_frames_per_second: float = Field(default=50.0, gt=0)
     ws_frames_burst: int = Field(default=100, ge=1)
@@ -77,6 +78,10 @@ class Settings(BaseSettings):
     agent_max_tool_steps: int = Field(default=6, ge=1, le=50)
     agent_tool_result_max_chars: int = Field(default=4000, ge=200)
     agent_context_messages: int = Field(default=40, ge=2)
+    # MCP server and AI SDK stream (issue 17): see docs/mcp.md.
+    mcp_enabled: bool = True
+    mcp_resource_url: str = ""  # the public URL of /mcp; empty = PUBLIC_BASE_URL + "/mcp"
+    mcp_elicitation_timeout_seconds: float = Field(default=120.0, gt=0)
     gc_freeze_after_startup: bool = True
     livekit_url: str = ""
     livekit_api_key: str = ""
@@ -162,6 +167,13 @@ class Settings(BaseSettings):
     notes_import_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
     notes_import_max_files: int = Field(default=10_000, ge=1)
     notes_import_max_expanded_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
+
+    # Live co-editing of notes (docs/collab.md)
+    collab_max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    collab_queue_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    collab_compact_after: int = Field(default=500, ge=1)
+    collab_materialise_idle_seconds: float = Field(default=2.0, gt=0)
+    collab_awareness_timeout_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("cors_origins", "ws_allowed_origins", "trusted_proxies", mode="before")
     @classmethod
