@@ -73,6 +73,11 @@ async def realtime_socket(socket: WebSocket[Any, Any, Any]) -> None:
     cfg = hub.config
     origin = socket.headers.get("origin")
     if not origin_allowed(origin, cfg.allowed_origins, cfg.allow_missing_origin):
+        # A browser sees only an empty 403: the log line says which setting to change.
+        log.warning(
+            "websocket origin refused; add it to WS_ALLOWED_ORIGINS (and CORS_ORIGINS)",
+            extra={"origin": (origin or "")[:200]},
+        )
         await socket.close(code=4003, reason="origin not allowed")  # before accept: HTTP 403
         return
     grant = await hub.tickets.redeem(socket.query_params.get("ticket"))

@@ -92,6 +92,7 @@ DOCUMENT_MODELS += AGENT_DOCUMENT_MODELS
 DOCUMENT_MODELS += NOTE_DOCUMENT_MODELS
 DOCUMENT_MODELS += COLLAB_DOCUMENT_MODELS
 SERVICES_STATE_KEY = "services"
+EXPOSED_HEADERS = ("X-Request-ID", "Idempotent-Replayed", "Retry-After", "ETag", "Location")
 
 
 def auth_config(settings: Settings) -> AuthConfig:
@@ -414,7 +415,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies=dict(AUTH_DEPENDENCIES),
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[RequestMetricsMiddleware],
-        cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True),
+        cors_config=CORSConfig(
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            # Browsers hide every other response header from JavaScript.
+            expose_headers=list(EXPOSED_HEADERS),
+        ),
         openapi_config=OpenAPIConfig(
             title=settings.app_name,
             version="1.0.0",
