@@ -77,6 +77,7 @@ class ApiProcess:
         app: str = APP,
         port: int | None = None,
         log_level: str | None = None,
+        ws_per_message_deflate: bool = False,
         extra_args: Sequence[str] = (),
     ) -> None:
         self.app = app
@@ -89,6 +90,9 @@ class ApiProcess:
             "--port", str(self.port),
             "--no-access-log",  # the app writes its own access log, without query strings
             "--no-proxy-headers",  # X-Forwarded-For is the app's business (TRUSTED_PROXIES)
+            # permessage-deflate off, as in production (docs/realtime.md): its zlib state is
+            # most of a socket's memory and compressing each frame per socket most of fan-out.
+            "--ws-per-message-deflate", "true" if ws_per_message_deflate else "false",
         ]  # fmt: skip
         if log_level:
             cmd += ["--log-level", log_level]

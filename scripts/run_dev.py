@@ -52,6 +52,7 @@ def api_cmd(host: str, port: int) -> list[str]:
         "--host", host,
         "--port", str(port),
         "--no-access-log",
+        "--ws-per-message-deflate", "false",  # memory and fan-out CPU: docs/realtime.md
     ]  # fmt: skip
 
 
