@@ -109,6 +109,8 @@ def auth_config(settings: Settings) -> AuthConfig:
         auth_per_account_per_minute=settings.rate_limit_auth_per_account_per_minute,
         register_per_ip_per_hour=settings.rate_limit_register_per_ip_per_hour,
         trusted_proxies=tuple(settings.trusted_proxies),
+        hot_cache_seconds=settings.auth_hot_cache_seconds,
+        rate_limit_batch=settings.rate_limit_batch,
         argon2_time_cost=settings.argon2_time_cost,
         argon2_memory_kib=settings.argon2_memory_kib,
         argon2_parallelism=settings.argon2_parallelism,
