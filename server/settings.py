@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     ollama_connect_timeout_seconds: float = Field(default=3.0, gt=0)
     ollama_timeout_seconds: float = Field(default=120.0, gt=0)
     agent_models: dict[str, str] = Field(default_factory=dict)
+    # Search (issue 13): see docs/search.md.
+    embedder: Literal["wordllama", "ollama"] = "wordllama"
+    search_backend: Literal["embedded", "mongodb"] = "embedded"
+    ollama_embed_model: str = "nomic-embed-text"
+    ollama_embed_dim: int = Field(default=768, ge=8)
+    ollama_embed_timeout_seconds: float = Field(default=60.0, gt=0)
+    search_rrf_k: int = Field(default=60, ge=1)
+    search_lexical_weight: float = Field(default=1.0, ge=0)
+    search_semantic_weight: float = Field(default=1.0, ge=0)
     agent_router: Literal["llm", "keywords"] = "llm"
     chat_messages_per_minute: int = Field(default=20, ge=1)
     chat_max_message_chars: int = Field(default=10_000, ge=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -37,6 +38,19 @@ class Pending:
         self.events.append((space_channel(space), type_, data))
 
 
+def changed_note_ids(events: list[tuple[str, str, Any]]) -> list[str]:
+    """The notes a transaction's `note.*` events are about."""
+    ids: list[str] = []
+    for _, type_, data in events:
+        if not type_.startswith("note."):
+            continue
+        note = getattr(data, "note", None)
+        note_id = note.id if note is not None else getattr(data, "note_id", None)
+        if isinstance(note_id, str) and note_id not in ids:
+            ids.append(note_id)
+    return ids
+
+
 def note_not_found() -> NotFound:
     return NotFound("No such note.", code="NOTE_NOT_FOUND")
 
@@ -62,6 +76,8 @@ class NoteStore:
         self.spaces = spaces
         self.config = config
         self.now = now
+        # Called after a commit with the ids of the notes it changed (search re-indexes).
+        self.change_hooks: list[Callable[[list[str]], Awaitable[object]]] = []
 
     # ------------------------------------------------------------------ scopes
 
@@ -84,6 +100,9 @@ class NoteStore:
             result = await work(tx.session, pending)
             for channel, type_, data in pending.events:
                 tx.publish(channel, type_, data)
+            changed = changed_note_ids(pending.events)
+            for hook in self.change_hooks if changed else ():
+                tx.after_commit(partial(hook, changed))
             return result
 
         return await run_in_transaction(
