@@ -84,7 +84,14 @@ class Editor:
 
     @classmethod
     async def open(cls, url: str, latencies: list[float]) -> Editor:
-        ws = await websockets.connect(url, origin=ORIGIN, max_size=2**24)  # type: ignore[arg-type]
+        for attempt in range(5):  # the baseline server drops a handshake now and then
+            try:
+                ws = await websockets.connect(url, origin=ORIGIN, max_size=2**24)  # type: ignore[arg-type]
+                break
+            except (OSError, websockets.InvalidMessage):
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.2)
         editor = cls(ws, latencies)
         await ws.send(p.sync_step1(editor.doc.get_state()))
         return editor
