@@ -185,7 +185,7 @@ class Settings(BaseSettings):
     # Live co-editing of notes (docs/collab.md)
     collab_max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     collab_queue_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
-    collab_compact_after: int = Field(default=500, ge=1)
+    collab_compact_after: int = Field(default=5000, ge=1)
     collab_materialise_idle_seconds: float = Field(default=2.0, gt=0)
     collab_awareness_timeout_seconds: float = Field(default=30.0, gt=0)
 
