@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from bson import ObjectId
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from auth.scopes import require_scope
@@ -104,7 +104,7 @@ class NoteStore:
         note = await self.raw_note(note_id)
         if note is None:
             raise note_not_found()
-        space = await self.spaces.find(note.space_id)
+        space = await self.spaces.identity(note.space_id)
         access = await self.spaces.access_to(actor, space) if space is not None else None
         if access is None:
             raise note_not_found()
@@ -122,33 +122,30 @@ class NoteStore:
     async def take_quota(
         self, space_id: ObjectId, notes: int, size: int, session: AsyncClientSession
     ) -> None:
-        """Add to the space's counters only if the result stays within the quotas."""
-        query: dict[str, Any] = {"_id": space_id}
-        if notes > 0:
-            query["note_count"] = {"$lte": self.config.max_notes_per_space - notes}
-        if size > 0:
-            query["bytes_used"] = {"$lte": self.config.max_bytes_per_space - size}
-        done = await Space.get_pymongo_collection().update_one(
-            query, {"$inc": {"note_count": notes, "bytes_used": size}}, session=session
+        """Add to the space's counters and refuse (aborting the transaction) if that passes
+        a quota. By `_id` alone: SecantusDB would scan for a filter with the limits in it;
+        concurrent writers still serialise on the space document (a write conflict)."""
+        space = await Space.get_pymongo_collection().find_one_and_update(
+            {"_id": space_id},
+            {"$inc": {"note_count": notes, "bytes_used": size}},
+            projection={"note_count": 1, "bytes_used": 1},
+            return_document=ReturnDocument.AFTER,
+            session=session,
         )
-        if done.matched_count == 1:
-            return
-        space = await Space.get_pymongo_collection().find_one({"_id": space_id}, session=session)
-        if (
-            space is not None
-            and notes > 0
-            and (space["note_count"] + notes > self.config.max_notes_per_space)
-        ):
+        if space is None:
+            raise NotFound("No such space.", code="SPACE_NOT_FOUND")
+        if notes > 0 and space["note_count"] > self.config.max_notes_per_space:
             raise Unprocessable(
                 f"This space is full: at most {self.config.max_notes_per_space} notes.",
                 code="SPACE_NOTE_QUOTA",
                 details=[{"limit": self.config.max_notes_per_space}],
             )
-        raise PayloadTooLarge(
-            f"This space's storage quota ({self.config.max_bytes_per_space} bytes) is used up.",
-            code="SPACE_STORAGE_QUOTA",
-            details=[{"limit": self.config.max_bytes_per_space}],
-        )
+        if size > 0 and space["bytes_used"] > self.config.max_bytes_per_space:
+            raise PayloadTooLarge(
+                f"This space's storage quota ({self.config.max_bytes_per_space} bytes) is used up.",
+                code="SPACE_STORAGE_QUOTA",
+                details=[{"limit": self.config.max_bytes_per_space}],
+            )
 
     @staticmethod
     async def release_quota(

@@ -249,7 +249,7 @@ class NoteWriter:
 
         async def work(session: AsyncClientSession, pending: Pending) -> Note:
             raw = await Note.get_pymongo_collection().find_one_and_update(
-                {"_id": note.id, "deleted_at": {"$ne": None}},
+                {"_id": note.id, "deleted_at": note.deleted_at},
                 {"$set": {"deleted_at": None, "deleted_by": None, "updated_at": self.store.now()}},
                 return_document=ReturnDocument.AFTER,
                 session=session,
