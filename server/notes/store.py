@@ -11,13 +11,14 @@ from typing import Any, TypeVar
 from bson import ObjectId
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import PyMongoError
 
 from auth.scopes import require_scope
 from realtime.bus import EventBus
 from server.core.actor import Actor
 from server.core.clock import utcnow
-from server.core.db import Tx, run_in_transaction
-from server.core.errors import Conflict, NotFound, Unprocessable
+from server.core.db import Tx, _is_transient, run_in_transaction
+from server.core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from server.notes.documents import Note
 from server.notes.rules import NotesConfig, PayloadTooLarge
 from server.spaces.documents import Space
@@ -86,9 +87,21 @@ class NoteStore:
                 tx.publish(channel, type_, data)
             return result
 
-        return await run_in_transaction(
-            self.mongo, attempt, publisher=self.bus, attempts=TX_ATTEMPTS
-        )
+        try:
+            return await run_in_transaction(
+                self.mongo, attempt, publisher=self.bus, attempts=TX_ATTEMPTS
+            )
+        except PyMongoError as exc:
+            if not _is_transient(exc):
+                raise
+            # Still conflicting (or the database unreachable) after every retry: a
+            # retryable 503, never a 500; the transaction left nothing behind.
+            raise ServiceUnavailable(
+                "Too many concurrent changes in this space right now; try again shortly.",
+                code="NOTES_BUSY",
+                details=[{"retryAfter": 1}],
+                headers={"Retry-After": "1"},
+            ) from exc
 
     # ------------------------------------------------------------------ loading
 
