@@ -95,6 +95,16 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+        try:
+            return await self._request(method, path, body, expect)
+        except (ConnectionError, IndexError, asyncio.IncompleteReadError):
+            # uvicorn closes a connection idle past its keep-alive (5 s), e.g. a task that
+            # waited for the others between phases: reconnect once.
+            self.close()
+            self.writer = None
+            return await self._request(method, path, body, expect)
+
+    async def _request(self, method: str, path: str, body: Any, expect: int) -> Any:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
