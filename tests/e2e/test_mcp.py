@@ -255,3 +255,26 @@ async def test_resources_and_prompts(api, http):
     assert "Tomatoes" in one.contents[0].text  # type: ignore[union-attr]
     assert {"summarize_space", "weekly_review", "send_tokens"} <= prompts
     assert "5 tokens to bob" in prompt.messages[0].content.text  # type: ignore[union-attr]
+
+
+async def test_handshake_era_clients_are_served_statelessly(api, http, module_apis):
+    """Clients on 2025-11-25 (`initialize`) work too; with no back channel on a stateless
+    server, an approval is parked even if the client could elicit."""
+    alice = await funded(http, module_apis.env(**SETTINGS), 20)
+    bob = await register(http)
+
+    async def never(_ctx: Any, _params: Any) -> types.ElicitResult:
+        raise AssertionError("no elicitation on a stateless handshake-era request")
+
+    async with mcp_client(
+        api.base, alice["accessToken"], mode="legacy", elicitation_callback=never
+    ) as client:
+        assert client.protocol_version == "2025-11-25"
+        assert "wallet_transfer" in {t.name for t in (await client.list_tools()).tools}
+        assert structured(await client.call_tool("wallet_balance", {}))["balance"] == 20
+        parked = structured(
+            await client.call_tool(
+                "wallet_transfer", {"to_username": bob["user"]["username"], "amount": 5}
+            )
+        )
+    assert parked["status"] == "awaiting_approval"
