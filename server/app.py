@@ -12,12 +12,15 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusController
 from litestar_saq import CronJob, QueueConfig, SAQConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from agents.config import AgentLimits, AgentsConfig
+from agents.mcp.config import McpConfig
+from agents.mcp.routes import MCP_ROUTE_HANDLERS, MCP_STATE_KEY
+from agents.mcp.server import McpServer
+from agents.tools import REGISTRY
 from agents.voice.config import VoiceConfig
 from agents.voice.manager import VoiceManager
 from agents.voice.routes import VOICE_STATE_KEY, VoiceController
@@ -42,6 +45,8 @@ from auth.security import (
 )
 from realtime.asyncapi import build_asyncapi
 from realtime.bus import EventBus
+from realtime.collab.documents import COLLAB_DOCUMENT_MODELS
+from realtime.collab.endpoint import COLLAB_STATE_KEY, collab_socket
 from realtime.config import RealtimeConfig
 from realtime.gateway import HUB_STATE_KEY, realtime_socket
 from realtime.hub import RealtimeHub
@@ -49,8 +54,10 @@ from realtime.routes import ASYNCAPI_STATE_KEY, RealtimeController, asyncapi_doc
 from realtime.sse import event_stream
 from server import jobs
 from server.cli import ServerCLIPlugin
+from server.collab_wiring import attach_live_edits, open_rooms
 from server.core.db import init_db, make_client
 from server.core.errors import EXCEPTION_HANDLERS
+from server.event_catalog import event_types as catalog_event_types
 from server.groups.wiring import (
     GROUP_DOCUMENT_MODELS,
     GROUP_ROUTE_HANDLERS,
@@ -61,6 +68,7 @@ from server.logging_setup import configure_logging
 from server.metrics import RequestMetricsMiddleware
 from server.middleware import RequestIdMiddleware
 from server.notes.wiring import NOTE_DOCUMENT_MODELS, NOTE_ROUTE_HANDLERS, attach_notes
+from server.openapi import contract_render_plugins
 from server.search.wiring import (
     SEARCH_DOCUMENT_MODELS,
     SEARCH_ROUTE_HANDLERS,
@@ -87,8 +95,10 @@ SECURITY_CONTROLLERS: list[Any] = security_controllers()
 DOCUMENT_MODELS += GROUP_DOCUMENT_MODELS
 DOCUMENT_MODELS += AGENT_DOCUMENT_MODELS
 DOCUMENT_MODELS += NOTE_DOCUMENT_MODELS
+DOCUMENT_MODELS += COLLAB_DOCUMENT_MODELS
 DOCUMENT_MODELS += SEARCH_DOCUMENT_MODELS
 SERVICES_STATE_KEY = "services"
+EXPOSED_HEADERS = ("X-Request-ID", "Idempotent-Replayed", "Retry-After", "ETag", "Location")
 
 
 def auth_config(settings: Settings) -> AuthConfig:
@@ -97,6 +107,7 @@ def auth_config(settings: Settings) -> AuthConfig:
         access_token_ttl=settings.access_token_ttl_seconds,
         refresh_token_ttl=settings.refresh_token_ttl_seconds,
         session_idle_timeout=settings.session_idle_timeout_seconds,
+        refresh_grace=settings.refresh_grace_seconds,
         password_min_length=settings.password_min_length,
         login_max_failures=settings.login_max_failures,
         login_failure_window=settings.login_failure_window_seconds,
@@ -104,6 +115,8 @@ def auth_config(settings: Settings) -> AuthConfig:
         auth_per_account_per_minute=settings.rate_limit_auth_per_account_per_minute,
         register_per_ip_per_hour=settings.rate_limit_register_per_ip_per_hour,
         trusted_proxies=tuple(settings.trusted_proxies),
+        hot_cache_seconds=settings.auth_hot_cache_seconds,
+        rate_limit_batch=settings.rate_limit_batch,
         argon2_time_cost=settings.argon2_time_cost,
         argon2_memory_kib=settings.argon2_memory_kib,
         argon2_parallelism=settings.argon2_parallelism,
@@ -178,6 +191,16 @@ def agents_config(settings: Settings) -> AgentsConfig:
     )
 
 
+def mcp_config(settings: Settings) -> McpConfig:
+    base = settings.public_base_url.rstrip("/")
+    return McpConfig(
+        enabled=settings.mcp_enabled,
+        resource_url=settings.mcp_resource_url or f"{base}/mcp",
+        authorization_server=base,
+        elicitation_timeout_seconds=settings.mcp_elicitation_timeout_seconds,
+    )
+
+
 async def open_services(settings: Settings) -> Services:
     """Connect to MongoDB and Redis and build every manager."""
     mongo = make_client(settings.mongodb_url)
@@ -195,7 +218,12 @@ async def open_services(settings: Settings) -> Services:
         )
     )
     redis.auto_close_connection_pool = True
-    bus = EventBus(redis, stream_maxlen=settings.event_stream_maxlen)
+    bus = EventBus(
+        redis,
+        stream_maxlen=settings.event_stream_maxlen,
+        catalog=event_types(),
+        strict=settings.events_strict,
+    )
     auth = AuthManager(mongo=mongo, redis=redis, bus=bus, config=auth_config(settings))
     attach_security(auth, redis, security_config(settings), email_sender(settings))
     ledger = Ledger(mongo=mongo, bus=bus)
@@ -213,6 +241,7 @@ async def open_services(settings: Settings) -> Services:
     )
     attach_groups(services, settings)
     attach_notes(services, settings)
+    attach_live_edits(services)
     attach_search(services, settings)
     await attach_agents(services, agents_config(settings), settings.mongodb_db)
     register_channel_authorizers(services)
@@ -245,34 +274,16 @@ def realtime_config(settings: Settings) -> RealtimeConfig:
         frames_burst=settings.ws_frames_burst,
         send_timeout=settings.ws_send_timeout_seconds,
         sse_keepalive=settings.sse_keepalive_seconds,
+        sse_ticket_reuse=settings.sse_ticket_reuse_seconds,
+        sse_max_stream=settings.sse_max_stream_seconds,
         presence_ttl=settings.presence_ttl_seconds,
         redis_timeout=settings.realtime_redis_timeout_seconds,
     )
 
 
 def event_types() -> dict[str, type]:
-    """Every event type with its payload Struct, for the AsyncAPI document."""
-    from agents.voice.schemas import EVENT_TYPES as VOICE_EVENTS
-    from auth.schemas import SessionRevokedEvent
-    from server.families.events import EVENT_TYPES as FAMILY_EVENTS
-    from server.notes.events import EVENT_TYPES as NOTE_EVENTS
-    from server.notes.uploads.schemas import EVENT_TYPES as DOCUMENT_EVENTS
-    from server.notes.vault.schemas import EVENT_TYPES as IMPORT_EVENTS
-    from server.notifications.events import EVENT_TYPES as NOTIFICATION_EVENTS
-    from server.wallet.events import EVENT_TYPES as WALLET_EVENTS
-    from server.workspaces.events import EVENT_TYPES as WORKSPACE_EVENTS
-
-    return {
-        "session.revoked": SessionRevokedEvent,
-        **WALLET_EVENTS,
-        **FAMILY_EVENTS,
-        **WORKSPACE_EVENTS,
-        **NOTIFICATION_EVENTS,
-        **VOICE_EVENTS,
-        **NOTE_EVENTS,
-        **DOCUMENT_EVENTS,
-        **IMPORT_EVENTS,
-    }
+    """Every event type with its payload Struct (`server/event_catalog.py`)."""
+    return catalog_event_types()
 
 
 def _health_checks(services: Services) -> dict[str, Any]:
@@ -362,6 +373,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
         await hub.start()
         app.state[HUB_STATE_KEY] = hub
+        mcp: McpServer | None = None
+        if settings.mcp_enabled:
+            mcp = McpServer(
+                services=services,
+                auth=services.auth,
+                registry=REGISTRY,
+                config=mcp_config(settings),
+                secret=settings.secret_key,
+            )
+            app.state[MCP_STATE_KEY] = mcp
+        rooms = open_rooms(services, hub, settings)
+        app.state[COLLAB_STATE_KEY] = rooms
         if settings.gc_freeze_after_startup and settings.environment != "test":
             # Startup objects leave the cyclic GC's generations, so the full collections
             # that streaming's garbage triggers stay short (scripts/bench_chat.py).
@@ -369,8 +392,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             gc.freeze()
         log.info("api started", extra={"environment": settings.environment})
         try:
-            yield
+            if mcp is None:
+                yield
+            else:
+                async with mcp.running():
+                    yield
         finally:
+            await rooms.stop()
             await hub.stop()
             await services.close()
 
@@ -387,21 +415,28 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *NOTE_ROUTE_HANDLERS,
             *SEARCH_ROUTE_HANDLERS,
             *AGENT_ROUTE_HANDLERS,
+            *MCP_ROUTE_HANDLERS,
             VoiceController,
             RealtimeController,
             realtime_socket,
+            collab_socket,
             event_stream,
             asyncapi_document,
         ],
         dependencies=dict(AUTH_DEPENDENCIES),
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[RequestMetricsMiddleware],
-        cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True),
+        cors_config=CORSConfig(
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            # Browsers hide every other response header from JavaScript.
+            expose_headers=list(EXPOSED_HEADERS),
+        ),
         openapi_config=OpenAPIConfig(
             title=settings.app_name,
             version="1.0.0",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+            render_plugins=contract_render_plugins(),
         ),
         plugins=[*jobs.queue_plugins(_saq_config(settings)), ServerCLIPlugin()],
         lifespan=[lifespan],

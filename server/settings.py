@@ -48,17 +48,21 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     event_stream_maxlen: int = Field(default=1000, ge=10)
+    events_strict: bool = True
     session_cleanup_cron: str = "*/15 * * * *"
 
     # Real-time delivery (issue 5): see docs/realtime.md.
     realtime_ticket_ttl_seconds: int = Field(default=30, ge=1, le=300)
     ws_queue_max_frames: int = Field(default=512, ge=8)
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    ws_per_message_deflate: bool = False
     ws_max_subscriptions: int = Field(default=100, ge=1)
     ws_frames_per_second: float = Field(default=50.0, gt=0)
     ws_frames_burst: int = Field(default=100, ge=1)
     ws_send_timeout_seconds: float = Field(default=10.0, gt=0)
     sse_keepalive_seconds: float = Field(default=15.0, gt=0)
+    sse_ticket_reuse_seconds: int = Field(default=60, ge=0, le=3600)
+    sse_max_stream_seconds: float = Field(default=0.0, ge=0)
     presence_ttl_seconds: int = Field(default=30, ge=3)
     realtime_redis_timeout_seconds: float = Field(default=5.0, gt=0)
 
@@ -83,6 +87,10 @@ class Settings(BaseSettings):
     agent_max_tool_steps: int = Field(default=6, ge=1, le=50)
     agent_tool_result_max_chars: int = Field(default=4000, ge=200)
     agent_context_messages: int = Field(default=40, ge=2)
+    # MCP server and AI SDK stream (issue 17): see docs/mcp.md.
+    mcp_enabled: bool = True
+    mcp_resource_url: str = ""  # the public URL of /mcp; empty = PUBLIC_BASE_URL + "/mcp"
+    mcp_elicitation_timeout_seconds: float = Field(default=120.0, gt=0)
     gc_freeze_after_startup: bool = True
     livekit_url: str = ""
     livekit_api_key: str = ""
@@ -119,6 +127,10 @@ class Settings(BaseSettings):
 
     # Security depth (issue 6): see docs/auth.md.
     rate_limit_auth_per_account_per_minute: int = 60
+    refresh_grace_seconds: int = Field(default=10, ge=0, le=60)
+    # Hot paths (issue 18): see docs/benchmarks.md and docs/auth.md.
+    auth_hot_cache_seconds: float = Field(default=2.0, ge=0, le=60)
+    rate_limit_batch: int = Field(default=8, ge=1, le=100)
     session_idle_timeout_seconds: int = Field(default=7 * 24 * 3600, ge=300)
     totp_encryption_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     totp_issuer: str = ""
@@ -151,7 +163,8 @@ class Settings(BaseSettings):
     workspace_max_per_user: int = Field(default=20, ge=1)
     invitation_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     invitation_decline_cooldown_seconds: int = Field(default=24 * 3600, ge=0)
-    token_request_auto_approve_max: int = Field(default=100, ge=0)
+    token_request_auto_approve_budget: int = Field(default=100, ge=0)
+    token_request_max_open: int = Field(default=10, ge=1)
     token_request_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     emergency_unfreeze_window_seconds: int = Field(default=48 * 3600, ge=60)
     family_recovery_window_seconds: int = Field(default=72 * 3600, ge=60)
@@ -168,6 +181,13 @@ class Settings(BaseSettings):
     notes_import_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
     notes_import_max_files: int = Field(default=10_000, ge=1)
     notes_import_max_expanded_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
+
+    # Live co-editing of notes (docs/collab.md)
+    collab_max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    collab_queue_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    collab_compact_after: int = Field(default=5000, ge=1)
+    collab_materialise_idle_seconds: float = Field(default=2.0, gt=0)
+    collab_awareness_timeout_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("cors_origins", "ws_allowed_origins", "trusted_proxies", mode="before")
     @classmethod
