@@ -73,6 +73,7 @@ from server.search.wiring import (
     SEARCH_DOCUMENT_MODELS,
     SEARCH_ROUTE_HANDLERS,
     attach_search,
+    embeddings_health_check,
 )
 from server.security_headers import SecurityHeadersMiddleware
 from server.services import Services
@@ -296,6 +297,8 @@ def _health_checks(services: Services) -> dict[str, Any]:
     checks: dict[str, Any] = {"mongodb": (mongo_ping, True), "redis": (redis_ping, True)}
     if services.chat is not None:
         checks["llm"] = llm_health_check(services)  # non-critical: degraded, not down
+    if services.search is not None:
+        checks["embeddings"] = embeddings_health_check(services.search)  # degraded, not down
     return checks
 
 

@@ -57,3 +57,6 @@ async def test_ollama_down_leaves_notes_searchable_lexically(app_factory):
         body = page.json()
         assert page.status_code == 200 and body["degraded"] and body["mode"] == "lexical"
         assert [h["noteId"] for h in body["hits"]] == [other["id"]]
+        ready = await client.get("/health/ready")
+        assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+        assert ready.json()["components"]["embeddings"]["status"] == "degraded"
