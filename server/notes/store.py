@@ -10,15 +10,16 @@ from functools import partial
 from typing import Any, TypeVar
 
 from bson import ObjectId
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import PyMongoError
 
 from auth.scopes import require_scope
 from realtime.bus import EventBus
 from server.core.actor import Actor
 from server.core.clock import utcnow
-from server.core.db import Tx, run_in_transaction
-from server.core.errors import Conflict, NotFound, Unprocessable
+from server.core.db import Tx, _is_transient, run_in_transaction
+from server.core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from server.notes.documents import Note
 from server.notes.rules import NotesConfig, PayloadTooLarge
 from server.spaces.documents import Space
@@ -105,9 +106,21 @@ class NoteStore:
                 tx.after_commit(partial(hook, changed))
             return result
 
-        return await run_in_transaction(
-            self.mongo, attempt, publisher=self.bus, attempts=TX_ATTEMPTS
-        )
+        try:
+            return await run_in_transaction(
+                self.mongo, attempt, publisher=self.bus, attempts=TX_ATTEMPTS
+            )
+        except PyMongoError as exc:
+            if not _is_transient(exc):
+                raise
+            # Still conflicting (or the database unreachable) after every retry: a
+            # retryable 503, never a 500; the transaction left nothing behind.
+            raise ServiceUnavailable(
+                "Too many concurrent changes in this space right now; try again shortly.",
+                code="NOTES_BUSY",
+                details=[{"retryAfter": 1}],
+                headers={"Retry-After": "1"},
+            ) from exc
 
     # ------------------------------------------------------------------ loading
 
@@ -123,7 +136,7 @@ class NoteStore:
         note = await self.raw_note(note_id)
         if note is None:
             raise note_not_found()
-        space = await self.spaces.find(note.space_id)
+        space = await self.spaces.identity(note.space_id)
         access = await self.spaces.access_to(actor, space) if space is not None else None
         if access is None:
             raise note_not_found()
@@ -141,33 +154,30 @@ class NoteStore:
     async def take_quota(
         self, space_id: ObjectId, notes: int, size: int, session: AsyncClientSession
     ) -> None:
-        """Add to the space's counters only if the result stays within the quotas."""
-        query: dict[str, Any] = {"_id": space_id}
-        if notes > 0:
-            query["note_count"] = {"$lte": self.config.max_notes_per_space - notes}
-        if size > 0:
-            query["bytes_used"] = {"$lte": self.config.max_bytes_per_space - size}
-        done = await Space.get_pymongo_collection().update_one(
-            query, {"$inc": {"note_count": notes, "bytes_used": size}}, session=session
+        """Add to the space's counters and refuse (aborting the transaction) if that passes
+        a quota. By `_id` alone: SecantusDB would scan for a filter with the limits in it;
+        concurrent writers still serialise on the space document (a write conflict)."""
+        space = await Space.get_pymongo_collection().find_one_and_update(
+            {"_id": space_id},
+            {"$inc": {"note_count": notes, "bytes_used": size}},
+            projection={"note_count": 1, "bytes_used": 1},
+            return_document=ReturnDocument.AFTER,
+            session=session,
         )
-        if done.matched_count == 1:
-            return
-        space = await Space.get_pymongo_collection().find_one({"_id": space_id}, session=session)
-        if (
-            space is not None
-            and notes > 0
-            and (space["note_count"] + notes > self.config.max_notes_per_space)
-        ):
+        if space is None:
+            raise NotFound("No such space.", code="SPACE_NOT_FOUND")
+        if notes > 0 and space["note_count"] > self.config.max_notes_per_space:
             raise Unprocessable(
                 f"This space is full: at most {self.config.max_notes_per_space} notes.",
                 code="SPACE_NOTE_QUOTA",
                 details=[{"limit": self.config.max_notes_per_space}],
             )
-        raise PayloadTooLarge(
-            f"This space's storage quota ({self.config.max_bytes_per_space} bytes) is used up.",
-            code="SPACE_STORAGE_QUOTA",
-            details=[{"limit": self.config.max_bytes_per_space}],
-        )
+        if size > 0 and space["bytes_used"] > self.config.max_bytes_per_space:
+            raise PayloadTooLarge(
+                f"This space's storage quota ({self.config.max_bytes_per_space} bytes) is used up.",
+                code="SPACE_STORAGE_QUOTA",
+                details=[{"limit": self.config.max_bytes_per_space}],
+            )
 
     @staticmethod
     async def release_quota(
