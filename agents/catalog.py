@@ -49,6 +49,7 @@ def _group_tools(kind: str) -> tuple[str, ...]:
 
 
 NOTE_TOOLS = (
+    "notes_search",
     "notes_list",
     "notes_get",
     "notes_create",
