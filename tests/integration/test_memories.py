@@ -51,3 +51,19 @@ async def test_memories_keep_their_history_and_only_the_user_deletes(client):
     assert [m["text"] for m in (await client.get(MEMORIES, headers=me["headers"])).json()] == [
         "Likes hiking"
     ]
+
+
+async def test_the_agent_saves_a_memory_the_user_then_sees(client):
+    from agents.scripted import ScriptedLLMFactory, call, reply
+    from tests.agents_support import new_session, of, say, use_script
+
+    me = await person(client)
+    use_script(
+        client,
+        ScriptedLLMFactory([call("memory_save", {"text": "Allergic to nuts"}), reply("Noted.")]),
+    )
+    sid = await new_session(client, me, agent="personal")
+    ends = of(await say(client, me, sid, "remember that I am allergic to nuts"), "tool.end")
+    assert ends[0]["status"] == "ok", ends
+    listed = (await client.get(MEMORIES, headers=me["headers"])).json()
+    assert [(m["text"], m["via"]) for m in listed] == [("Allergic to nuts", "agent")]
