@@ -65,10 +65,19 @@ from server.groups.wiring import (
 )
 from server.health import HEALTH_CHECKS_STATE_KEY, HealthController
 from server.logging_setup import configure_logging
+from server.memory.documents import Memory
+from server.memory.manager import MemoryManager
+from server.memory.routes import MemoryController
 from server.metrics import RequestMetricsMiddleware
 from server.middleware import RequestIdMiddleware
 from server.notes.wiring import NOTE_DOCUMENT_MODELS, NOTE_ROUTE_HANDLERS, attach_notes
 from server.openapi import contract_render_plugins
+from server.search.wiring import (
+    SEARCH_DOCUMENT_MODELS,
+    SEARCH_ROUTE_HANDLERS,
+    attach_search,
+    embeddings_health_check,
+)
 from server.security_headers import SecurityHeadersMiddleware
 from server.services import Services
 from server.settings import Settings
@@ -91,6 +100,8 @@ DOCUMENT_MODELS += GROUP_DOCUMENT_MODELS
 DOCUMENT_MODELS += AGENT_DOCUMENT_MODELS
 DOCUMENT_MODELS += NOTE_DOCUMENT_MODELS
 DOCUMENT_MODELS += COLLAB_DOCUMENT_MODELS
+DOCUMENT_MODELS += SEARCH_DOCUMENT_MODELS
+DOCUMENT_MODELS += [Memory]
 SERVICES_STATE_KEY = "services"
 EXPOSED_HEADERS = ("X-Request-ID", "Idempotent-Replayed", "Retry-After", "ETag", "Location")
 
@@ -101,6 +112,7 @@ def auth_config(settings: Settings) -> AuthConfig:
         access_token_ttl=settings.access_token_ttl_seconds,
         refresh_token_ttl=settings.refresh_token_ttl_seconds,
         session_idle_timeout=settings.session_idle_timeout_seconds,
+        refresh_grace=settings.refresh_grace_seconds,
         password_min_length=settings.password_min_length,
         login_max_failures=settings.login_max_failures,
         login_failure_window=settings.login_failure_window_seconds,
@@ -108,6 +120,8 @@ def auth_config(settings: Settings) -> AuthConfig:
         auth_per_account_per_minute=settings.rate_limit_auth_per_account_per_minute,
         register_per_ip_per_hour=settings.rate_limit_register_per_ip_per_hour,
         trusted_proxies=tuple(settings.trusted_proxies),
+        hot_cache_seconds=settings.auth_hot_cache_seconds,
+        rate_limit_batch=settings.rate_limit_batch,
         argon2_time_cost=settings.argon2_time_cost,
         argon2_memory_kib=settings.argon2_memory_kib,
         argon2_parallelism=settings.argon2_parallelism,
@@ -233,6 +247,8 @@ async def open_services(settings: Settings) -> Services:
     attach_groups(services, settings)
     attach_notes(services, settings)
     attach_live_edits(services)
+    attach_search(services, settings)
+    services.memories = MemoryManager(mongo=mongo, bus=bus)
     await attach_agents(services, agents_config(settings), settings.mongodb_db)
     register_channel_authorizers(services)
     return services
@@ -286,6 +302,8 @@ def _health_checks(services: Services) -> dict[str, Any]:
     checks: dict[str, Any] = {"mongodb": (mongo_ping, True), "redis": (redis_ping, True)}
     if services.chat is not None:
         checks["llm"] = llm_health_check(services)  # non-critical: degraded, not down
+    if services.search is not None:
+        checks["embeddings"] = embeddings_health_check(services.search)  # degraded, not down
     return checks
 
 
@@ -330,6 +348,7 @@ def _saq_config(settings: Settings) -> SAQConfig:
                     *(_job(function) for function, _, _ in crons),
                     _task(jobs.extract_document),
                     _task(jobs.import_vault),
+                    _task(jobs.index_note),
                 ],
                 scheduled_tasks=[
                     CronJob(function=_job(function), cron=cron, unique=True, timeout=timeout)
@@ -402,6 +421,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ShopController,
             *GROUP_ROUTE_HANDLERS,
             *NOTE_ROUTE_HANDLERS,
+            *SEARCH_ROUTE_HANDLERS,
+            MemoryController,
             *AGENT_ROUTE_HANDLERS,
             *MCP_ROUTE_HANDLERS,
             VoiceController,

@@ -42,7 +42,8 @@ def group_config(settings: Any) -> GroupConfig:
     return GroupConfig(
         invitation_ttl_seconds=settings.invitation_ttl_seconds,
         decline_cooldown_seconds=settings.invitation_decline_cooldown_seconds,
-        auto_approve_threshold=settings.token_request_auto_approve_max,
+        auto_approve_budget=settings.token_request_auto_approve_budget,
+        max_open_requests=settings.token_request_max_open,
         request_ttl_seconds=settings.token_request_ttl_seconds,
         emergency_unfreeze_window_seconds=settings.emergency_unfreeze_window_seconds,
         recovery_window_seconds=settings.family_recovery_window_seconds,
