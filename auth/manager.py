@@ -42,7 +42,14 @@ from realtime.bus import EventBus
 from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.db import Tx, run_in_transaction
-from server.core.errors import BadRequest, Conflict, ServiceUnavailable, Unauthorized, Unprocessable
+from server.core.errors import (
+    BadRequest,
+    Conflict,
+    ServiceUnavailable,
+    Unauthorized,
+    Unprocessable,
+    valid_email,
+)
 from server.core.wire import validate
 
 if TYPE_CHECKING:
@@ -191,7 +198,7 @@ class AuthManager(SessionsMixin):
     ) -> User:
         """Validate, hash and insert a user (with every user-created hook) in one transaction."""
         username = username.strip().lower()
-        email = email.strip().lower()
+        email = valid_email(email)
         self._check_username(username)
         check_password_policy(
             password, min_length=self.config.password_min_length, username=username
