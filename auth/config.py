@@ -21,6 +21,8 @@ class AuthConfig:
     register_per_ip_per_hour: int = 20
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
     jwt_issuer: str = "second-brain"
+    hot_cache_seconds: float = 2.0
+    rate_limit_batch: int = 8
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4

@@ -18,8 +18,9 @@ from redis.asyncio import Redis
 from auth.audit.manager import AuditLog
 from auth.config import AuthConfig
 from auth.documents import AuthSession, User
+from auth.liveness import HotSessions
 from auth.passwords import Passwords, check_password_policy
-from auth.ratelimit import LoginThrottle, RateLimiter
+from auth.ratelimit import BatchedCounts, LoginThrottle, RateLimiter
 from auth.schemas import (
     AuthResponse,
     LoginRequest,
@@ -133,6 +134,8 @@ class AuthManager(SessionsMixin):
         )
         self._limits = RateLimiter(redis)
         self.limits = self._limits
+        self.limit_counts = BatchedCounts(config.rate_limit_batch)
+        self.hot_sessions = HotSessions(config.hot_cache_seconds)
         self._throttle = LoginThrottle(
             redis,
             max_failures=config.login_max_failures,

@@ -21,6 +21,7 @@ from redis.asyncio.client import Pipeline
 from auth.audit.manager import AuditLog
 from auth.config import AuthConfig
 from auth.documents import AuthSession, User
+from auth.liveness import HOT_LIVE, HotSessions
 from auth.ratelimit import RateLimiter
 from auth.schemas import (
     AuthResponse,
@@ -98,6 +99,7 @@ class SessionsMixin:
     _redis: Redis
     _bus: EventBus
     _limits: RateLimiter
+    hot_sessions: HotSessions
 
     def _auth_response(self, user: User, session: AuthSession, secret: str) -> AuthResponse:
         access = issue_access_token(
@@ -267,15 +269,23 @@ class SessionsMixin:
         pipe.mget(f"auth:sess:{session_id}", f"auth:revoked:{session_id}")
 
     async def session_is_live(self, session_id: str) -> bool:
-        """Redis answers for recent sessions; the database is asked when Redis does not know."""
+        """The hot cache answers within AUTH_HOT_CACHE_SECONDS; then Redis for recent
+        sessions; the database when Redis does not know."""
+        hot = self.hot_sessions.get(session_id)
+        if hot is not None:
+            return hot
         answer = await self._redis.mget(f"auth:sess:{session_id}", f"auth:revoked:{session_id}")
         return await self._liveness_from(session_id, answer)
 
     async def _liveness_from(self, session_id: str, answer: Sequence[Any]) -> bool:
+        if answer is HOT_LIVE:
+            return True  # the hot cache's own answer: it must not extend itself
         live, revoked = answer
         if revoked is not None:
+            self.hot_sessions.forget([session_id])
             return False
         if live is not None:
+            self.hot_sessions.mark_live(session_id)
             return True
         if not ObjectId.is_valid(session_id):
             return False
@@ -283,6 +293,7 @@ class SessionsMixin:
         if session is None or not session.is_active:
             return False
         await self._mark_session_live(session_id)
+        self.hot_sessions.mark_live(session_id)
         return True
 
     async def _mark_session_live(self, session_id: str) -> None:
@@ -295,6 +306,7 @@ class SessionsMixin:
             return []
         now = utcnow()
         ids = [str(sid) for sid in session_ids]
+        self.hot_sessions.forget(ids)  # this process refuses them at once
         # Redis first: the access tokens stop working before the revocation commits, never
         # after (a failed commit leaves them refused until they expire: fail closed).
         async with self._redis.pipeline(transaction=False) as pipe:

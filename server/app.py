@@ -69,6 +69,11 @@ from server.metrics import RequestMetricsMiddleware
 from server.middleware import RequestIdMiddleware
 from server.notes.wiring import NOTE_DOCUMENT_MODELS, NOTE_ROUTE_HANDLERS, attach_notes
 from server.openapi import contract_render_plugins
+from server.search.wiring import (
+    SEARCH_DOCUMENT_MODELS,
+    SEARCH_ROUTE_HANDLERS,
+    attach_search,
+)
 from server.security_headers import SecurityHeadersMiddleware
 from server.services import Services
 from server.settings import Settings
@@ -91,7 +96,9 @@ DOCUMENT_MODELS += GROUP_DOCUMENT_MODELS
 DOCUMENT_MODELS += AGENT_DOCUMENT_MODELS
 DOCUMENT_MODELS += NOTE_DOCUMENT_MODELS
 DOCUMENT_MODELS += COLLAB_DOCUMENT_MODELS
+DOCUMENT_MODELS += SEARCH_DOCUMENT_MODELS
 SERVICES_STATE_KEY = "services"
+EXPOSED_HEADERS = ("X-Request-ID", "Idempotent-Replayed", "Retry-After", "ETag", "Location")
 
 
 def auth_config(settings: Settings) -> AuthConfig:
@@ -108,6 +115,8 @@ def auth_config(settings: Settings) -> AuthConfig:
         auth_per_account_per_minute=settings.rate_limit_auth_per_account_per_minute,
         register_per_ip_per_hour=settings.rate_limit_register_per_ip_per_hour,
         trusted_proxies=tuple(settings.trusted_proxies),
+        hot_cache_seconds=settings.auth_hot_cache_seconds,
+        rate_limit_batch=settings.rate_limit_batch,
         argon2_time_cost=settings.argon2_time_cost,
         argon2_memory_kib=settings.argon2_memory_kib,
         argon2_parallelism=settings.argon2_parallelism,
@@ -233,6 +242,7 @@ async def open_services(settings: Settings) -> Services:
     attach_groups(services, settings)
     attach_notes(services, settings)
     attach_live_edits(services)
+    attach_search(services, settings)
     await attach_agents(services, agents_config(settings), settings.mongodb_db)
     register_channel_authorizers(services)
     return services
@@ -330,6 +340,7 @@ def _saq_config(settings: Settings) -> SAQConfig:
                     *(_job(function) for function, _, _ in crons),
                     _task(jobs.extract_document),
                     _task(jobs.import_vault),
+                    _task(jobs.index_note),
                 ],
                 scheduled_tasks=[
                     CronJob(function=_job(function), cron=cron, unique=True, timeout=timeout)
@@ -402,6 +413,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ShopController,
             *GROUP_ROUTE_HANDLERS,
             *NOTE_ROUTE_HANDLERS,
+            *SEARCH_ROUTE_HANDLERS,
             *AGENT_ROUTE_HANDLERS,
             *MCP_ROUTE_HANDLERS,
             VoiceController,
@@ -414,7 +426,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies=dict(AUTH_DEPENDENCIES),
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[RequestMetricsMiddleware],
-        cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True),
+        cors_config=CORSConfig(
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            # Browsers hide every other response header from JavaScript.
+            expose_headers=list(EXPOSED_HEADERS),
+        ),
         openapi_config=OpenAPIConfig(
             title=settings.app_name,
             version="1.0.0",

@@ -46,6 +46,10 @@ class Services:
     vault_import: Any = None
     vault_export: Any = None
 
+    # Search (issue 13): set by server.search.wiring.attach_search.
+    search: Any = None
+    search_indexer: Any = None
+
     # Chat agents (issue 7): the ChatService, set by agents.wiring.attach_agents.
     chat: Any = None
 
