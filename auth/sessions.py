@@ -47,6 +47,7 @@ from server.core.actor import Actor
 from server.core.channels import user_channel
 from server.core.clock import utcnow
 from server.core.db import Tx, run_in_transaction
+from server.core.degraded import REDIS_ERRORS
 from server.core.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from server.core.wire import validate
 
@@ -274,7 +275,10 @@ class SessionsMixin:
         hot = self.hot_sessions.get(session_id)
         if hot is not None:
             return hot
-        answer = await self._redis.mget(f"auth:sess:{session_id}", f"auth:revoked:{session_id}")
+        try:
+            answer = await self._redis.mget(f"auth:sess:{session_id}", f"auth:revoked:{session_id}")
+        except REDIS_ERRORS:
+            answer = [None, None]  # Redis is down: the database decides (issue 15, F3)
         return await self._liveness_from(session_id, answer)
 
     async def _liveness_from(self, session_id: str, answer: Sequence[Any]) -> bool:
@@ -297,7 +301,11 @@ class SessionsMixin:
         return True
 
     async def _mark_session_live(self, session_id: str) -> None:
-        await self._redis.set(f"auth:sess:{session_id}", "1", ex=self.config.access_token_ttl)
+        """Remember a live session in Redis (a cache: without Redis the database answers)."""
+        try:
+            await self._redis.set(f"auth:sess:{session_id}", "1", ex=self.config.access_token_ttl)
+        except REDIS_ERRORS:
+            log.warning("redis unavailable: session liveness not cached")
 
     async def _revoke(
         self, session_ids: Sequence[ObjectId], user_id: ObjectId, *, reason: str
