@@ -116,6 +116,8 @@ def auth_config(settings: Settings) -> AuthConfig:
         password_min_length=settings.password_min_length,
         login_max_failures=settings.login_max_failures,
         login_failure_window=settings.login_failure_window_seconds,
+        login_account_budget=settings.login_account_budget,
+        login_account_budget_window=settings.login_account_budget_window_seconds,
         auth_per_ip_per_minute=settings.rate_limit_auth_per_ip_per_minute,
         auth_per_account_per_minute=settings.rate_limit_auth_per_account_per_minute,
         register_per_ip_per_hour=settings.rate_limit_register_per_ip_per_hour,
