@@ -7,6 +7,7 @@ A mixin of `AuthManager` (split out to keep one idea per file); it uses the mana
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -72,6 +73,8 @@ def user_view(user: User) -> UserView:
 
 
 PREFETCH_STATE_KEY = "auth_prefetch"
+ROLE_CACHE_SECONDS = 5.0
+_ROLE_CACHE: dict[str, tuple[float, frozenset[str]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,10 +255,11 @@ class SessionsMixin:
             live = await self.session_is_live(claims.session_id)
         if not live:
             raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
+        roles = await self._current_roles(claims.user_id) if claims.roles else frozenset()
         return Actor(
             user_id=ObjectId(claims.user_id),
             username=claims.username,
-            roles=frozenset(claims.roles),
+            roles=roles,
             auth_method=claims.auth_method,  # type: ignore[arg-type]
             channel="http",
             session_id=claims.session_id,
@@ -264,6 +268,29 @@ class SessionsMixin:
             mfa=claims.mfa,
             auth_time=claims.auth_time,
         )
+
+    async def _current_roles(self, user_id: str) -> frozenset[str]:
+        """The user's roles as stored, cached `ROLE_CACHE_SECONDS` (issue 15, F6): roles are
+        never taken from the token alone, so a forged or stale claim grants nothing and a
+        demotion bites within seconds, not at the access token's expiry. Tokens that claim
+        no role skip this (they can only hold less than the user has)."""
+        now = time.monotonic()
+        cached = _ROLE_CACHE.get(user_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        raw = (
+            await User.get_pymongo_collection().find_one(
+                {"_id": ObjectId(user_id)}, {"roles": 1, "is_active": 1}
+            )
+            if ObjectId.is_valid(user_id)
+            else None
+        )
+        active = raw is not None and raw.get("is_active", True)
+        roles = frozenset(raw.get("roles") or ()) if raw and active else frozenset()
+        if len(_ROLE_CACHE) > 10_000:
+            _ROLE_CACHE.clear()
+        _ROLE_CACHE[user_id] = (now + ROLE_CACHE_SECONDS, roles)
+        return roles
 
     def queue_session_liveness(self, pipe: Pipeline, session_id: str) -> None:
         """Queue the Redis half of `session_is_live` on a pipeline shared with other work."""
