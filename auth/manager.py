@@ -178,6 +178,8 @@ class AuthManager(SessionsMixin):
     ) -> None:
         """Wire the optional parts of auth/ (called once by the composition root)."""
         self.api_tokens = api_tokens or self.api_tokens
+        if self.api_tokens is not None:
+            self.api_tokens.on_revoked = self.credentials_revoked
         self.totp = totp or self.totp
         self.webauthn = webauthn or self.webauthn
         self.lockdown = lockdown or self.lockdown

@@ -296,9 +296,28 @@ class SessionsMixin:
         """Queue the Redis half of `session_is_live` on a pipeline shared with other work."""
         pipe.mget(f"auth:sess:{session_id}", f"auth:revoked:{session_id}")
 
+    async def credentials_revoked(self, user_id: ObjectId, credential_ids: list[str]) -> None:
+        """API tokens were revoked: their streams close (issue 15, F2), as a logged-out
+        session's do: `session.revoked` on `user:{id}` names them, and Redis remembers."""
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for cid in credential_ids:
+                    pipe.set(f"auth:revoked:{cid}", "revoked", ex=self.config.access_token_ttl + 60)
+                await pipe.execute()
+        except REDIS_ERRORS:
+            log.warning("redis unavailable: token revocation not cached")
+        await self._bus.publish(
+            user_channel(user_id),
+            "session.revoked",
+            SessionRevokedEvent(session_ids=credential_ids, reason="token_revoked"),
+        )
+
     async def session_is_live(self, session_id: str) -> bool:
         """The hot cache answers within AUTH_HOT_CACHE_SECONDS; then Redis for recent
-        sessions; the database when Redis does not know."""
+        sessions; the database when Redis does not know. `tok:<id>` is an API token
+        (a stream opened with one)."""
+        if session_id.startswith("tok:"):
+            return self.api_tokens is not None and await self.api_tokens.is_live(session_id[4:])
         hot = self.hot_sessions.get(session_id)
         if hot is not None:
             return hot
