@@ -70,6 +70,9 @@ from server.groups.wiring import (
 )
 from server.health import HEALTH_CHECKS_STATE_KEY, HealthController
 from server.logging_setup import configure_logging
+from server.memory.documents import Memory
+from server.memory.manager import MemoryManager
+from server.memory.routes import MemoryController
 from server.metrics import RequestMetricsMiddleware
 from server.middleware import RequestIdMiddleware
 from server.notes.wiring import NOTE_DOCUMENT_MODELS, NOTE_ROUTE_HANDLERS, attach_notes
@@ -78,6 +81,7 @@ from server.search.wiring import (
     SEARCH_DOCUMENT_MODELS,
     SEARCH_ROUTE_HANDLERS,
     attach_search,
+    embeddings_health_check,
 )
 from server.security_headers import SecurityHeadersMiddleware
 from server.services import Services
@@ -102,6 +106,7 @@ DOCUMENT_MODELS += AGENT_DOCUMENT_MODELS
 DOCUMENT_MODELS += NOTE_DOCUMENT_MODELS
 DOCUMENT_MODELS += COLLAB_DOCUMENT_MODELS
 DOCUMENT_MODELS += SEARCH_DOCUMENT_MODELS
+DOCUMENT_MODELS += [Memory]
 SERVICES_STATE_KEY = "services"
 EXPOSED_HEADERS = ("X-Request-ID", "Idempotent-Replayed", "Retry-After", "ETag", "Location")
 
@@ -255,6 +260,7 @@ async def open_services(settings: Settings) -> Services:
     attach_notes(services, settings)
     attach_live_edits(services)
     attach_search(services, settings)
+    services.memories = MemoryManager(mongo=mongo, bus=bus)
     await attach_agents(services, agents_config(settings), settings.mongodb_db)
     register_channel_authorizers(services)
     return services
@@ -308,6 +314,8 @@ def _health_checks(services: Services) -> dict[str, Any]:
     checks: dict[str, Any] = {"mongodb": (mongo_ping, True), "redis": (redis_ping, True)}
     if services.chat is not None:
         checks["llm"] = llm_health_check(services)  # non-critical: degraded, not down
+    if services.search is not None:
+        checks["embeddings"] = embeddings_health_check(services.search)  # degraded, not down
     return checks
 
 
@@ -426,6 +434,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *GROUP_ROUTE_HANDLERS,
             *NOTE_ROUTE_HANDLERS,
             *SEARCH_ROUTE_HANDLERS,
+            MemoryController,
             *AGENT_ROUTE_HANDLERS,
             *MCP_ROUTE_HANDLERS,
             VoiceController,

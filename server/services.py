@@ -49,6 +49,7 @@ class Services:
     # Search (issue 13): set by server.search.wiring.attach_search.
     search: Any = None
     search_indexer: Any = None
+    memories: Any = None
 
     # Chat agents (issue 7): the ChatService, set by agents.wiring.attach_agents.
     chat: Any = None

@@ -19,6 +19,16 @@ SEARCH_ROUTE_HANDLERS: list[Any] = [SearchController]
 QUEUE_NAME = "default"
 
 
+def embeddings_health_check(search: SearchManager) -> Any:
+    """Non-critical readiness: an unreachable embedder makes the api `degraded` (notes stay
+    searchable lexically), never down."""
+
+    async def embeddings_probe() -> None:
+        await search.embedder.embed_query("ping")
+
+    return (embeddings_probe, False)
+
+
 def search_config(settings: Any) -> SearchConfig:
     return SearchConfig(
         backend=settings.search_backend,
