@@ -44,7 +44,6 @@ RULES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/api/v1/spaces/{space_id:str}/imports"): ("write", ZIP_FILE),
     ("GET", "/api/v1/imports/{import_id:str}"): ("read", None),
     ("GET", "/api/v1/spaces/{space_id:str}/export"): ("read", None),
-    ("GET", "/api/v1/notes/{note_id:str}/related"): ("read", None),  # search, same rights
 }
 
 
