@@ -15,6 +15,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 from redis.asyncio import Redis
 
+from auth.account_throttle import AccountThrottle, device_hash
 from auth.audit.manager import AuditLog
 from auth.config import AuthConfig
 from auth.documents import AuthSession, User
@@ -43,7 +44,14 @@ from realtime.bus import EventBus
 from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.db import Tx, run_in_transaction
-from server.core.errors import BadRequest, Conflict, ServiceUnavailable, Unauthorized, Unprocessable
+from server.core.errors import (
+    BadRequest,
+    Conflict,
+    ServiceUnavailable,
+    Unauthorized,
+    Unprocessable,
+    valid_email,
+)
 from server.core.wire import validate
 
 if TYPE_CHECKING:
@@ -129,11 +137,16 @@ class AuthManager(SessionsMixin):
         self.limits = self._limits
         self.limit_counts = BatchedCounts(config.rate_limit_batch)
         self.hot_sessions = HotSessions(config.hot_cache_seconds)
-        self._throttle = LoginThrottle(
+        self._throttle = AccountThrottle(
             redis,
-            max_failures=config.login_max_failures,
-            window=config.login_failure_window,
-            max_delay=config.login_max_delay,
+            LoginThrottle(
+                redis,
+                max_failures=config.login_max_failures,
+                window=config.login_failure_window,
+                max_delay=config.login_max_delay,
+            ),
+            budget=config.login_account_budget,
+            budget_window=config.login_account_budget_window,
         )
 
     @property
@@ -165,6 +178,8 @@ class AuthManager(SessionsMixin):
     ) -> None:
         """Wire the optional parts of auth/ (called once by the composition root)."""
         self.api_tokens = api_tokens or self.api_tokens
+        if self.api_tokens is not None:
+            self.api_tokens.on_revoked = self.credentials_revoked
         self.totp = totp or self.totp
         self.webauthn = webauthn or self.webauthn
         self.lockdown = lockdown or self.lockdown
@@ -194,7 +209,7 @@ class AuthManager(SessionsMixin):
     ) -> User:
         """Validate, hash and insert a user (with every user-created hook) in one transaction."""
         username = username.strip().lower()
-        email = email.strip().lower()
+        email = valid_email(email)
         self._check_username(username)
         check_password_policy(
             password, min_length=self.config.password_min_length, username=username
@@ -289,11 +304,15 @@ class AuthManager(SessionsMixin):
     ) -> User:
         """The user for a correct login and password, else 401 (same answer and cost for all)."""
         subject = login.strip().lower()
-        await self._throttle.check(subject)
+        ip = ctx.ip if ctx else None
+        device = device_hash(ip, ctx.user_agent if ctx else None)
         user = await self.find_user_by_login(subject)
+        # Username and e-mail share one account key (issue 15, F5).
+        account = f"u:{user.id}" if user is not None else f"l:{subject}"
+        await self._throttle.check(account, ip, device)
         ok = await self.passwords.verify(user.password_hash if user else None, password)
         if not ok or user is None or not user.is_active:
-            await self._throttle.failure(subject)
+            await self._throttle.failure(account, ip)
             await self.audit.record(
                 "login.failed",
                 user_id=user.id if user else None,
@@ -302,7 +321,7 @@ class AuthManager(SessionsMixin):
                 data={"reason": "INVALID_CREDENTIALS", "login": subject[:254]},
             )
             raise Unauthorized(_INVALID_LOGIN, code="INVALID_CREDENTIALS")
-        await self._throttle.success(subject)
+        await self._throttle.success(account, ip, device)
         if self.passwords.needs_rehash(user.password_hash):
             user.password_hash = await self.passwords.hash(password)
             await User.get_pymongo_collection().update_one(

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
 
     login_max_failures: int = 5
     login_failure_window_seconds: int = 15 * 60
+    login_account_budget: int = Field(default=100, ge=0)
+    login_account_budget_window_seconds: int = Field(default=3600, ge=60)
     rate_limit_auth_per_ip_per_minute: int = 30
     rate_limit_register_per_ip_per_hour: int = 20
 
