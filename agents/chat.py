@@ -16,7 +16,7 @@ import logging
 import secrets
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from bson import ObjectId
@@ -45,6 +45,9 @@ from auth.scopes import require_scope
 from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.errors import Conflict, NotFound, Unprocessable
+
+if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
+    from server.compose.services import Managers
 
 log = logging.getLogger("agents.chat")
 
@@ -102,13 +105,13 @@ class ChatService:
     def __init__(
         self,
         *,
-        services: Any,
+        managers: Managers,
         config: AgentsConfig,
         llm_factory: LLMFactory,
         checkpointer: MongoCheckpointSaver,
         redis: Redis,
     ) -> None:
-        self.services = services
+        self.managers = managers  # what the agents' tools act through
         self.config = config
         # Replaceable: tests and benchmarks set a scripted factory here.
         self.llm_factory = llm_factory
@@ -144,7 +147,7 @@ class ChatService:
         return {
             "configurable": {
                 "thread_id": str(session_id),
-                **AgentContext(self.services, actor).for_config(),
+                **AgentContext(self.managers, actor).for_config(),
             },
             "recursion_limit": 4 * self.config.limits.max_tool_steps + 10,
         }
@@ -152,7 +155,7 @@ class ChatService:
     def graph_for(self, agent: str, actor: Actor) -> Any:
         """The checkpointed graph of `agent` bound to `actor` (for callers like voice)."""
         return self.compiled(agent).with_config(
-            configurable=AgentContext(self.services, actor).for_config()
+            configurable=AgentContext(self.managers, actor).for_config()
         )
 
     @staticmethod

@@ -12,8 +12,6 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, delete, get, post
-from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.response import Stream
 
@@ -31,10 +29,6 @@ from server.core.actor import Actor
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _encode = msgspec.json.Encoder().encode
-
-
-def provide_chat(state: State) -> ChatService:
-    return state["services"].chat  # type: ignore[no-any-return]
 
 
 def sse_bytes(event: ChatEvent) -> bytes:
@@ -57,7 +51,6 @@ def stream(run: ChatRun) -> Stream:
 class ChatController(Controller):
     path = "/api/v1/chat"
     tags = ["chat"]
-    dependencies = {"chat": Provide(provide_chat, sync_to_thread=False)}
 
     @get("/agents", summary="The agents a chat can talk to")
     async def list_agents(self, actor: Actor, chat: ChatService) -> list[AgentView]:

@@ -42,7 +42,7 @@ from realtime.bus import EventBus
 from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.db import Tx, run_in_transaction
-from server.core.errors import BadRequest, Conflict, ServiceUnavailable, Unauthorized, Unprocessable
+from server.core.errors import BadRequest, Conflict, Unauthorized, Unprocessable
 from server.core.wire import validate
 
 if TYPE_CHECKING:
@@ -89,6 +89,12 @@ class SecurityNotifier(Protocol):
     async def password_changed(self, user: User, how: str, ctx: ClientContext) -> None: ...
 
 
+class EmailVerifier(Protocol):
+    """Sends a new account its e-mail verification link."""
+
+    async def send_verification(self, user: User) -> None: ...
+
+
 class AuthManager(SessionsMixin):
     def __init__(
         self,
@@ -107,15 +113,12 @@ class AuthManager(SessionsMixin):
         self.config = config
         self._user_created_hooks = list(user_created_hooks)
         self.audit = audit or AuditLog()
-        # Collaborators wired by the composition root (`attach`); each part of auth/ that
-        # routes reach through this manager.
+        # Collaborators that need this manager themselves, so the composition root wires
+        # them after construction (`attach`). Routes never reach them through here: each
+        # controller receives its own manager (server/compose/providers.py).
         self.api_tokens: ApiTokenManager | None = None
         self.totp: TotpManager | None = None
-        self.webauthn: Any = None
-        self.lockdown: Any = None
-        self.account: Any = None
-        self.outbox: Any = None
-        self.one_time_tokens: Any = None
+        self._verifier: EmailVerifier | None = None
         self._login_guards: list[LoginGuard] = []
         self._session_listeners: list[SessionListener] = []
         self._notifier: SecurityNotifier | None = None
@@ -133,18 +136,6 @@ class AuthManager(SessionsMixin):
             max_delay=config.login_max_delay,
         )
 
-    @property
-    def totp_manager(self) -> TotpManager:
-        if self.totp is None:
-            raise ServiceUnavailable("Two-factor authentication is not configured.")
-        return self.totp
-
-    @property
-    def token_manager(self) -> ApiTokenManager:
-        if self.api_tokens is None:
-            raise ServiceUnavailable("API tokens are not configured.")
-        return self.api_tokens
-
     def add_user_created_hook(self, hook: UserCreatedHook) -> None:
         self._user_created_hooks.append(hook)
 
@@ -153,9 +144,7 @@ class AuthManager(SessionsMixin):
         *,
         api_tokens: ApiTokenManager | None = None,
         totp: TotpManager | None = None,
-        webauthn: Any = None,
-        lockdown: Any = None,
-        account: Any = None,
+        verifier: EmailVerifier | None = None,
         login_guards: Sequence[LoginGuard] = (),
         session_listeners: Sequence[SessionListener] = (),
         notifier: SecurityNotifier | None = None,
@@ -163,9 +152,7 @@ class AuthManager(SessionsMixin):
         """Wire the optional parts of auth/ (called once by the composition root)."""
         self.api_tokens = api_tokens or self.api_tokens
         self.totp = totp or self.totp
-        self.webauthn = webauthn or self.webauthn
-        self.lockdown = lockdown or self.lockdown
-        self.account = account or self.account
+        self._verifier = verifier or self._verifier
         self._login_guards.extend(login_guards)
         self._session_listeners.extend(session_listeners)
         self._notifier = notifier or self._notifier
@@ -182,8 +169,8 @@ class AuthManager(SessionsMixin):
             "account.registered", user_id=user.id, ip=ctx.ip, user_agent=ctx.user_agent
         )
         response = await self.start_session(user, auth_method="password", mfa=False, ctx=ctx)
-        if self.account is not None:
-            await self.account.send_verification(user)
+        if self._verifier is not None:
+            await self._verifier.send_verification(user)
         return response
 
     async def create_user(

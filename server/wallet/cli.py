@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 import click
 import msgspec
+from litestar import Litestar
 
-if TYPE_CHECKING:
-    from litestar import Litestar
-
-    from server.services import Services
+T = TypeVar("T")
 
 
-def register_wallet_cli(cli: click.Group) -> None:
-    from server.cli import run_with_services
+class RunOpened(Protocol):
+    """Runs `work` with the database open (handed over by the composition root's CLI)."""
 
+    def __call__(self, app: Litestar, work: Callable[[], Awaitable[T]]) -> T: ...
+
+
+def register_wallet_cli(cli: click.Group, run_opened: RunOpened) -> None:
     @cli.group(name="wallet", help="The token ledger.")
     def wallet() -> None:
         pass
@@ -25,10 +28,7 @@ def register_wallet_cli(cli: click.Group) -> None:
     def audit(app: Litestar) -> None:
         from server.wallet.audit import run_audit
 
-        async def _work(services: Services) -> Any:
-            return await run_audit()
-
-        report = run_with_services(app, _work)
+        report = run_opened(app, run_audit)
         click.echo(msgspec.json.format(msgspec.json.encode(report).decode(), indent=2))
         if not report.ok:
             sys.exit(1)

@@ -1,46 +1,58 @@
-"""Command-line tools under `litestar --app server.app:create_app …`."""
+"""Command-line tools under `litestar --app server.app:create_app …`.
+
+The plugin is handed `open_services` by the app (it never imports the app): each command
+opens the services from the app's settings, does its work through the managers, closes them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
+from litestar import Litestar
 from litestar.plugins import CLIPluginProtocol
 
+from server.compose.services import Services
 from server.core.errors import DomainError
-
-if TYPE_CHECKING:
-    from litestar import Litestar
-
-    from server.services import Services
+from server.settings import Settings
+from server.shop.cli import register_shop_cli
+from server.wallet.cli import register_wallet_cli
 
 T = TypeVar("T")
-
-
-def run_with_services(app: Litestar, work: Callable[[Services], Awaitable[T]]) -> T:
-    """Open the services from the app's settings, run `work`, close them."""
-    from server.app import open_services
-
-    async def _main() -> T:
-        services = await open_services(app.state["settings"])
-        try:
-            return await work(services)
-        finally:
-            await services.close()
-
-    return asyncio.run(_main())
+OpenServices = Callable[[Settings], Awaitable[Services]]
 
 
 class ServerCLIPlugin(CLIPluginProtocol):
-    def on_cli_init(self, cli: click.Group) -> None:
-        from server.shop.cli import register_shop_cli
-        from server.wallet.cli import register_wallet_cli
+    def __init__(self, open_services: OpenServices) -> None:
+        self._open_services = open_services
 
-        register_wallet_cli(cli)
-        register_shop_cli(cli)
+    def run_with_services(self, app: Litestar, work: Callable[[Services], Awaitable[T]]) -> T:
+        """Open the services from the app's settings, run `work`, close them."""
+
+        async def _main() -> T:
+            services = await self._open_services(app.state["settings"])
+            try:
+                return await work(services)
+            finally:
+                await services.close()
+
+        return asyncio.run(_main())
+
+    def run_opened(self, app: Litestar, work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` with the database open (for commands that need no manager)."""
+
+        async def _work(services: Services) -> T:
+            return await work()
+
+        return self.run_with_services(app, _work)
+
+    def on_cli_init(self, cli: click.Group) -> None:
+        run_with_services = self.run_with_services
+        register_wallet_cli(cli, self.run_opened)
+        register_shop_cli(cli, self.run_opened)
 
         @cli.group(name="users", help="Manage user accounts.")
         def users() -> None:
@@ -96,9 +108,6 @@ class ServerCLIPlugin(CLIPluginProtocol):
         @audit.command(name="rotate-totp-keys", help="Re-encrypt TOTP secrets with the first key.")
         def rotate_totp_keys(app: Litestar) -> None:
             async def _work(services: Services) -> Any:
-                totp = services.auth.totp
-                if totp is None:
-                    raise click.ClickException("TOTP is not configured in this process")
-                return await totp.rotate_keys()
+                return await services.totp.rotate_keys()
 
             click.echo(f"re-encrypted {run_with_services(app, _work)} TOTP secrets")
