@@ -48,10 +48,15 @@ class ChatMessage(Document):
 
 
 class ChatApproval(Document):
-    """A tool call waiting for the user's yes/no (the graph is paused at an interrupt)."""
+    """A tool call waiting for the user's yes/no: a chat's (the graph is paused at an
+    interrupt) or an MCP client's (`source="mcp"`, no chat session: answering it runs the
+    tool with the stored arguments)."""
 
     approval_id: str  # = the tool call id
-    session_id: PydanticObjectId
+    session_id: PydanticObjectId | None = None  # None for an MCP approval
+    source: str = "chat"  # chat | mcp
+    # An MCP approval runs with the scopes of the token that asked (None = a full session).
+    scopes: list[str] | None = None
     user_id: PydanticObjectId
     agent: str
     tool: str
@@ -70,6 +75,11 @@ class ChatApproval(Document):
                 name="session_approval",
             ),
             IndexModel([("session_id", ASCENDING), ("status", ASCENDING)], name="session_status"),
+            IndexModel(
+                [("user_id", ASCENDING), ("status", ASCENDING), ("_id", DESCENDING)],
+                name="user_status",
+            ),
+            IndexModel([("approval_id", ASCENDING)], name="approval_id"),
         ]
 
 

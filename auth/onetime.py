@@ -74,7 +74,7 @@ class OneTimeTokens:
         return raw
 
     async def consume(self, purposes: str | tuple[str, ...], raw: str) -> OneTimeToken:
-        """Use a token up (400 `INVALID_TOKEN` when unknown, used, expired or for another use)."""
+        """Use a token up (400 `INVALID_LINK` when unknown, used, expired or for another use)."""
         wanted = (purposes,) if isinstance(purposes, str) else purposes
         now = utcnow()
         doc = await OneTimeToken.get_pymongo_collection().find_one_and_update(
@@ -89,7 +89,7 @@ class OneTimeTokens:
         )
         if doc is None:
             raise BadRequest(
-                "This link is not valid any more. Request a new one.", code="INVALID_TOKEN"
+                "This link is not valid any more. Request a new one.", code="INVALID_LINK"
             )
         token = OneTimeToken.model_validate(doc)
         if token.group:

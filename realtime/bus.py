@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,18 +84,51 @@ def encode_body(channel: str, type_: str, data: Any, ts: float) -> bytes:
     return whole[1:]
 
 
+class UndocumentedEvent(RuntimeError):
+    """An event type missing from the catalog, or a payload of another Struct: a schema bug."""
+
+
 class EventBus:
     """`await bus.publish(channel, type, data)` after a write commits.
 
     A failed publish is logged and counted, never raised into the caller whose write already
     committed, and never stops the next publish (each call runs the script afresh).
+
+    With a `catalog` (type -> payload Struct, from the composition root) every event is
+    checked against it: `strict` refuses an undocumented one with `UndocumentedEvent` (the Tx
+    checks when the event is queued, so the write aborts), otherwise it is logged and sent.
     """
 
-    def __init__(self, redis: Redis, *, stream_maxlen: int = 1000) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        stream_maxlen: int = 1000,
+        catalog: Mapping[str, type[Any]] | None = None,
+        strict: bool = True,
+    ) -> None:
         self._redis = redis
         self._maxlen = stream_maxlen
         self._sha: str | None = None
+        self._catalog = catalog
+        self._strict = strict
         self.failures = 0
+
+    def check(self, type_: str, data: Any) -> None:
+        """Refuse (strict) or log an event the catalog does not document."""
+        if self._catalog is None:
+            return
+        payload = self._catalog.get(type_)
+        if payload is not None and isinstance(data, payload):
+            return
+        problem = (
+            f"event type {type_!r} is not in the event catalog (server/event_catalog.py)"
+            if payload is None
+            else f"{type_} carries a {type(data).__name__}, not its {payload.__name__}"
+        )
+        if self._strict:
+            raise UndocumentedEvent(problem)
+        log.warning("undocumented event", extra={"type": type_, "problem": problem})
 
     async def publish(self, channel: str, type_: str, data: Any) -> PublishedEvent | None:
         try:
@@ -107,6 +141,7 @@ class EventBus:
             return None
 
     async def publish_or_raise(self, channel: str, type_: str, data: Any) -> PublishedEvent:
+        self.check(type_, data)
         ts = time.time()
         body = encode_body(channel, type_, data, ts)
         keys = [meta_key(channel), stream_key(channel)]

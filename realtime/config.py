@@ -18,6 +18,8 @@ class RealtimeConfig:
     frames_burst: int = 100
     send_timeout: float = 10.0
     sse_keepalive: float = 15.0
+    sse_ticket_reuse: int = 60
+    sse_max_stream: float = 0.0  # 0: streams are never cut by the server
     presence_ttl: int = 30
     redis_timeout: float = 5.0
     redis_max_connections: int = 50

@@ -84,7 +84,9 @@ class RealtimeHub:
             ping_interval=config.subscriber_ping_interval,
         )
         self.presence = PresenceTracker(redis, ttl=config.presence_ttl)
-        self.tickets = TicketStore(redis, ttl=config.ticket_ttl)
+        self.tickets = TicketStore(
+            redis, ttl=config.ticket_ttl, stream_reuse=config.sse_ticket_reuse
+        )
         self.connections: set[Connection] = set()
         self._task: asyncio.Task[None] | None = None
 

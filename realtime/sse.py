@@ -6,13 +6,19 @@
   `Last-Event-ID` header (EventSource sends it on its own) or `?lastEventId=`.
 - Domain events are unnamed SSE messages (`onmessage`); `subscribed`, `unsubscribed`,
   `presence` and `close` are named events whose data is the same JSON as the WebSocket frame.
-- A keep-alive comment every `SSE_KEEPALIVE_SECONDS`; `X-Accel-Buffering: no`.
+- Keep-alives are comments only (`: ping` every `SSE_KEEPALIVE_SECONDS`; the first frame is
+  `: connected` + `retry:`), so `onmessage` never sees an empty message; `X-Accel-Buffering: no`.
+- A ticket stays valid for reconnects of the same stream (`SSE_TICKET_REUSE_SECONDS`, see
+  `realtime/tickets.py`), so `EventSource` resumes on its own, sending `Last-Event-ID`.
+- With `SSE_MAX_STREAM_SECONDS` the server ends the response after that long (at the next
+  keep-alive tick); the client reconnects and resumes where it was.
 - When the client goes, Litestar cancels the generator and its `finally` drops every
   subscription at once (shielded from the cancellation).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import AsyncGenerator
@@ -32,6 +38,7 @@ from realtime.gateway import HUB_STATE_KEY
 from realtime.hub import RealtimeError, RealtimeHub
 from realtime.protocol import CHANNEL_PATTERN, CLOSE_UNAUTHORIZED, Since
 from realtime.subscriber import LiveEvent
+from realtime.tickets import TicketGrant
 from server.core.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
 
 _CHANNEL_RE = re.compile(CHANNEL_PATTERN)
@@ -61,7 +68,17 @@ def format_positions(channels: list[str], positions: dict[str, tuple[str | None,
     )
 
 
-async def _authenticate(request: Request[Any, Any, Any], hub: RealtimeHub) -> tuple[Any, float]:
+class _StreamTicket(msgspec.Struct):
+    """The ticket an SSE connection came with, to restart its reuse window when it ends."""
+
+    ticket: str
+    stream: str
+    grant: TicketGrant
+
+
+async def _authenticate(
+    request: Request[Any, Any, Any], hub: RealtimeHub, names: list[str]
+) -> tuple[Any, float, _StreamTicket | None]:
     manager = get_auth_manager(request.app.state)
     if request.headers.get("authorization"):
         token = bearer_token(request)
@@ -74,13 +91,15 @@ async def _authenticate(request: Request[Any, Any, Any], hub: RealtimeHub) -> tu
             expires_at = claims.expires_at
         except Unauthorized:
             expires_at = time.time() + manager.config.access_token_ttl
-        return actor, expires_at
-    grant = await hub.tickets.redeem(request.query_params.get("ticket"))
+        return actor, expires_at, None
+    ticket = request.query_params.get("ticket") or ""
+    stream = ",".join(sorted(names))
+    grant = await hub.tickets.redeem_for_stream(ticket, stream)
     if grant is None:
         raise Unauthorized("Authentication is required.", code="UNAUTHORIZED")
     if grant.session_id and not await manager.session_is_live(grant.session_id):
         raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
-    return grant.actor(), grant.token_expires_at
+    return grant.actor(), grant.token_expires_at, _StreamTicket(ticket, stream, grant)
 
 
 @get(
@@ -99,7 +118,7 @@ async def event_stream(request: Request[Any, Any, Any], channels: str) -> Server
     for name in names:
         if not _CHANNEL_RE.match(name):
             raise BadRequest(f"Not a channel: {name[:100]}", code="BAD_CHANNELS")
-    actor, expires_at = await _authenticate(request, hub)
+    actor, expires_at, held = await _authenticate(request, hub, names)
     last_id = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
     positions = parse_positions(last_id, len(names))
 
@@ -120,7 +139,7 @@ async def event_stream(request: Request[Any, Any, Any], channels: str) -> Server
         raise
     conn.schedule_expiry(expires_at, time.time(), CLOSE_UNAUTHORIZED)
     return ServerSentEvent(
-        _events(hub, conn, names),
+        _events(hub, conn, names, held),
         headers={"X-Accel-Buffering": "no", "Cache-Control": "no-cache"},
     )
 
@@ -131,21 +150,27 @@ class _Closed(msgspec.Struct):
 
 
 async def _events(
-    hub: RealtimeHub, conn: Connection, names: list[str]
+    hub: RealtimeHub, conn: Connection, names: list[str], held: _StreamTicket | None
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
     sent: dict[str, tuple[str | None, int]] = {}
     beat_every = hub.config.heartbeat_interval
     next_beat = time.monotonic() + beat_every
+    max_stream = hub.config.sse_max_stream
+    keepalive = hub.config.sse_keepalive
+    if max_stream > 0:
+        keepalive = min(keepalive, max_stream)
+    cut_at = time.monotonic() + max_stream if max_stream > 0 else None
     try:
-        yield ServerSentEventMessage(retry=2000, comment="connected")
-        async for item in conn.outgoing(keepalive=hub.config.sse_keepalive):
+        # `data=None`: a comment and a retry only, never an (empty) message.
+        yield ServerSentEventMessage(data=None, retry=2000, comment="connected")
+        async for item in conn.outgoing(keepalive=keepalive):
             now = time.monotonic()
             if now >= next_beat:
                 # SSE has no upstream: the stream itself keeps its presence alive.
                 next_beat = now + beat_every
                 await hub.heartbeat(conn)
             if item is KEEPALIVE:
-                yield ServerSentEventMessage(comment="keep-alive")
+                yield ServerSentEventMessage(data=None, comment="ping")
             elif isinstance(item, LiveEvent):
                 sent[item.channel] = (item.epoch, item.offset)
                 yield ServerSentEventMessage(data=item.raw, id=format_positions(names, sent))
@@ -156,9 +181,15 @@ async def _events(
                 )
             else:
                 yield ServerSentEventMessage(event=item.kind, data=item.text)
+            if cut_at is not None and time.monotonic() >= cut_at:
+                return  # the client reconnects (same ticket) and resumes from Last-Event-ID
         if conn.close_code:
             closed = _Closed(code=conn.close_code, reason=conn.close_reason)
             yield ServerSentEventMessage(event="close", data=msgspec.json.encode(closed).decode())
     finally:
         with anyio.CancelScope(shield=True):
             await hub.detach(conn)
+            if held is not None:
+                # The reuse window starts again now, so the reconnect finds the ticket.
+                with contextlib.suppress(Exception):
+                    await hub.tickets.hold_for_stream(held.ticket, held.stream, held.grant)

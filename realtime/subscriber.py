@@ -337,3 +337,14 @@ class Subscriber:
                     sink.on_presence(channel, text)
                 except Exception:
                     log.exception("realtime sink failed on presence")
+        else:
+            # Other names carry raw bytes (live-editing relay, `realtime/collab/`): handed as
+            # they came to sinks that have `on_raw(name, data)`.
+            for sink in tuple(sinks):
+                handler = getattr(sink, "on_raw", None)
+                if handler is None:
+                    continue
+                try:
+                    handler(name, data)
+                except Exception:
+                    log.exception("realtime sink failed on a raw message")

@@ -1,5 +1,11 @@
 """Single-use WebSocket tickets: 30 s, bound to the user and session, redeemed with GETDEL.
 
+An SSE stream may reuse its ticket: `EventSource` cannot send a header, reconnects on its own
+to the same URL, and gives up for good on a non-200. So the first SSE use of a ticket binds it
+to that stream (its channel list) and it stays valid for reconnects of that stream until
+`stream_reuse` seconds after the stream's last connection ended (and never past the access
+token's expiry); any other use answers 401 as before.
+
 Only a SHA-256 of the ticket is stored as the Redis key, and the ticket itself is never logged
 (the access log omits query strings; `server.logging_setup` redacts them from uvicorn's lines).
 """
@@ -48,14 +54,24 @@ class TicketGrant(msgspec.Struct, kw_only=True):
         )
 
 
+class _StreamGrant(msgspec.Struct):
+    stream: str
+    grant: TicketGrant
+
+
 def _key(ticket: str) -> str:
     return "rt:ticket:" + hashlib.sha256(ticket.encode()).hexdigest()
 
 
+def _stream_key(ticket: str) -> str:
+    return "rt:sse-ticket:" + hashlib.sha256(ticket.encode()).hexdigest()
+
+
 class TicketStore:
-    def __init__(self, redis: Redis, *, ttl: int = 30) -> None:
+    def __init__(self, redis: Redis, *, ttl: int = 30, stream_reuse: int = 0) -> None:
         self._redis = redis
         self.ttl = ttl
+        self.stream_reuse = stream_reuse
 
     async def issue(self, actor: Actor, *, token_expires_at: float) -> str:
         require_scope(actor, SUBSCRIBE_SCOPE)
@@ -86,3 +102,29 @@ class TicketStore:
         if grant.token_expires_at <= time.time():
             return None
         return grant
+
+    async def redeem_for_stream(self, ticket: str | None, stream: str) -> TicketGrant | None:
+        """The grant for an SSE connection: a fresh ticket, or one this stream already used
+        (see the module docstring); None otherwise."""
+        if not ticket or len(ticket) > 128:
+            return None
+        grant = await self.redeem(ticket)
+        if grant is not None:
+            await self.hold_for_stream(ticket, stream, grant)
+            return grant
+        if self.stream_reuse <= 0:
+            return None
+        raw = await self._redis.get(_stream_key(ticket))
+        if raw is None:
+            return None
+        held = msgspec.json.decode(raw, type=_StreamGrant)
+        if held.stream != stream or held.grant.token_expires_at <= time.time():
+            return None
+        return held.grant
+
+    async def hold_for_stream(self, ticket: str, stream: str, grant: TicketGrant) -> None:
+        """(Re)start the reuse window: on connect, and again when the connection ends."""
+        if self.stream_reuse <= 0 or not ticket:
+            return
+        value = msgspec.json.encode(_StreamGrant(stream=stream, grant=grant))
+        await self._redis.set(_stream_key(ticket), value, ex=self.stream_reuse)

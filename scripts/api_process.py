@@ -2,8 +2,8 @@
 
 Shared by the e2e tests (`tests/e2e/conftest.py`) and every `scripts/bench_*.py` that talks
 to the api over the network, so all of them start the server the same way as production
-does (one uvicorn worker, proxy headers off: the client address is the socket's, and only
-`TRUSTED_PROXIES` may change it inside the app).
+does (`python -m server.serve`: one uvicorn worker, proxy headers off: the client address is
+the socket's, and only `TRUSTED_PROXIES` may change it inside the app).
 
     env = api_env(mongo.url, redis.url, "bench_x", log_level="WARNING", **FAST_HASHING)
     with ApiProcess(env, log_path=tmp / "api.log") as api:
@@ -31,7 +31,6 @@ import httpx
 from scripts.services_base import HOST, free_port, log_tail, popen_logged, stop_pid
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 APP = "server.app:create_app"
 READY_PATH = "/health/ready"
 
@@ -67,7 +66,7 @@ def api_env(mongo_url: str, redis_url: str, db: str, **settings: object) -> dict
 
 
 class ApiProcess:
-    """`uvicorn --factory APP` on 127.0.0.1, a free port (or `port`), output in `log_path`."""
+    """`python -m server.serve --app APP` on 127.0.0.1, a free port (or `port`), log to a file."""
 
     def __init__(
         self,
@@ -82,13 +81,14 @@ class ApiProcess:
         self.app = app
         self.port = port or free_port()
         self.log_path = log_path
+        # server.serve is the production entry point: no access log (the app writes its own,
+        # without query strings), proxy headers off (X-Forwarded-For is the app's business,
+        # TRUSTED_PROXIES), the WebSocket message limit from WS_MAX_FRAME_BYTES.
         cmd = [
-            str(BIN / "uvicorn"),
-            "--factory", app,
+            sys.executable, "-m", "server.serve",
+            "--app", app,
             "--host", HOST,
             "--port", str(self.port),
-            "--no-access-log",  # the app writes its own access log, without query strings
-            "--no-proxy-headers",  # X-Forwarded-For is the app's business (TRUSTED_PROXIES)
         ]  # fmt: skip
         if log_level:
             cmd += ["--log-level", log_level]

@@ -1,19 +1,21 @@
 """Run the app locally against the dev services (what ``make run`` and ``make worker`` do).
 
-    python -m scripts.run_dev [--host 0.0.0.0] [--port 8000]   # SAQ worker + api (uvicorn)
+    python -m scripts.run_dev [--host 0.0.0.0] [--port 8000]   # SAQ worker + api (server.serve)
     python -m scripts.run_dev --worker-only                    # the SAQ worker alone
 
 Starts (or reuses) the dev database and Redis through ``scripts.devservices``, exports
-``MONGODB_URL`` and ``REDIS_URL`` (an already-set ``REDIS_URL``/``MONGODB_URL`` is kept), then
-runs the worker in the background and uvicorn in the foreground. When uvicorn exits (Ctrl-C,
-SIGTERM, crash) the worker is stopped too; when the worker dies, the api is stopped. The dev
-services keep running; ``make stop`` stops them.
+``MONGODB_URL`` and ``REDIS_URL`` (an already-set ``REDIS_URL``/``MONGODB_URL`` is kept),
+keeps a random ``SECRET_KEY`` in ``.data/secret_key`` (unless one is set), then runs the
+worker in the background and the api (``python -m server.serve``) in the foreground. When
+the api exits (Ctrl-C, SIGTERM, crash) the worker is stopped too; when the worker dies, the
+api is stopped. The dev services keep running; ``make stop`` stops them.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -45,14 +47,27 @@ def worker_cmd() -> list[str]:
 
 
 def api_cmd(host: str, port: int) -> list[str]:
-    """The uvicorn command for the api."""
-    return [
-        str(BIN / "uvicorn"),
-        "--factory", APP,
-        "--host", host,
-        "--port", str(port),
-        "--no-access-log",
-    ]  # fmt: skip
+    """The api command: `server.serve` (uvicorn with proxy headers off, WS limits set)."""
+    return [sys.executable, "-m", "server.serve", "--app", APP, "--host", host, "--port", str(port)]
+
+
+def dev_secret_key(data_dir: Path) -> str:
+    """A random signing key kept in `data_dir/secret_key`, made on first use (issue 15, F6).
+
+    The published default in server/settings.py would let anyone mint admin tokens for a
+    dev server reachable from the network; each data directory gets its own key instead.
+    """
+    path = data_dir / "secret_key"
+    if path.exists():
+        key = path.read_text().strip()
+        if len(key) >= 32:
+            return key
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
 
 
 def service_env() -> dict[str, str]:
@@ -60,7 +75,10 @@ def service_env() -> dict[str, str]:
     subprocess.run(
         [sys.executable, "-m", "scripts.devservices", "start"], cwd=REPO_ROOT, check=True
     )
-    return {**os.environ, **dev_env(DevPaths(DEFAULT_DATA_DIR))}
+    env = {**os.environ, **dev_env(DevPaths(DEFAULT_DATA_DIR))}
+    if not env.get("SECRET_KEY"):
+        env["SECRET_KEY"] = dev_secret_key(DEFAULT_DATA_DIR)
+    return env
 
 
 def _spawn(cmd: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -13,26 +13,32 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar_saq import CronJob, QueueConfig, SAQConfig
 
+from agents.mcp.routes import MCP_STATE_KEY
+from agents.mcp.server import McpServer
+from agents.tools import REGISTRY
 from auth.dependencies import AUTH_MANAGER_STATE_KEY
 from realtime.asyncapi import build_asyncapi
+from realtime.collab.endpoint import COLLAB_STATE_KEY
 from realtime.gateway import HUB_STATE_KEY
 from realtime.hub import RealtimeHub
 from realtime.routes import ASYNCAPI_STATE_KEY
 from server import jobs
 from server.compose.build import open_services
-from server.compose.catalog import ROUTE_HANDLERS, event_types
+from server.compose.catalog import ROUTE_HANDLERS
 from server.compose.cli import ServerCLIPlugin
-from server.compose.config import realtime_config
+from server.compose.collab import open_rooms
+from server.compose.config import mcp_config, realtime_config
 from server.compose.providers import DEPENDENCIES, SERVICES_STATE_KEY
 from server.compose.services import Services
 from server.core.errors import EXCEPTION_HANDLERS
+from server.event_catalog import event_types
 from server.health import HEALTH_CHECKS_STATE_KEY
 from server.logging_setup import configure_logging
 from server.metrics import RequestMetricsMiddleware
 from server.middleware import RequestIdMiddleware
+from server.openapi import contract_render_plugins
 from server.security_headers import SecurityHeadersMiddleware
 from server.settings import Settings
 
@@ -125,6 +131,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
         await hub.start()
         app.state[HUB_STATE_KEY] = hub
+        mcp: McpServer | None = None
+        if settings.mcp_enabled:
+            mcp = McpServer(
+                services=services,
+                auth=services.auth,
+                registry=REGISTRY,
+                config=mcp_config(settings),
+                secret=settings.secret_key,
+            )
+            app.state[MCP_STATE_KEY] = mcp
+        rooms = open_rooms(services, hub, settings)
+        app.state[COLLAB_STATE_KEY] = rooms
         if settings.gc_freeze_after_startup and settings.environment != "test":
             # Startup objects leave the cyclic GC's generations, so the full collections
             # that streaming's garbage triggers stay short (scripts/bench_chat.py).
@@ -132,8 +150,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             gc.freeze()
         log.info("api started", extra={"environment": settings.environment})
         try:
-            yield
+            if mcp is None:
+                yield
+            else:
+                async with mcp.running():
+                    yield
         finally:
+            await rooms.stop()
             await hub.stop()
             await services.close()
 
@@ -147,7 +170,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title=settings.app_name,
             version="1.0.0",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+            render_plugins=contract_render_plugins(),
         ),
         plugins=[*jobs.queue_plugins(_saq_config(settings)), ServerCLIPlugin(open_services)],
         lifespan=[lifespan],

@@ -48,17 +48,21 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     event_stream_maxlen: int = Field(default=1000, ge=10)
+    events_strict: bool = True
     session_cleanup_cron: str = "*/15 * * * *"
 
     # Real-time delivery (issue 5): see docs/realtime.md.
     realtime_ticket_ttl_seconds: int = Field(default=30, ge=1, le=300)
     ws_queue_max_frames: int = Field(default=512, ge=8)
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    ws_per_message_deflate: bool = False
     ws_max_subscriptions: int = Field(default=100, ge=1)
     ws_frames_per_second: float = Field(default=50.0, gt=0)
     ws_frames_burst: int = Field(default=100, ge=1)
     ws_send_timeout_seconds: float = Field(default=10.0, gt=0)
     sse_keepalive_seconds: float = Field(default=15.0, gt=0)
+    sse_ticket_reuse_seconds: int = Field(default=60, ge=0, le=3600)
+    sse_max_stream_seconds: float = Field(default=0.0, ge=0)
     presence_ttl_seconds: int = Field(default=30, ge=3)
     realtime_redis_timeout_seconds: float = Field(default=5.0, gt=0)
 
@@ -74,6 +78,10 @@ class Settings(BaseSettings):
     agent_max_tool_steps: int = Field(default=6, ge=1, le=50)
     agent_tool_result_max_chars: int = Field(default=4000, ge=200)
     agent_context_messages: int = Field(default=40, ge=2)
+    # MCP server and AI SDK stream (issue 17): see docs/mcp.md.
+    mcp_enabled: bool = True
+    mcp_resource_url: str = ""  # the public URL of /mcp; empty = PUBLIC_BASE_URL + "/mcp"
+    mcp_elicitation_timeout_seconds: float = Field(default=120.0, gt=0)
     gc_freeze_after_startup: bool = True
     livekit_url: str = ""
     livekit_api_key: str = ""
@@ -159,6 +167,13 @@ class Settings(BaseSettings):
     notes_import_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
     notes_import_max_files: int = Field(default=10_000, ge=1)
     notes_import_max_expanded_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
+
+    # Live co-editing of notes (docs/collab.md)
+    collab_max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    collab_queue_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    collab_compact_after: int = Field(default=500, ge=1)
+    collab_materialise_idle_seconds: float = Field(default=2.0, gt=0)
+    collab_awareness_timeout_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("cors_origins", "ws_allowed_origins", "trusted_proxies", mode="before")
     @classmethod

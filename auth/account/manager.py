@@ -89,12 +89,12 @@ class AccountManager:
         token = await self._tokens.consume(("verify_email", "email_change"), cmd.token)
         user = await User.get(token.user_id)
         if user is None or not user.is_active:
-            raise BadRequest("This link is not valid any more.", code="INVALID_TOKEN")
+            raise BadRequest("This link is not valid any more.", code="INVALID_LINK")
         address = str(token.data.get("email", ""))
         collection = User.get_pymongo_collection()
         if token.purpose == "verify_email":
             if address != user.email:
-                raise BadRequest("This link is for an older address.", code="INVALID_TOKEN")
+                raise BadRequest("This link is for an older address.", code="INVALID_LINK")
             await collection.update_one(
                 {"_id": user.id, "email": address},
                 {"$set": {"email_verified": True, "updated_at": utcnow()}},
@@ -186,11 +186,11 @@ class AccountManager:
         )
         if pending is None:
             raise BadRequest(
-                "This link is not valid any more. Request a new one.", code="INVALID_TOKEN"
+                "This link is not valid any more. Request a new one.", code="INVALID_LINK"
             )
         user = await User.get(PydanticObjectId(pending.user_id))
         if user is None or not user.is_active:
-            raise BadRequest("This link is not valid any more.", code="INVALID_TOKEN")
+            raise BadRequest("This link is not valid any more.", code="INVALID_LINK")
         check_password_policy(
             cmd.new_password,
             min_length=self._auth.config.password_min_length,

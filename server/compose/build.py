@@ -17,6 +17,7 @@ from auth.security import build_security
 from realtime.authorizers import ChannelAuthorizers
 from realtime.bus import EventBus
 from server.compose.catalog import DOCUMENT_MODELS
+from server.compose.collab import attach_live_edits
 from server.compose.config import (
     agents_config,
     auth_config,
@@ -28,6 +29,7 @@ from server.compose.config import (
 )
 from server.compose.services import Managers, Services
 from server.core.db import init_db, make_client
+from server.event_catalog import event_types
 from server.families.documents import Family
 from server.families.manager import FamilyManager
 from server.groups.inbox import InvitationInbox
@@ -114,7 +116,12 @@ async def open_services(settings: Settings) -> Services:
     mongo: AsyncMongoClient[dict[str, object]] = make_client(settings.mongodb_url)
     await init_db(mongo, settings.mongodb_db, DOCUMENT_MODELS)
     redis = open_redis(settings)
-    bus = EventBus(redis, stream_maxlen=settings.event_stream_maxlen)
+    bus = EventBus(
+        redis,
+        stream_maxlen=settings.event_stream_maxlen,
+        catalog=event_types(),
+        strict=settings.events_strict,
+    )
 
     # auth/
     auth = AuthManager(mongo=mongo, redis=redis, bus=bus, config=auth_config(settings))
@@ -206,6 +213,8 @@ async def open_services(settings: Settings) -> Services:
         ),
         vault_export=VaultExporter(store),
     )
+
+    attach_live_edits(managers.notes, redis)
 
     # agents/: the chat acts through the managers only
     config = agents_config(settings)

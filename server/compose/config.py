@@ -4,11 +4,13 @@ or a tool can build any of them from plain values."""
 from __future__ import annotations
 
 from agents.config import AgentLimits, AgentsConfig
+from agents.mcp.config import McpConfig
 from agents.voice.config import VoiceConfig
 from auth.config import AuthConfig
 from auth.email.outbox import EmailConfig
 from auth.email.senders import EmailSender, FileSender, SmtpSender
 from auth.security import SecurityConfig
+from realtime.collab.config import CollabConfig
 from realtime.config import RealtimeConfig
 from server.groups.config import GroupConfig
 from server.notes.rules import NotesConfig
@@ -115,6 +117,8 @@ def realtime_config(settings: Settings) -> RealtimeConfig:
         frames_burst=settings.ws_frames_burst,
         send_timeout=settings.ws_send_timeout_seconds,
         sse_keepalive=settings.sse_keepalive_seconds,
+        sse_ticket_reuse=settings.sse_ticket_reuse_seconds,
+        sse_max_stream=settings.sse_max_stream_seconds,
         presence_ttl=settings.presence_ttl_seconds,
         redis_timeout=settings.realtime_redis_timeout_seconds,
     )
@@ -138,4 +142,24 @@ def notes_config(settings: Settings) -> NotesConfig:
         max_body_bytes=settings.notes_max_body_bytes,
         event_body_max_bytes=settings.notes_event_body_max_bytes,
         trash_retention_days=settings.notes_trash_retention_days,
+    )
+
+
+def mcp_config(settings: Settings) -> McpConfig:
+    base = settings.public_base_url.rstrip("/")
+    return McpConfig(
+        enabled=settings.mcp_enabled,
+        resource_url=settings.mcp_resource_url or f"{base}/mcp",
+        authorization_server=base,
+        elicitation_timeout_seconds=settings.mcp_elicitation_timeout_seconds,
+    )
+
+
+def collab_config(settings: Settings) -> CollabConfig:
+    return CollabConfig(
+        max_message_bytes=settings.collab_max_message_bytes,
+        queue_max_bytes=settings.collab_queue_max_bytes,
+        compact_after=settings.collab_compact_after,
+        materialise_idle_seconds=settings.collab_materialise_idle_seconds,
+        awareness_timeout_seconds=settings.collab_awareness_timeout_seconds,
     )

@@ -37,6 +37,9 @@ class Publisher(Protocol):
 
     async def publish(self, channel: str, type_: str, data: Any) -> object: ...
 
+    def check(self, type_: str, data: Any) -> None:
+        """Raise if the event may not be published (checked when queued, before the commit)."""
+
 
 AfterCommit = Callable[[], Awaitable[object]]
 
@@ -64,6 +67,7 @@ class Tx:
         publisher = self._publisher
         if publisher is None:
             raise RuntimeError("this transaction was started without a publisher")
+        publisher.check(type_, data)
 
         async def send() -> object:
             return await publisher.publish(channel, type_, data)

@@ -8,6 +8,7 @@ the version it was based on; a compare-and-set on `version` makes a stale write 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -43,6 +44,11 @@ from server.spaces.manager import SpaceAccess
 FIELDS = {"title": "title", "body": "body", "own_tags": "tags", "aliases": "aliases"}
 FIELDS["pinned"] = "pinned"
 
+# Called after a change committed, with the note before and after (live editing applies
+# REST edits to the note's live document); a hook that raises is logged, never undoes it.
+ChangeHook = Callable[[Note, Note], Awaitable[object]]
+log = logging.getLogger("server.notes")
+
 
 @dataclass(slots=True)
 class Draft:
@@ -76,6 +82,7 @@ class NoteWriter:
     def __init__(self, store: NoteStore) -> None:
         self.store = store
         self.config = store.config
+        self.change_hooks: list[ChangeHook] = []
 
     # ------------------------------------------------------------------ helpers
 
@@ -204,7 +211,13 @@ class NoteWriter:
             )
             return updated
 
-        return await self.store.commit(work)
+        updated = await self.store.commit(work)
+        for hook in self.change_hooks:
+            try:
+                await hook(note, updated)
+            except Exception:
+                log.exception("note change hook failed", extra={"note": str(note.id)})
+        return updated
 
     # ------------------------------------------------------------------ trash
 

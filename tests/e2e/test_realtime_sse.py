@@ -72,7 +72,7 @@ async def test_stream_ids_keepalive_and_headers(apis, redis):
         started = time.monotonic()
         comments = 0
         async for msg in stream:
-            if msg.get("comment") == "keep-alive":
+            if msg.get("comment") == "ping":
                 comments += 1
                 if comments == 2:
                     break
@@ -174,7 +174,7 @@ async def test_ticket_auth_for_eventsource_and_revocation_ends_the_stream(shared
             assert r.status_code == 204
             [closed] = await _take(stream, 1, kinds=("close",), timeout=2)
             assert json.loads(closed["data"]) == {"code": 4002, "reason": "session revoked"}
-        # The ticket was single-use.
+        # The ticket (reusable for this stream's reconnects) ended with its session.
         r = await client.get(
             "/api/v1/events/stream", params={"channels": user.channel, "ticket": t}
         )

@@ -48,7 +48,7 @@ async def test_verify_email_after_registration(mail_client):
     me = await client.get("/api/v1/auth/me", headers=user["headers"])
     assert me.json()["emailVerified"] is True
     again = await client.post("/api/v1/auth/email/verify", json={"token": token})
-    assert_error(again, 400, "INVALID_TOKEN")
+    assert_error(again, 400, "INVALID_LINK")
     resend = await client.post("/api/v1/auth/email/resend-verification", headers=user["headers"])
     assert_error(resend, 409, "EMAIL_ALREADY_VERIFIED")
 
@@ -79,7 +79,7 @@ async def test_password_reset_is_single_use_and_ends_every_session(mail_client):
     reuse = await client.post(
         "/api/v1/auth/password/reset", json={"token": token, "newPassword": NEW_PASSWORD + "x"}
     )
-    assert_error(reuse, 400, "INVALID_TOKEN")
+    assert_error(reuse, 400, "INVALID_LINK")
     old = await client.post("/api/v1/auth/login", json={"login": name, "password": PASSWORD})
     assert_error(old, 401)
     new = await client.post("/api/v1/auth/login", json={"login": name, "password": NEW_PASSWORD})
@@ -102,7 +102,7 @@ async def test_reset_token_expires_after_thirty_minutes(mail_client):
     late = await client.post(
         "/api/v1/auth/password/reset", json={"token": token, "newPassword": NEW_PASSWORD}
     )
-    assert_error(late, 400, "INVALID_TOKEN")
+    assert_error(late, 400, "INVALID_LINK")
 
 
 async def test_reset_does_not_bypass_two_factor(mail_client):

@@ -61,7 +61,7 @@ async def test_blocked_login_allow_once_then_trust_this(lock_client):
     allow, trust = link_token(mail, "/lockdown/allow"), link_token(mail, "/lockdown/trust")
     assert (await client.post(f"{LOCK}/allow", json={"token": allow})).status_code == 204
     # "Trust this" from the same mail died with it.
-    assert_error(await client.post(f"{LOCK}/trust", json={"token": trust}), 400, "INVALID_TOKEN")
+    assert_error(await client.post(f"{LOCK}/trust", json={"token": trust}), 400, "INVALID_LINK")
     # Another IP is not allowed by that link.
     other = await client.post("/api/v1/auth/login", json=creds, headers=from_ip("198.51.100.1"))
     assert_error(other, 403, "LOGIN_BLOCKED")
@@ -73,7 +73,7 @@ async def test_blocked_login_allow_once_then_trust_this(lock_client):
     await drain_mail(client)
     trust = link_token(sink.last_to(email, "blocked"), "/lockdown/trust")
     assert (await client.post(f"{LOCK}/trust", json={"token": trust})).status_code == 204
-    assert_error(await client.post(f"{LOCK}/trust", json={"token": trust}), 400, "INVALID_TOKEN")
+    assert_error(await client.post(f"{LOCK}/trust", json={"token": trust}), 400, "INVALID_LINK")
     for _ in range(2):
         ok = await client.post("/api/v1/auth/login", json=creds, headers=from_ip("203.0.113.7"))
         assert ok.status_code == 200
@@ -141,4 +141,4 @@ async def test_bad_requests_change_nothing(client, body, code):
     assert_error(response, 422, code)
     assert await LockdownState.count() == 0
     bad_token = await client.post(f"{LOCK}/confirm", json={"token": "x" * 40})
-    assert_error(bad_token, 400, "INVALID_TOKEN")
+    assert_error(bad_token, 400, "INVALID_LINK")
