@@ -15,7 +15,8 @@ from litestar import Controller, delete, get, post
 from litestar.params import Parameter
 from litestar.response import Stream
 
-from agents.chat import ChatEvent, ChatRun, ChatService
+from agents.chat import ChatService
+from agents.run import ChatEvent, ChatRun
 from agents.schemas import (
     AgentView,
     ApprovalDecision,

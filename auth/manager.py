@@ -5,18 +5,25 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from beanie import PydanticObjectId
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from auth.audit.manager import AuditLog
 from auth.config import AuthConfig
+from auth.context import (
+    ClientContext,
+    EmailVerifier,
+    LoginGuard,
+    SecurityNotifier,
+    SessionListener,
+)
 from auth.documents import AuthSession, User
 from auth.passwords import Passwords, check_password_policy
 from auth.ratelimit import LoginThrottle, RateLimiter
@@ -28,11 +35,7 @@ from auth.schemas import (
     RegisterRequest,
     UserView,
 )
-from auth.sessions import (
-    KEEP_PREVIOUS_HASHES,
-    SessionsMixin,
-    user_view,
-)
+from auth.sessions import KEEP_PREVIOUS_HASHES, Prefetched, Sessions, user_view
 from auth.stepup import require_recent_auth
 from auth.tokens import (
     new_refresh_secret,
@@ -61,41 +64,7 @@ _INVALID_LOGIN = "The login or password is incorrect."
 UserCreatedHook = Callable[[User, AsyncClientSession], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
-class ClientContext:
-    """Where a request comes from (resolved by the route from headers and trusted proxies)."""
-
-    ip: str | None = None
-    user_agent: str | None = None
-
-
-class LoginGuard(Protocol):
-    """Refuses a login that passed every factor (lockdown); raises a `DomainError`."""
-
-    async def check_login(self, user: User, auth_method: str, ctx: ClientContext) -> None: ...
-
-
-class SessionListener(Protocol):
-    """Told about every new session (new-device alerts)."""
-
-    async def on_session_started(
-        self, user: User, session: AuthSession, ctx: ClientContext
-    ) -> None: ...
-
-
-class SecurityNotifier(Protocol):
-    """Tells the user by e-mail about changes to how they sign in."""
-
-    async def password_changed(self, user: User, how: str, ctx: ClientContext) -> None: ...
-
-
-class EmailVerifier(Protocol):
-    """Sends a new account its e-mail verification link."""
-
-    async def send_verification(self, user: User) -> None: ...
-
-
-class AuthManager(SessionsMixin):
+class AuthManager:
     def __init__(
         self,
         *,
@@ -129,12 +98,28 @@ class AuthManager(SessionsMixin):
         )
         self._limits = RateLimiter(redis)
         self.limits = self._limits
+        # Refresh rotation, bearer authentication, revocation: a collaborator of its own.
+        self.sessions = Sessions(
+            mongo=mongo, redis=redis, bus=bus, config=config, audit=self.audit, limits=self._limits
+        )
         self._throttle = LoginThrottle(
             redis,
             max_failures=config.login_max_failures,
             window=config.login_failure_window,
             max_delay=config.login_max_delay,
         )
+
+    async def authenticate(
+        self, token: str, ctx: ClientContext, prefetched: Prefetched | None = None
+    ) -> Actor:
+        """The `Actor` for a bearer token (see `Sessions.authenticate`)."""
+        return await self.sessions.authenticate(token, ctx, prefetched)
+
+    async def session_is_live(self, session_id: str) -> bool:
+        return await self.sessions.session_is_live(session_id)
+
+    def queue_session_liveness(self, pipe: Pipeline, session_id: str) -> None:
+        self.sessions.queue_session_liveness(pipe, session_id)
 
     def add_user_created_hook(self, hook: UserCreatedHook) -> None:
         self._user_created_hooks.append(hook)
@@ -151,6 +136,7 @@ class AuthManager(SessionsMixin):
     ) -> None:
         """Wire the optional parts of auth/ (called once by the composition root)."""
         self.api_tokens = api_tokens or self.api_tokens
+        self.sessions.api_tokens = self.api_tokens
         self.totp = totp or self.totp
         self._verifier = verifier or self._verifier
         self._login_guards.extend(login_guards)
@@ -314,10 +300,10 @@ class AuthManager(SessionsMixin):
             expires_at=now + timedelta(seconds=self.config.refresh_token_ttl),
         )
         await session.insert()
-        await self._mark_session_live(str(session.id))
+        await self.sessions.mark_live(str(session.id))
         for listener in self._session_listeners:
             await listener.on_session_started(user, session, ctx)
-        return self._auth_response(user, session, secret)
+        return self.sessions.auth_response(user, session, secret)
 
     async def reauthenticate(
         self, actor: Actor, cmd: ReauthRequest, ctx: ClientContext
@@ -356,7 +342,7 @@ class AuthManager(SessionsMixin):
         session.auth_time = now
         session.mfa = mfa or session.mfa
         await self.audit.record("session.reauthenticated", actor=actor, data={"mfa": mfa})
-        return self._auth_response(user, session, secret)
+        return self.sessions.auth_response(user, session, secret)
 
     # ---------------------------------------------------------------- the account itself
 
@@ -410,7 +396,7 @@ class AuthManager(SessionsMixin):
             {"_id": user.id},
             {"$set": {"password_hash": new_hash, "password_changed_at": now, "updated_at": now}},
         )
-        await self.revoke_all_sessions(
+        await self.sessions.revoke_all_sessions(
             user.id,  # type: ignore[arg-type]
             except_session=actor.session_id,
             reason="password_changed",

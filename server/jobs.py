@@ -22,7 +22,7 @@ async def expire_shop_rentals(ctx: dict[str, Any]) -> int:
 
 async def cleanup_expired_sessions(ctx: dict[str, Any]) -> int:
     """Delete login sessions whose refresh token expired (and long-revoked ones)."""
-    deleted = await ctx["services"].auth.cleanup_sessions()
+    deleted = await ctx["services"].sessions.cleanup_sessions()
     log.info("expired sessions cleaned", extra={"deleted": deleted})
     return deleted
 

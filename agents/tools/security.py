@@ -25,7 +25,7 @@ class ActivityArgs(ToolArgs):
     args=NoArgs,
 )
 async def security_sessions(ctx: ToolContext, args: NoArgs) -> Any:
-    return await ctx.services.auth.list_sessions(ctx.actor)
+    return await ctx.services.sessions.list_sessions(ctx.actor)
 
 
 @REGISTRY.tool(
@@ -37,7 +37,7 @@ async def security_sessions(ctx: ToolContext, args: NoArgs) -> Any:
     needs_approval=True,
 )
 async def security_revoke_session(ctx: ToolContext, args: SessionArgs) -> Any:
-    await ctx.services.auth.revoke_session(ctx.actor, args.session_id)
+    await ctx.services.sessions.revoke_session(ctx.actor, args.session_id)
     return {"revoked": args.session_id}
 
 

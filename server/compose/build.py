@@ -185,6 +185,7 @@ async def open_services(settings: Settings) -> Services:
 
     managers = Managers(
         auth=auth,
+        sessions=auth.sessions,
         audit=auth.audit,
         api_tokens=security.api_tokens,
         totp=security.totp,
@@ -231,6 +232,7 @@ async def open_services(settings: Settings) -> Services:
     _register_channel_authorizers(authorizers, families, workspaces)
     return Services(
         auth=managers.auth,
+        sessions=managers.sessions,
         audit=managers.audit,
         api_tokens=managers.api_tokens,
         totp=managers.totp,

@@ -16,6 +16,7 @@ from auth.api_tokens.manager import ApiTokenManager
 from auth.audit.manager import AuditLog
 from auth.dependencies import AUTH_DEPENDENCIES
 from auth.lockdown.manager import LockdownManager
+from auth.sessions import Sessions
 from auth.totp.manager import TotpManager
 from auth.webauthn.manager import WebAuthnManager
 from server.compose.services import Services
@@ -39,6 +40,10 @@ def services_of(state: State) -> Services:
     if not isinstance(services, Services):
         raise RuntimeError("the app's services are not open (outside the lifespan?)")
     return services
+
+
+def provide_sessions(state: State) -> Sessions:
+    return services_of(state).sessions
 
 
 def provide_audit(state: State) -> AuditLog:
@@ -118,6 +123,7 @@ def provide_voice(state: State) -> VoiceManager:
 
 
 _PROVIDERS = {
+    "sessions": provide_sessions,
     "audit": provide_audit,
     "api_tokens": provide_api_tokens,
     "totp": provide_totp,

@@ -22,6 +22,7 @@ from auth.email.outbox import Outbox
 from auth.lockdown.manager import LockdownManager
 from auth.manager import AuthManager
 from auth.onetime import OneTimeTokens
+from auth.sessions import Sessions
 from auth.totp.manager import TotpManager
 from auth.webauthn.manager import WebAuthnManager
 from realtime.authorizers import ChannelAuthorizers
@@ -49,6 +50,7 @@ class Managers:
     """
 
     auth: AuthManager
+    sessions: Sessions
     audit: AuditLog
     api_tokens: ApiTokenManager
     totp: TotpManager

@@ -46,9 +46,9 @@ async def test_auth_managers_refuse_an_api_token_actor_even_with_every_scope(cli
     security = services(client)
 
     calls = [
-        auth.list_sessions(actor),
-        auth.revoke_session(actor, session_id),
-        auth.revoke_other_sessions(actor),
+        auth.sessions.list_sessions(actor),
+        auth.sessions.revoke_session(actor, session_id),
+        auth.sessions.revoke_other_sessions(actor),
         security.audit.page(actor, None, 10),
         security.api_tokens.list(actor),
         security.api_tokens.revoke(actor, "0" * 24),
