@@ -11,10 +11,12 @@ from contextlib import aclosing
 from typing import Any
 
 import msgspec
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from agents.aisdk import HEADERS as AI_SDK_HEADERS
+from agents.aisdk import approval_answer, last_user_text, ui_chunks, wants_ai_sdk
 from agents.chat import ChatService
 from agents.run import ChatEvent, ChatRun
 from agents.schemas import (
@@ -98,9 +100,26 @@ class ChatController(Controller):
         status_code=200,
     )
     async def send_message(
-        self, session_id: str, data: MessageCreate, actor: Actor, chat: ChatService
+        self,
+        request: Request[Any, Any, Any],
+        session_id: str,
+        data: MessageCreate,
+        actor: Actor,
+        chat: ChatService,
+        protocol: str | None = Parameter(
+            default=None,
+            description="`ai-sdk`: answer in the Vercel AI SDK UI message stream protocol v1",
+        ),
     ) -> Stream:
-        return stream(await chat.send(actor, session_id, data.content, agent=data.agent))
+        if not wants_ai_sdk(request.headers.get("accept"), protocol):
+            return stream(await chat.send(actor, session_id, data.content, agent=data.agent))
+        answer = approval_answer(data.messages) if data.messages is not None else None
+        if answer is not None:
+            run = await chat.decide(actor, session_id, answer[0], answer[1])
+        else:
+            content = data.content or last_user_text(data.messages)
+            run = await chat.send(actor, session_id, content, agent=data.agent)
+        return Stream(ui_chunks(run), media_type="text/event-stream", headers=AI_SDK_HEADERS)
 
     @post(
         "/sessions/{session_id:str}/approvals/{approval_id:str}",

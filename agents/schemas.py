@@ -18,9 +18,17 @@ class SessionCreate(Input):
 
 
 class MessageCreate(Input):
-    # The 10,000-character rule is checked by the chat service (MESSAGE_TOO_LONG).
-    content: Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)]
+    """Our body (`content`, `agent`) or the AI SDK's (`id`, `messages`, `trigger`,
+    `messageId`: what `useChat` sends); see docs/mcp.md."""
+
+    # The 10,000-character rule is checked by the chat service (MESSAGE_TOO_LONG), and so is
+    # an empty message (MESSAGE_EMPTY).
+    content: Annotated[str, msgspec.Meta(max_length=100_000)] = ""
     agent: AgentName | None = None
+    id: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    messages: Annotated[list[dict[str, Any]], msgspec.Meta(max_length=500)] | None = None
+    trigger: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    message_id: Annotated[str, msgspec.Meta(max_length=100)] | None = None
 
 
 class ApprovalDecision(Input):

@@ -7,6 +7,7 @@ per-account limits inside the manager (`LoginThrottle`, reset-per-address).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -14,6 +15,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from auth.client_ip import resolve_client_ip
 from auth.dependencies import get_auth_manager
+from auth.liveness import HOT_LIVE, HOT_REVOKED
 from auth.sessions import prefetch_claims
 from auth.tokens import decode_access_token, sha256_hex
 from server.core.errors import Unauthorized
@@ -30,9 +32,11 @@ async def auth_rate_limit(
 ) -> None:
     """Count the request against its per-IP and per-account limits.
 
-    The two counters and, for an access token, the session's liveness check travel in ONE
-    Redis round trip; the decoded claims and the liveness answer are left in the request
-    state for `provide_actor`, so the token is decoded and Redis asked once per request.
+    The counters are pre-counted in the process (`BatchedCounts`: Redis hears a key's first
+    hit and every `RATE_LIMIT_BATCH`-th) and the session's liveness comes from the hot cache
+    (`HotSessions`) when fresh; whatever must still ask Redis travels in ONE round trip, and
+    most requests make none. The decoded claims and the liveness answer are left in the
+    request state for `provide_actor`, so the token is decoded once per request.
     """
     manager = get_auth_manager(connection.app.state)
     config = manager.config
@@ -53,16 +57,29 @@ async def auth_rate_limit(
         except Unauthorized:
             claims = None
 
-    async with manager.redis.pipeline(transaction=False) as pipe:
-        await manager.limits.queue_hit(pipe, f"ip:{bucket}", ip or "-", window=60)
-        if account:
-            await manager.limits.queue_hit(pipe, f"acct:{bucket}", account, window=60)
-        if claims is not None:
-            manager.queue_session_liveness(pipe, claims.session_id)
-        answers = await pipe.execute()
-
-    manager.limits.check(*answers[0], limit=config.auth_per_ip_per_minute)
+    counts = manager.limit_counts
+    flushes: list[tuple[str, str, int, int]] = []  # (bucket, key, hits, limit)
+    checks = [(f"ip:{bucket}", ip or "-", config.auth_per_ip_per_minute)]
     if account:
-        manager.limits.check(*answers[1], limit=config.auth_per_account_per_minute)
+        checks.append((f"acct:{bucket}", account, config.auth_per_account_per_minute))
+    for name, key, limit in checks:
+        hits = counts.hit(f"{name}:{key}", limit=limit)
+        if hits:
+            flushes.append((name, key, hits, limit))
+    hot = manager.hot_sessions.get(claims.session_id) if claims is not None else None
+    liveness: Sequence[Any] = HOT_LIVE if hot else HOT_REVOKED
+    if flushes or (claims is not None and hot is None):
+        # One round trip for whatever is due: counter flushes and the liveness check.
+        async with manager.redis.pipeline(transaction=False) as pipe:
+            for name, key, hits, _ in flushes:
+                await manager.limits.queue_hit(pipe, name, key, window=60, amount=hits)
+            if claims is not None and hot is None:
+                manager.queue_session_liveness(pipe, claims.session_id)
+            answers = await pipe.execute()
+        for (name, key, _, limit), (count, ttl) in zip(flushes, answers, strict=False):
+            counts.flushed(f"{name}:{key}", count, ttl)
+            manager.limits.check(count, ttl, limit=limit)
+        if claims is not None and hot is None:
+            liveness = answers[-1]
     if claims is not None and token is not None:
-        prefetch_claims(connection.scope, token, claims, answers[-1])
+        prefetch_claims(connection.scope, token, claims, liveness)

@@ -25,8 +25,9 @@ from auth.context import (
     SessionListener,
 )
 from auth.documents import AuthSession, User
+from auth.liveness import HotSessions
 from auth.passwords import Passwords, check_password_policy
-from auth.ratelimit import LoginThrottle, RateLimiter
+from auth.ratelimit import BatchedCounts, LoginThrottle, RateLimiter
 from auth.schemas import (
     AuthResponse,
     LoginRequest,
@@ -98,9 +99,17 @@ class AuthManager:
         )
         self._limits = RateLimiter(redis)
         self.limits = self._limits
+        self.limit_counts = BatchedCounts(config.rate_limit_batch)
+        self.hot_sessions = HotSessions(config.hot_cache_seconds)
         # Refresh rotation, bearer authentication, revocation: a collaborator of its own.
         self.sessions = Sessions(
-            mongo=mongo, redis=redis, bus=bus, config=config, audit=self.audit, limits=self._limits
+            mongo=mongo,
+            redis=redis,
+            bus=bus,
+            config=config,
+            audit=self.audit,
+            limits=self._limits,
+            hot_sessions=self.hot_sessions,
         )
         self._throttle = LoginThrottle(
             redis,

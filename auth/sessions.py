@@ -21,6 +21,7 @@ from auth.audit.manager import AuditLog
 from auth.config import AuthConfig
 from auth.context import ClientContext
 from auth.documents import AuthSession, User
+from auth.liveness import HOT_LIVE, HotSessions
 from auth.ratelimit import RateLimiter
 from auth.schemas import (
     AuthResponse,
@@ -46,7 +47,7 @@ from server.core.actor import Actor
 from server.core.channels import user_channel
 from server.core.clock import utcnow
 from server.core.db import Tx, run_in_transaction
-from server.core.errors import Forbidden, NotFound, Unauthorized
+from server.core.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from server.core.wire import validate
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class Sessions:
         config: AuthConfig,
         audit: AuditLog,
         limits: RateLimiter,
+        hot_sessions: HotSessions,
     ) -> None:
         self._mongo = mongo
         self._redis = redis
@@ -106,6 +108,7 @@ class Sessions:
         self.config = config
         self.audit = audit
         self._limits = limits
+        self.hot_sessions = hot_sessions
         self.api_tokens: ApiTokenManager | None = None  # set by `AuthManager.attach`
 
     def auth_response(self, user: User, session: AuthSession, secret: str) -> AuthResponse:
@@ -150,11 +153,18 @@ class Sessions:
                 "The session was idle too long. Log in again.", code="SESSION_EXPIRED"
             )
         if presented in session.previous_hashes:
-            await self._revoke_reused(session)
+            # F14: two tabs refreshing at once. The token rotated within the grace gets the
+            # pair it was rotated to; any older token, or after the grace, is reuse.
+            granted = await self._grace_secret(presented)
+            if granted is None or session.refresh_hash != sha256_hex(granted):
+                await self._revoke_reused(session)
+            return await self._refreshed(session, granted)  # type: ignore[arg-type]
         if not constant_time_equal(presented, session.refresh_hash):
             raise Unauthorized("The refresh token is not valid.", code="INVALID_REFRESH_TOKEN")
 
-        new_secret = new_refresh_secret()
+        # Reserve the successor first (set-if-absent), so a concurrent refresh with the same
+        # token ends on the same secret instead of looking like reuse.
+        new_secret = await self._reserve_successor(presented, new_refresh_secret())
         now = utcnow()
         updated = await AuthSession.get_pymongo_collection().find_one_and_update(
             {"_id": session.id, "refresh_hash": presented, "revoked_at": None},
@@ -172,11 +182,44 @@ class Sessions:
             },
         )
         if updated is None:
-            # Someone rotated this very token a moment ago: it is being used twice.
+            # Someone rotated this very token a moment ago: the same successor within the
+            # grace (another tab), else it is being used twice.
             fresh = await AuthSession.get(session.id)
-            if fresh is not None:
+            if fresh is not None and fresh.is_active:
+                if fresh.refresh_hash == sha256_hex(new_secret) and self.config.refresh_grace:
+                    return await self._refreshed(fresh, new_secret)
                 await self._revoke_reused(fresh)
             raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
+        return await self._refreshed(session, new_secret)
+
+    def _grace_key(self, presented_hash: str) -> str:
+        return f"auth:refresh-grace:{presented_hash}"
+
+    async def _reserve_successor(self, presented_hash: str, candidate: str) -> str:
+        """The secret this refresh token rotates to: `candidate`, or the one a concurrent
+        refresh reserved first (kept `refresh_grace` seconds; 0 = no grace)."""
+        grace = self.config.refresh_grace
+        if grace <= 0:
+            return candidate
+        key = self._grace_key(presented_hash)
+        if await self._redis.set(key, candidate, nx=True, ex=grace):
+            return candidate
+        existing = await self._redis.get(key)
+        if existing is None:
+            return candidate
+        return existing.decode() if isinstance(existing, bytes) else str(existing)
+
+    async def _grace_secret(self, presented_hash: str) -> str | None:
+        """The successor of a token rotated less than `refresh_grace` seconds ago."""
+        if self.config.refresh_grace <= 0:
+            return None
+        value = await self._redis.get(self._grace_key(presented_hash))
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    async def _refreshed(self, session: AuthSession, new_secret: str) -> AuthResponse:
+        """The answer of a successful refresh: a new access token and `new_secret`."""
         user = await User.get(session.user_id)
         if user is None or not user.is_active:
             raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
@@ -236,15 +279,23 @@ class Sessions:
         pipe.mget(f"auth:sess:{session_id}", f"auth:revoked:{session_id}")
 
     async def session_is_live(self, session_id: str) -> bool:
-        """Redis answers for recent sessions; the database is asked when Redis does not know."""
+        """The hot cache answers within AUTH_HOT_CACHE_SECONDS; then Redis for recent
+        sessions; the database when Redis does not know."""
+        hot = self.hot_sessions.get(session_id)
+        if hot is not None:
+            return hot
         answer = await self._redis.mget(f"auth:sess:{session_id}", f"auth:revoked:{session_id}")
         return await self._liveness_from(session_id, answer)
 
     async def _liveness_from(self, session_id: str, answer: Sequence[Any]) -> bool:
+        if answer is HOT_LIVE:
+            return True  # the hot cache's own answer: it must not extend itself
         live, revoked = answer
         if revoked is not None:
+            self.hot_sessions.forget([session_id])
             return False
         if live is not None:
+            self.hot_sessions.mark_live(session_id)
             return True
         if not ObjectId.is_valid(session_id):
             return False
@@ -252,6 +303,7 @@ class Sessions:
         if session is None or not session.is_active:
             return False
         await self.mark_live(session_id)
+        self.hot_sessions.mark_live(session_id)
         return True
 
     async def mark_live(self, session_id: str) -> None:
@@ -264,6 +316,7 @@ class Sessions:
             return []
         now = utcnow()
         ids = [str(sid) for sid in session_ids]
+        self.hot_sessions.forget(ids)  # this process refuses them at once
         # Redis first: the access tokens stop working before the revocation commits, never
         # after (a failed commit leaves them refused until they expire: fail closed).
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -288,6 +341,13 @@ class Sessions:
         return ids
 
     async def logout(self, actor: Actor) -> None:
+        """End the actor's login session. With an API token there is none: it answered 204
+        and did nothing (issue 15, F12); now 400 `NOT_A_SESSION` (revoke the token instead)."""
+        if not actor.session_id:
+            raise BadRequest(
+                "This credential is not a login session; revoke an API token instead.",
+                code="NOT_A_SESSION",
+            )
         if actor.session_id:
             await self._revoke([ObjectId(actor.session_id)], actor.user_id, reason="logout")
             await self.audit.record("logout", actor=actor)

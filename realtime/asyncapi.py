@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from realtime.collab.protocol import CLOSE_CODES as COLLAB_CLOSE_CODES
 from realtime.protocol import (
     CLIENT_FRAMES,
     CLOSE_CODES,
@@ -84,6 +85,14 @@ def build_asyncapi(
             },
         }
 
+    messages["collab_message"] = {
+        "name": "y-websocket",
+        "title": "y-websocket message (both directions)",
+        "summary": "Binary lib0: sync step 1/2, update, awareness, auth (docs/collab.md)",
+        "contentType": "application/octet-stream",
+        "payload": {"type": "string", "format": "binary"},
+    }
+
     def msg_refs(channel: str, ids: list[str]) -> list[dict[str, str]]:
         return [{"$ref": f"#/channels/{channel}/messages/{mid}"} for mid in ids]
 
@@ -109,6 +118,9 @@ def build_asyncapi(
             "description": description,
             "x-close-codes": close_codes,
             "x-error-codes": ERROR_CODES,
+            "x-collab-close-codes": [
+                {"code": code, "meaning": meaning} for code, meaning in COLLAB_CLOSE_CODES.items()
+            ],
         },
         "defaultContentType": "application/json",
         "servers": {
@@ -143,6 +155,24 @@ def build_asyncapi(
                 "parameters": {"channel": {"description": "The channel name."}},
                 "messages": channel_messages(event_ids),
             },
+            "collab": {
+                "address": "/ws/notes/{noteId}",
+                "title": "Live co-editing of a note (Yjs)",
+                "description": "The standard y-websocket protocol on binary frames, same ticket "
+                "and Origin rules as `/ws`; close codes in `info.x-collab-close-codes`.",
+                "parameters": {"noteId": {"description": "The note's id."}},
+                "messages": channel_messages(["collab_message"]),
+                "bindings": {
+                    "ws": {
+                        "method": "GET",
+                        "query": {
+                            "type": "object",
+                            "required": ["ticket"],
+                            "properties": {"ticket": {"type": "string"}},
+                        },
+                    }
+                },
+            },
             "sse": {
                 "address": "/api/v1/events/stream",
                 "title": "Server-sent events",
@@ -171,6 +201,18 @@ def build_asyncapi(
                 "channel": {"$ref": "#/channels/events"},
                 "summary": "Domain events, inside `event` frames",
                 "messages": msg_refs("events", event_ids),
+            },
+            "collabReceive": {
+                "action": "receive",
+                "channel": {"$ref": "#/channels/collab"},
+                "summary": "y-websocket messages a client sends",
+                "messages": msg_refs("collab", ["collab_message"]),
+            },
+            "collabSend": {
+                "action": "send",
+                "channel": {"$ref": "#/channels/collab"},
+                "summary": "y-websocket messages the server sends",
+                "messages": msg_refs("collab", ["collab_message"]),
             },
             "sendStream": {
                 "action": "send",

@@ -10,7 +10,9 @@ remembers the last (epoch, offset) it queued and enforces, whatever happens upst
 
 While a channel is held (initial sync, resync after a gap or a Redis reconnect, or an
 authorization recheck) its live events wait in `pending`; the stream read and the release
-happen on the connection's own writer (`outgoing()`), so frames leave in order.
+happen on the connection's own writer, so frames leave in order. A WebSocket pushes
+(`use_push`: frames are written at once when nothing is queued, a writer task runs only
+for a backlog, see `realtime/push.py`); SSE pulls (`outgoing()`).
 
 The queue is bounded: overflow closes the connection with 4008 and drops what was queued,
 so memory stays flat however slowly a client reads.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
@@ -33,6 +35,7 @@ from realtime.protocol import (
     Unsubscribed,
     encode_frame,
 )
+from realtime.push import PushWriter, SendText
 from realtime.subscriber import LiveEvent, decode_event
 from server.core.actor import Actor
 from server.core.channels import user_channel
@@ -134,9 +137,9 @@ class Connection:
         self.max_queue = hub.config.queue_max_frames
         self.close_code: int | None = None
         self.close_reason = ""
-        self._wake = asyncio.Event()
-        self.writer_task: asyncio.Task[Any] | None = None
-        self.sending = False
+        self._wake: asyncio.Event | None = None  # pull mode (SSE) only
+        self.writer: PushWriter | None = None  # push mode (WebSocket) only
+        self.on_close: Callable[[], None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
         # inbound rate limit (token bucket)
         self._tokens = float(hub.config.frames_burst)
@@ -157,12 +160,19 @@ class Connection:
         self.queue.clear()
         for st in self.subs.values():
             st.pending.clear()
-        self._wake.set()
-        if self.sending and self.writer_task is not None:
+        if self._wake is not None:
+            self._wake.set()
+        if self.writer is not None:
             # A send blocked on a client that does not read: give it up now.
-            self.writer_task.cancel()
+            self.writer.cancel_send()
         if self._expiry is not None:
             self._expiry.cancel()
+        if self.on_close is not None:
+            self.on_close()
+
+    def use_push(self, send: SendText) -> None:
+        """Deliver by pushing through `send` (a WebSocket) instead of `outgoing()`."""
+        self.writer = PushWriter(self, send)
 
     def schedule_expiry(self, expires_at: float, now_wall: float, code: int) -> None:
         loop = asyncio.get_running_loop()
@@ -188,11 +198,23 @@ class Connection:
     def push(self, item: Item) -> None:
         if self.close_code is not None:
             return
+        writer = self.writer
+        if (
+            writer is not None
+            and writer.task is None
+            and not self.queue
+            and isinstance(item, (LiveEvent, Out))
+        ):
+            writer.send_now(item)  # the common case: nothing waits, write it now
+            return
         if len(self.queue) >= self.max_queue:
             self.close(CLOSE_SLOW_CONSUMER, "slow consumer")
             return
         self.queue.append(item)
-        self._wake.set()
+        if writer is not None:
+            writer.kick()
+        elif self._wake is not None:
+            self._wake.set()
 
     def push_frame(self, kind: str, text: str) -> None:
         self.push(Out(kind, text))
@@ -264,31 +286,34 @@ class Connection:
     # ------------------------------------------------------------ writer side
 
     async def outgoing(self, keepalive: float | None = None) -> AsyncIterator[LiveEvent | Out]:
-        """Everything to send, in order, until the connection is closed."""
+        """Everything to send, in order, until the connection is closed (pull mode)."""
+        wake = self._wake
+        if wake is None:
+            wake = self._wake = asyncio.Event()
         while self.close_code is None:
             if not self.queue:
-                self._wake.clear()
+                wake.clear()
                 if keepalive is None:
-                    await self._wake.wait()
+                    await wake.wait()
                     continue
                 try:
                     async with asyncio.timeout(keepalive):
-                        await self._wake.wait()
+                        await wake.wait()
                 except TimeoutError:
                     yield KEEPALIVE
                 continue
-            item = self.queue.popleft()
-            if isinstance(item, (LiveEvent, Out)):
-                yield item
-            elif isinstance(item, _Sync):
-                for out in await self._sync(item.st, item.since, item.ref):
-                    yield out
-            elif isinstance(item, _Resync):
-                for out in await self._resync(item.st):
-                    yield out
-            else:
-                for out in await self._recheck(item.st):
-                    yield out
+            for out in await self.expand(self.queue.popleft()):
+                yield out
+
+    async def expand(self, item: Item) -> list[LiveEvent | Out]:
+        """The frames a queued item stands for (a sync or resync reads the stream first)."""
+        if isinstance(item, (LiveEvent, Out)):
+            return [item]
+        if isinstance(item, _Sync):
+            return await self._sync(item.st, item.since, item.ref)
+        if isinstance(item, _Resync):
+            return await self._resync(item.st)
+        return await self._recheck(item.st)
 
     async def _sync(
         self, st: ChannelState, since: Since | None, ref: str | None

@@ -1,9 +1,10 @@
 """The WebSocket gateway: `GET /ws?ticket=…`.
 
-Per connection there are two coroutines: the handler itself writes (it drains
-`Connection.outgoing()`), and one reader task handles client frames. Everything else that can
-end a connection - queue overflow, session revocation, token expiry, server shutdown - calls
-`Connection.close(code)`, which the writer turns into a close frame.
+Per connection there is one coroutine, the handler, and it reads client frames. Frames to the
+client are pushed (`realtime/push.py`): written at once from the subscriber's callback, by a
+short-lived writer task only while a backlog exists. Everything else that can end a
+connection - queue overflow, session revocation, token expiry, server shutdown - calls
+`Connection.close(code)`, which stops the handler's read; the handler sends the close frame.
 """
 
 from __future__ import annotations
@@ -42,13 +43,12 @@ from realtime.protocol import (
     client_decoder,
     encode_frame,
 )
-from realtime.subscriber import LiveEvent
+from realtime.push import CLIENT_GONE, ClientGone, SendText
 from server.core.errors import DomainError
 
 log = logging.getLogger("realtime.gateway")
 
 HUB_STATE_KEY = "realtime"
-_CLIENT_GONE = 0  # pseudo close code: the client already left, send nothing
 
 
 def origin_allowed(origin: str | None, allowed: tuple[str, ...], allow_missing: bool) -> bool:
@@ -73,6 +73,11 @@ async def realtime_socket(socket: WebSocket[Any, Any, Any]) -> None:
     cfg = hub.config
     origin = socket.headers.get("origin")
     if not origin_allowed(origin, cfg.allowed_origins, cfg.allow_missing_origin):
+        # A browser sees only an empty 403: the log line says which setting to change.
+        log.warning(
+            "websocket origin refused; add it to WS_ALLOWED_ORIGINS (and CORS_ORIGINS)",
+            extra={"origin": (origin or "")[:200]},
+        )
         await socket.close(code=4003, reason="origin not allowed")  # before accept: HTTP 403
         return
     grant = await hub.tickets.redeem(socket.query_params.get("ticket"))
@@ -84,6 +89,7 @@ async def realtime_socket(socket: WebSocket[Any, Any, Any]) -> None:
         await socket.close(CLOSE_SESSION_REVOKED, "session revoked")
         return
     conn = Connection(hub, grant.actor(), expires_at=grant.token_expires_at, transport="ws")
+    conn.use_push(_sender(socket))
     try:
         await hub.attach(conn)
     except RealtimeError:
@@ -103,53 +109,52 @@ async def realtime_socket(socket: WebSocket[Any, Any, Any]) -> None:
             )
         ),
     )
-    reader = asyncio.create_task(_read_loop(socket, conn, hub))
-    await _write_loop(socket, conn)
-    reader.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await reader
+    await _read_loop(socket, conn, hub)
+    if conn.writer is not None and conn.writer.task is not None:
+        conn.writer.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await conn.writer.task
     await hub.detach(conn)
     code = conn.close_code
-    if code is not None and code != _CLIENT_GONE:
+    if code is not None and code != CLIENT_GONE:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(cfg.send_timeout):
                 await socket.close(code, conn.close_reason)
 
 
-async def _write_loop(socket: WebSocket[Any, Any, Any], conn: Connection) -> None:
+def _sender(socket: WebSocket[Any, Any, Any]) -> SendText:
     send = socket.send
-    task = asyncio.current_task()
-    conn.writer_task = task
-    try:
-        async for item in conn.outgoing():
-            text = item.frame if isinstance(item, LiveEvent) else item.text
-            conn.sending = True
-            try:
-                await send({"type": "websocket.send", "text": text, "bytes": None})
-            finally:
-                conn.sending = False
-    except asyncio.CancelledError:
-        # `Connection.close()` cuts a send that blocks on a client that does not read.
-        if not conn.closing or task is None:
-            raise
-        task.uncancel()
-    except (WebSocketDisconnect, OSError, RuntimeError):
-        conn.close(_CLIENT_GONE)
-    except Exception:
-        log.exception("websocket writer failed")
-        conn.close(CLOSE_INTERNAL, "internal error")
-    finally:
-        conn.writer_task = None
+
+    async def send_text(text: str) -> None:
+        try:
+            await send({"type": "websocket.send", "text": text, "bytes": None})
+        except (WebSocketDisconnect, OSError, RuntimeError) as exc:
+            raise ClientGone from exc
+
+    return send_text
 
 
 async def _read_loop(socket: WebSocket[Any, Any, Any], conn: Connection, hub: RealtimeHub) -> None:
+    """Read and handle client frames until the connection closes.
+
+    `Connection.close()` (from any callback) cancels this loop wherever it waits, as the
+    separate reader task was cancelled before; the cancellation is absorbed here."""
     cfg = hub.config
     loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    if task is None:
+        return
+
+    def stop_reading() -> None:
+        if asyncio.current_task() is not task:  # the loop itself checks `closing`
+            task.cancel()
+
+    conn.on_close = stop_reading
     try:
         while not conn.closing:
             message = await socket.receive()
             if message["type"] != "websocket.receive":
-                conn.close(_CLIENT_GONE)
+                conn.close(CLIENT_GONE)
                 return
             text = message.get("text")
             size = len(text) if text is not None else len(message.get("bytes") or b"")
@@ -164,12 +169,16 @@ async def _read_loop(socket: WebSocket[Any, Any, Any], conn: Connection, hub: Re
                 continue
             await _handle(text, conn, hub)
     except WebSocketDisconnect:
-        conn.close(_CLIENT_GONE)
+        conn.close(CLIENT_GONE)
     except asyncio.CancelledError:
-        raise
+        if not conn.closing:
+            raise  # the server is cancelling the handler itself
+        task.uncancel()
     except Exception:
         log.exception("websocket reader failed")
         conn.close(CLOSE_INTERNAL, "internal error")
+    finally:
+        conn.on_close = None
 
 
 def _error(
@@ -187,6 +196,9 @@ async def _handle(text: str, conn: Connection, hub: RealtimeHub) -> None:
         return
     except msgspec.DecodeError:
         _error(conn, "BAD_FRAME", "The frame is not valid JSON.")
+        return
+    except RecursionError:  # nested past the decoder's depth cap (issue 15, F8)
+        _error(conn, "BAD_FRAME", "The frame is nested too deeply.")
         return
     try:
         if isinstance(frame, Subscribe):

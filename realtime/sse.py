@@ -40,6 +40,7 @@ from realtime.protocol import CHANNEL_PATTERN, CLOSE_UNAUTHORIZED, Since
 from realtime.subscriber import LiveEvent
 from realtime.tickets import TicketGrant
 from server.core.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
+from server.core.text import ascii_digits
 
 _CHANNEL_RE = re.compile(CHANNEL_PATTERN)
 
@@ -54,7 +55,7 @@ def parse_positions(value: str | None, count: int) -> list[Since | None]:
     out: list[Since | None] = []
     for part in parts:
         epoch, sep, offset = part.rpartition(":")
-        if not sep or not offset.isdigit() or len(part) > 80:
+        if not sep or not ascii_digits(offset) or len(part) > 80:
             out.append(None)
             continue
         out.append(Since(epoch=epoch or None, offset=int(offset)))

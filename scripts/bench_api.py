@@ -4,7 +4,7 @@ Both run as one uvicorn worker against the same SecantusDB and Redis (throwaway 
 started here), loaded the same way (wrk when installed, else a small keep-alive client).
 Prints both figures and the ratio (target >= 0.7).
 
-    .venv/bin/python scripts/bench_api.py [--seconds 10] [--connections 16]
+    .venv/bin/python scripts/bench_api.py [--seconds 10] [--connections 16] [--profile me.raw]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.api_process import ApiProcess, api_env  # noqa: E402
 from scripts.devservices import spawn_mongo, spawn_redis  # noqa: E402
+from scripts.profiling import py_spy  # noqa: E402
 
 
 def run_wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> float:
@@ -90,6 +91,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy raw profile of ours (one extra round)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
@@ -144,6 +148,8 @@ def main() -> None:
             for _ in range(args.rounds):  # interleaved, so drift hits both alike
                 ours_rps.append(measure(ours_url, auth, args.seconds, args.connections))
                 base_rps.append(measure(base_url, {}, args.seconds, args.connections))
+            with py_spy(ours.pid, args.profile):  # not counted: py-spy takes some CPU
+                measure(ours_url, auth, args.seconds, args.connections)
         finally:
             ours.stop()
             base.stop()

@@ -1,6 +1,7 @@
 """Fan-out benchmark: our gateway vs a minimal `websockets` broadcast server, same clients.
 
-    .venv/bin/python -m scripts.bench_fanout [--clients 1000] [--events 50] [--idle 5000]
+    .venv/bin/python -m scripts.bench_fanout [--clients 1000] [--events 50] [--idle 5000,10000]
+        [--profile fanout.raw]
 
 1. Starts throwaway services (SecantusDB, Redis) unless MONGODB_URL / REDIS_URL are set, our
    api (`uvicorn --factory server.app:create_app`) and the baseline: a bare `websockets`
@@ -11,7 +12,10 @@
    latency = client receive time - publish time (same clock); p50/p99 over all deliveries and
    the time until the last client has each event.
 4. Throughput phase: `--events` events back to back; delivered messages per second.
-5. Memory: RSS per idle connection with `--idle` connections open (ours: subscribed).
+5. Memory: RSS per idle connection with `--idle` connections open (ours: subscribed), opened
+   in cumulative steps (5,000 then 10,000), and the p99 of ONE broadcast to all of them.
+Both servers run without permessage-deflate (ours: `ApiProcess`, as in production; the
+baseline: `compression=None`), so they send the same bytes (docs/realtime.md says why).
 Prints ours, the baseline and the ratios (targets: p99 <= 1.25x, throughput >= 0.8x,
 RSS <= 30 KB per idle connection).
 """
@@ -58,7 +62,9 @@ async def _baseline_server(port: int) -> None:
         finally:
             clients.discard(ws)
 
-    async with serve(handler, "127.0.0.1", port, max_queue=None, ping_interval=20):
+    async with serve(
+        handler, "127.0.0.1", port, max_queue=None, ping_interval=20, compression=None
+    ):
         await asyncio.Future()
 
 
@@ -177,6 +183,46 @@ async def _measure(
     )
 
 
+async def _idle_runs(
+    sizes: list[int],
+    open_socket: Callable[[], Awaitable[Any]],
+    publish: Callable[[int], Awaitable[None]],
+    rss: Callable[[], int],
+) -> list[dict[str, float]]:
+    """Idle connections opened in steps up to each of `sizes` (cumulative, so no step reuses
+    memory freed by an earlier one): RSS per connection since the first step, then ONE
+    broadcast to all of them (p99 and time to the last client)."""
+    clients = Clients()
+    await asyncio.sleep(1)
+    before = rss()
+    out: list[dict[str, float]] = []
+    for size in sorted(sizes):
+        more = size - len(clients.sockets)
+        for ws in await _connect_many(more, open_socket):
+            clients.start(ws)
+        await asyncio.sleep(3)
+        after = rss()
+        seq = 20_000 + size
+        await publish(seq)
+        deadline = time.monotonic() + 30
+        while clients.counts.get(seq, 0) < size and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
+        latencies = clients.received.get(seq, [0.0])
+        out.append(
+            {
+                "idle": size,
+                "rss_per_idle_kib": (after - before) / size,
+                "rss_total_mib": after / 1024,
+                "p99_ms": _pct(latencies, 0.99) * 1000,
+                "last_ms": max(latencies) * 1000,
+                "delivered": clients.counts.get(seq, 0),
+            }
+        )
+        print(f"idle {size}: {out[-1]}", flush=True)
+    await clients.close()
+    return out
+
+
 # ---------------------------------------------------------------- the two servers
 
 
@@ -197,6 +243,7 @@ async def bench_ours(args: argparse.Namespace, mongo_url: str, redis_url: str) -
 
     from realtime.bus import EventBus
     from scripts.api_process import FAST_HASHING, ApiProcess, api_env
+    from scripts.profiling import py_spy
 
     env = api_env(
         mongo_url,
@@ -256,21 +303,14 @@ async def bench_ours(args: argparse.Namespace, mongo_url: str, redis_url: str) -
                 await bus.publish(channel, "bench.tick", {"seq": seq, "sent": time.time()})
 
             await asyncio.sleep(1)
-            result = await _measure(clients, args.clients, args.events, publish)
+            with py_spy(server.pid, args.profile):
+                result = await _measure(clients, args.clients, args.events, publish)
             print("ours:", result, flush=True)
             await clients.close()
             await asyncio.sleep(2)
 
-            idle_before = server.rss_kib()
-            idle: list[Any] = await _connect_many(args.idle, open_socket)
-            await asyncio.sleep(3)
-            idle_after = server.rss_kib()
-            await asyncio.gather(*(ws.close() for ws in idle), return_exceptions=True)
-        return {
-            "result": result,
-            "rss_per_idle_kib": (idle_after - idle_before) / args.idle,
-            "rss_idle_total_mib": idle_after / 1024,
-        }
+            idle = await _idle_runs(args.idle, open_socket, publish, server.rss_kib)
+        return {"result": result, "idle": idle}
     finally:
         await redis.aclose()
         server.stop(timeout=30)
@@ -303,17 +343,9 @@ async def bench_baseline(args: argparse.Namespace) -> dict[str, Any]:
         result = await _measure(clients, args.clients, args.events, publish)
         await clients.close()
         await asyncio.sleep(2)
-        idle_before = _rss_kib(server.pid)
-        idle = await _connect_many(args.idle, open_socket)
-        await asyncio.sleep(3)
-        idle_after = _rss_kib(server.pid)
-        await asyncio.gather(*(ws.close() for ws in idle), return_exceptions=True)
+        idle = await _idle_runs(args.idle, open_socket, publish, lambda: _rss_kib(server.pid))
         await publisher.close()
-        return {
-            "result": result,
-            "rss_per_idle_kib": (idle_after - idle_before) / args.idle,
-            "rss_idle_total_mib": idle_after / 1024,
-        }
+        return {"result": result, "idle": idle}
     finally:
         server.terminate()
         server.wait(10)
@@ -336,22 +368,29 @@ def _report(ours: dict[str, Any], base: dict[str, Any], args: argparse.Namespace
     print(
         f"{'delivered / expected':28}{o.delivered:>6}/{o.expected:<5}{b.delivered:>6}/{b.expected}"
     )
-    print(
-        f"{'RSS per idle conn (KiB)':28}{ours['rss_per_idle_kib']:12.1f}"
-        f"{base['rss_per_idle_kib']:12.1f}"
-        f"{ours['rss_per_idle_kib'] / max(base['rss_per_idle_kib'], 0.01):10.2f}"
-        f"   ({args.idle} connections)"
-    )
+    for oi, bi in zip(ours["idle"], base["idle"], strict=True):
+        n = oi["idle"]
+        print(f"idle connections: {n:,} (cumulative; one broadcast to all of them)")
+        for label, key in (
+            ("  RSS per idle conn (KiB)", "rss_per_idle_kib"),
+            ("  RSS total (MiB)", "rss_total_mib"),
+            ("  one broadcast p99 (ms)", "p99_ms"),
+            ("  one broadcast, last (ms)", "last_ms"),
+        ):
+            ov, bv = oi[key], bi[key]
+            print(f"{label:28}{ov:12.1f}{bv:12.1f}{ov / bv if bv else float('nan'):10.2f}")
+        print(f"{'  delivered':28}{oi['delivered']:>12.0f}{bi['delivered']:>12.0f}")
+    rss_ok = all(i["rss_per_idle_kib"] * 1.024 <= 30 for i in ours["idle"])
     print(
         f"targets: p99 <= 1.25x baseline: {o.p99_ms <= 1.25 * b.p99_ms}; "
         f"throughput >= 0.8x: {o.msgs_per_s >= 0.8 * b.msgs_per_s}; "
-        f"RSS <= 30 KB/conn: {ours['rss_per_idle_kib'] * 1.024 <= 30}"
+        f"RSS <= 30 KB/conn: {rss_ok}"
     )
 
 
 async def main(args: argparse.Namespace) -> None:
     limit = _raise_fd_limit()
-    needed = 2 * args.idle + 200
+    needed = max(args.idle) + args.clients + 200
     if limit < needed:
         raise SystemExit(f"RLIMIT_NOFILE hard limit {limit} < {needed}; lower --idle")
     from scripts.devservices import spawn_mongo, spawn_redis
@@ -381,8 +420,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--events", type=int, default=50)
-    parser.add_argument("--idle", type=int, default=5000)
+    parser.add_argument(
+        "--idle",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[5000, 10000],
+        help="idle connection counts, comma-separated (cumulative runs)",
+    )
     parser.add_argument("--port", type=int, default=18765)
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="py-spy raw profile of ours, fan-out phase"
+    )
     parser.add_argument("--baseline-server", type=int, default=0, help=argparse.SUPPRESS)
     parsed = parser.parse_args()
     try:

@@ -16,7 +16,8 @@ Two pipelines run in the same process, turn for turn: **agent** = the voice agen
 (`VoiceGraphLLM` -> chat service -> LangGraph, with MongoDB and Redis), **baseline** = the
 same LiveKit pipeline with a bare LiveKit LLM streaming the same tokens at the same pace.
 Endpointing delay is set to 0 in both, so A measures work, not a configured wait.
-Target: A and B <= 20 ms p95 for the agent.
+Target: the agent adds at most 10 ms p95 over the baseline in A and in B (issue 18; B's
+absolute time is the word tokenizer's, the same in both pipelines).
 
     .venv/bin/python scripts/bench_voice.py [--turns 12] [--ttft 0.2] [--tts-ttfb 0.1]
 """
@@ -56,6 +57,7 @@ from scripts.devservices import spawn_mongo, spawn_redis  # noqa: E402
 ANSWER = "You have 100 tokens in your wallet. Is there anything else I can do for you?"
 HEARD = "what's my balance?"
 SENTENCE_END = (".", "?", "!")
+ADDED_TARGET_MS = 10.0  # issue 18: the agent may add at most this over the bare pipeline
 
 
 @dataclass
@@ -338,11 +340,14 @@ async def main(args: argparse.Namespace) -> int:
     a95, b95 = pct([t.a for t in agent], 0.95) * 1000, pct([t.b for t in agent], 0.95) * 1000
     base_a = pct([t.a for t in base], 0.95) * 1000
     base_b = pct([t.b for t in base], 0.95) * 1000
+    # Judged by what the agent ADDS over the bare pipeline: stage B's absolute time (the
+    # tokenizer holding each word until the next token) is the same in both.
+    added_a, added_b = a95 - base_a, b95 - base_b
     print(
-        f"\nagent added latency p95: A {a95:.1f} ms (baseline {base_a:.1f} ms, ratio "
-        f"{a95 / max(base_a, 0.001):.2f}), B {b95:.1f} ms (baseline {base_b:.1f} ms, ratio "
-        f"{b95 / max(base_b, 0.001):.2f}); target <= 20 ms: "
-        + ("met" if a95 <= 20 and b95 <= 20 else "NOT met")
+        f"\nagent p95: A {a95:.1f} ms (baseline {base_a:.1f} ms, added {added_a:+.1f} ms), "
+        f"B {b95:.1f} ms (baseline {base_b:.1f} ms, added {added_b:+.1f} ms); "
+        f"target <= {ADDED_TARGET_MS:.0f} ms added per stage: "
+        + ("met" if added_a <= ADDED_TARGET_MS and added_b <= ADDED_TARGET_MS else "NOT met")
     )
     return 0
 

@@ -43,6 +43,7 @@ from server.security_headers import SecurityHeadersMiddleware
 from server.settings import Settings
 
 log = logging.getLogger("server.app")
+EXPOSED_HEADERS = ("X-Request-ID", "Idempotent-Replayed", "Retry-After", "ETag", "Location")
 
 
 def _health_checks(services: Services) -> dict[str, Any]:
@@ -100,6 +101,7 @@ def _saq_config(settings: Settings) -> SAQConfig:
                     *(_job(function) for function, _, _ in crons),
                     _task(jobs.extract_document),
                     _task(jobs.import_vault),
+                    _task(jobs.index_note),
                 ],
                 scheduled_tasks=[
                     CronJob(function=_job(function), cron=cron, unique=True, timeout=timeout)
@@ -165,7 +167,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[RequestMetricsMiddleware],
-        cors_config=CORSConfig(allow_origins=settings.cors_origins, allow_credentials=True),
+        cors_config=CORSConfig(
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            # Browsers hide every other response header from JavaScript.
+            expose_headers=list(EXPOSED_HEADERS),
+        ),
         openapi_config=OpenAPIConfig(
             title=settings.app_name,
             version="1.0.0",

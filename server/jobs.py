@@ -74,6 +74,12 @@ async def import_vault(ctx: dict[str, Any], *, import_id: str) -> str:
     return status
 
 
+async def index_note(ctx: dict[str, Any], *, note_id: str) -> dict[str, int]:
+    """Re-chunk one note after a change; only chunks whose text changed are embedded."""
+    result = await ctx["services"].search_indexer.index_note(note_id)
+    return {"chunks": result.chunks, "embedded": result.embedded, "removed": result.removed}
+
+
 class ApiQueueHooks(InitPluginProtocol):
     """Keeps litestar-saq's worker machinery out of the api process.
 

@@ -53,7 +53,8 @@ class RequestIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            # A WebSocket has no `http.response.start`: its frames skip this wrapper.
+            await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
         finally:
             path = scope.get("path", "")
             if path not in ("/health/live", "/metrics"):

@@ -6,8 +6,9 @@ scripts/api_process.py, so every api process is configured the same way:
 - uvicorn's proxy handling is off (`proxy_headers=False`, no forwarded IPs): otherwise it
   trusts `X-Forwarded-For` from 127.0.0.1 and rewrites the client address before the app
   sees it (issue 15, F4). `TRUSTED_PROXIES` (auth/client_ip.py) is the only authority.
-- the WebSocket message limit is `WS_MAX_FRAME_BYTES`, enforced by uvicorn before it buffers
-  a frame (its default is 16 MiB per frame), not only by the gateway after buffering.
+- the WebSocket message limit (the larger of `WS_MAX_FRAME_BYTES` and
+  `COLLAB_MAX_MESSAGE_BYTES`) is enforced by uvicorn before it buffers a frame (its default
+  is 16 MiB per frame), not only by the endpoints after buffering.
 - per-message deflate follows `WS_PER_MESSAGE_DEFLATE` (default off: a compression context
   per socket costs memory; clients lose compression).
 - the published development `SECRET_KEY` is refused when the api listens beyond loopback
@@ -58,7 +59,8 @@ def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "proxy_headers": False,  # F4: TRUSTED_PROXIES decides, inside the app
         "forwarded_allow_ips": [],
         "server_header": False,
-        "ws_max_size": settings.ws_max_frame_bytes,
+        # The largest message any socket accepts (the event gateway or a note's live room).
+        "ws_max_size": max(settings.ws_max_frame_bytes, settings.collab_max_message_bytes),
         "ws_per_message_deflate": settings.ws_per_message_deflate,
         "log_level": settings.log_level.lower(),
     }

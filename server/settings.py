@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     ollama_connect_timeout_seconds: float = Field(default=3.0, gt=0)
     ollama_timeout_seconds: float = Field(default=120.0, gt=0)
     agent_models: dict[str, str] = Field(default_factory=dict)
+    # Search (issue 13): see docs/search.md.
+    embedder: Literal["wordllama", "ollama"] = "wordllama"
+    search_backend: Literal["embedded", "mongodb"] = "embedded"
+    ollama_embed_model: str = "nomic-embed-text"
+    ollama_embed_dim: int = Field(default=768, ge=8)
+    ollama_embed_timeout_seconds: float = Field(default=60.0, gt=0)
+    search_rrf_k: int = Field(default=60, ge=1)
+    search_lexical_weight: float = Field(default=1.0, ge=0)
+    search_semantic_weight: float = Field(default=1.0, ge=0)
     agent_router: Literal["llm", "keywords"] = "llm"
     chat_messages_per_minute: int = Field(default=20, ge=1)
     chat_max_message_chars: int = Field(default=10_000, ge=1)
@@ -118,6 +127,10 @@ class Settings(BaseSettings):
 
     # Security depth (issue 6): see docs/auth.md.
     rate_limit_auth_per_account_per_minute: int = 60
+    refresh_grace_seconds: int = Field(default=10, ge=0, le=60)
+    # Hot paths (issue 18): see docs/benchmarks.md and docs/auth.md.
+    auth_hot_cache_seconds: float = Field(default=2.0, ge=0, le=60)
+    rate_limit_batch: int = Field(default=8, ge=1, le=100)
     session_idle_timeout_seconds: int = Field(default=7 * 24 * 3600, ge=300)
     totp_encryption_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     totp_issuer: str = ""
@@ -150,7 +163,8 @@ class Settings(BaseSettings):
     workspace_max_per_user: int = Field(default=20, ge=1)
     invitation_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     invitation_decline_cooldown_seconds: int = Field(default=24 * 3600, ge=0)
-    token_request_auto_approve_max: int = Field(default=100, ge=0)
+    token_request_auto_approve_budget: int = Field(default=100, ge=0)
+    token_request_max_open: int = Field(default=10, ge=1)
     token_request_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     emergency_unfreeze_window_seconds: int = Field(default=48 * 3600, ge=60)
     family_recovery_window_seconds: int = Field(default=72 * 3600, ge=60)
@@ -171,7 +185,7 @@ class Settings(BaseSettings):
     # Live co-editing of notes (docs/collab.md)
     collab_max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     collab_queue_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
-    collab_compact_after: int = Field(default=500, ge=1)
+    collab_compact_after: int = Field(default=5000, ge=1)
     collab_materialise_idle_seconds: float = Field(default=2.0, gt=0)
     collab_awareness_timeout_seconds: float = Field(default=30.0, gt=0)
 

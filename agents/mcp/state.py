@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from server.core.actor import Actor
+from server.core.text import ascii_digits
 
 
 class RequestState:
@@ -34,7 +35,7 @@ class RequestState:
     def verify(self, state: str, actor: Actor, tool: str) -> str | None:
         """The call id, or None when the state is forged, someone else's, or expired."""
         parts = state.split(".")
-        if len(parts) != 3 or not parts[1].isdigit() or len(state) > 120:
+        if len(parts) != 3 or not ascii_digits(parts[1]) or len(state) > 120:
             return None
         call_id, issued_text, sig = parts
         issued = int(issued_text)

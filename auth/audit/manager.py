@@ -25,6 +25,7 @@ from auth.scopes import require_full_session
 from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.errors import Unprocessable
+from server.core.text import ascii_digits
 
 log = logging.getLogger("auth.audit")
 
@@ -117,7 +118,7 @@ class AuditLog:
         require_full_session(actor)  # API tokens never reach account security (agents too)
         query: dict[str, Any] = {"user_id": actor.user_id}
         if cursor:
-            if not cursor.isdigit() or len(cursor) > 18:
+            if not ascii_digits(cursor) or len(cursor) > 18:
                 raise Unprocessable(
                     "The cursor is not valid.",
                     details=[{"field": "cursor", "source": "query", "message": "not a cursor"}],

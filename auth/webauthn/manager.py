@@ -56,7 +56,9 @@ if TYPE_CHECKING:
 
 CHALLENGE_TTL = 300
 MAX_PASSKEYS_PER_USER = 20
-_BAD_INPUT = (WebAuthnException, ValueError, KeyError, TypeError, IndexError)
+# AttributeError too: py_webauthn walks the client's JSON and a `response` of the wrong shape
+# (a string, a list) raised it, a 500 for a known credential id (issue 15, F10).
+_BAD_INPUT = (WebAuthnException, ValueError, KeyError, TypeError, IndexError, AttributeError)
 
 
 def _view(cred: WebAuthnCredential) -> PasskeyView:
@@ -166,7 +168,8 @@ class WebAuthnManager:
             raise BadRequest(
                 f"The passkey could not be registered: {exc}", code="PASSKEY_INVALID"
             ) from exc
-        transports = cmd.credential.get("response", {}).get("transports") or []
+        response = cmd.credential.get("response")
+        transports = (response.get("transports") if isinstance(response, dict) else None) or []
         cred = WebAuthnCredential(
             user_id=actor.user_id,  # type: ignore[arg-type]
             credential_id=bytes_to_base64url(verified.credential_id),
@@ -227,7 +230,11 @@ class WebAuthnManager:
         if cred is None or (challenge["user"] and challenge["user"] != str(cred.user_id)):
             await self._failure(None, ctx, "PASSKEY_UNKNOWN")
             raise Unauthorized("This passkey is not registered here.", code="PASSKEY_INVALID")
-        handle = (cmd.credential.get("response") or {}).get("userHandle")
+        response = cmd.credential.get("response")
+        if not isinstance(response, dict):
+            await self._failure(cred, ctx, "PASSKEY_MALFORMED")
+            raise Unauthorized("The passkey answer is malformed.", code="PASSKEY_INVALID")
+        handle = response.get("userHandle")
         if handle and handle != bytes_to_base64url(ObjectId(str(cred.user_id)).binary):
             await self._failure(cred, ctx, "USER_HANDLE_MISMATCH")
             raise Unauthorized("The passkey does not match its account.", code="PASSKEY_INVALID")

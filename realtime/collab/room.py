@@ -314,8 +314,13 @@ class Room:
         )
 
     def _materialise_due(self) -> None:
+        """The room went idle: materialise, and fold the log while nobody types (a
+        compaction under load stalls SecantusDB's inserts: scripts/bench_collab.py)."""
         self._materialise_at = None
         self.rooms.background.spawn(self._materialise)
+        if self.appended:
+            self.appended = 0
+            self.rooms.compact_later(self.note_id)
 
     async def _materialise(self) -> None:
         if self.editor is None:

@@ -27,6 +27,7 @@ from server.compose.config import (
     security_config,
     voice_config,
 )
+from server.compose.search import build_search
 from server.compose.services import Managers, Services
 from server.core.db import init_db, make_client
 from server.event_catalog import event_types
@@ -182,6 +183,8 @@ async def open_services(settings: Settings) -> Services:
     families.created_hooks.append(spaces.on_group_created)
     workspaces.created_hooks.append(spaces.on_group_created)
     jobs = _Jobs(redis)
+    notes = NotesManager(store)
+    search = build_search(settings, redis, spaces, notes)
 
     managers = Managers(
         auth=auth,
@@ -199,7 +202,7 @@ async def open_services(settings: Settings) -> Services:
         workspaces=workspaces,
         invitations=InvitationInbox({"family": families, "workspace": workspaces}),
         spaces=spaces,
-        notes=NotesManager(store),
+        notes=notes,
         documents=DocumentManager(
             store, max_bytes=settings.notes_upload_max_bytes, enqueue=jobs.extract_document
         ),
@@ -213,6 +216,7 @@ async def open_services(settings: Settings) -> Services:
             enqueue=jobs.import_vault,
         ),
         vault_export=VaultExporter(store),
+        search=search.manager,
     )
 
     attach_live_edits(managers.notes, redis)
@@ -250,6 +254,7 @@ async def open_services(settings: Settings) -> Services:
         documents=managers.documents,
         vault_import=managers.vault_import,
         vault_export=managers.vault_export,
+        search=managers.search,
         mongo=mongo,
         redis=redis,
         bus=bus,
@@ -257,6 +262,7 @@ async def open_services(settings: Settings) -> Services:
         outbox=security.outbox,
         one_time_tokens=security.one_time_tokens,
         channel_authorizers=authorizers,
+        search_indexer=search.indexer,
         chat=chat,
         voice=VoiceManager(redis=redis, bus=bus, config=voice_config(settings)),
     )

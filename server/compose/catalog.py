@@ -33,6 +33,8 @@ from server.notes.vault.documents import Attachment, VaultImport
 from server.notes.vault.routes import VaultController
 from server.notifications.documents import Notification, NotificationPreference
 from server.notifications.routes import NotificationController
+from server.search.documents import SearchChunk
+from server.search.routes import SearchController
 from server.shop.documents import Ownership, Purchase, ShopItem
 from server.shop.routes import ShopController
 from server.spaces.documents import Space
@@ -65,6 +67,7 @@ DOCUMENT_MODELS: list[Any] = [
     VaultImport,
     Attachment,
     *COLLAB_DOCUMENT_MODELS,
+    SearchChunk,
 ]
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
@@ -82,6 +85,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *NOTE_ROUTES,
     DocumentController,
     VaultController,
+    SearchController,
     *AGENT_ROUTES,
     *MCP_ROUTE_HANDLERS,
     VoiceController,

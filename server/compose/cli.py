@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import click
+import msgspec
 from litestar import Litestar
 from litestar.plugins import CLIPluginProtocol
 
 from server.compose.services import Services
+from server.core.actor import Actor
 from server.core.errors import DomainError
 from server.settings import Settings
 from server.shop.cli import register_shop_cli
 from server.wallet.cli import register_wallet_cli
+from server.wallet.schemas import MintRequest, Party
 
 T = TypeVar("T")
 OpenServices = Callable[[Settings], Awaitable[Services]]
@@ -51,7 +55,7 @@ class ServerCLIPlugin(CLIPluginProtocol):
 
     def on_cli_init(self, cli: click.Group) -> None:
         run_with_services = self.run_with_services
-        register_wallet_cli(cli, self.run_opened)
+        wallet = register_wallet_cli(cli, self.run_opened)
         register_shop_cli(cli, self.run_opened)
 
         @cli.group(name="users", help="Manage user accounts.")
@@ -111,3 +115,35 @@ class ServerCLIPlugin(CLIPluginProtocol):
                 return await services.totp.rotate_keys()
 
             click.echo(f"re-encrypted {run_with_services(app, _work)} TOTP secrets")
+
+        @wallet.command(
+            name="mint",
+            help="Mint tokens to a user, as the server (an operator's grant; no HTTP needed).",
+        )
+        @click.option("--to", "username", required=True, help="The receiving user's username.")
+        @click.option("--amount", required=True, type=int, help="A whole number of tokens.")
+        @click.option("--reason", required=True, help="Recorded on the transfer.")
+        @click.option(
+            "--idempotency-key",
+            default=None,
+            help="Give the same key to make a retried command a no-op (default: a fresh one).",
+        )
+        def mint(
+            app: Litestar, username: str, amount: int, reason: str, idempotency_key: str | None
+        ) -> None:
+            async def _work(services: Services) -> Any:
+                # The same manager method as `POST /api/v1/admin/wallet/mint`, as the server.
+                command = MintRequest(to=Party(username=username), amount=amount, reason=reason)
+                outcome = await services.wallet.mint(
+                    Actor.system(),
+                    command,
+                    idempotency_key=idempotency_key or f"cli-mint-{uuid.uuid4().hex}",
+                )
+                return outcome.value
+
+            try:
+                result = run_with_services(app, _work)
+            except DomainError as exc:
+                click.echo(f"error: {exc.code}: {exc.message} {exc.details or ''}", err=True)
+                sys.exit(1)
+            click.echo(msgspec.json.encode(result).decode())

@@ -14,6 +14,7 @@ from realtime.collab.config import CollabConfig
 from realtime.config import RealtimeConfig
 from server.groups.config import GroupConfig
 from server.notes.rules import NotesConfig
+from server.search.config import SearchConfig
 from server.settings import Settings
 
 
@@ -23,6 +24,7 @@ def auth_config(settings: Settings) -> AuthConfig:
         access_token_ttl=settings.access_token_ttl_seconds,
         refresh_token_ttl=settings.refresh_token_ttl_seconds,
         session_idle_timeout=settings.session_idle_timeout_seconds,
+        refresh_grace=settings.refresh_grace_seconds,
         password_min_length=settings.password_min_length,
         login_max_failures=settings.login_max_failures,
         login_failure_window=settings.login_failure_window_seconds,
@@ -30,6 +32,8 @@ def auth_config(settings: Settings) -> AuthConfig:
         auth_per_account_per_minute=settings.rate_limit_auth_per_account_per_minute,
         register_per_ip_per_hour=settings.rate_limit_register_per_ip_per_hour,
         trusted_proxies=tuple(settings.trusted_proxies),
+        hot_cache_seconds=settings.auth_hot_cache_seconds,
+        rate_limit_batch=settings.rate_limit_batch,
         argon2_time_cost=settings.argon2_time_cost,
         argon2_memory_kib=settings.argon2_memory_kib,
         argon2_parallelism=settings.argon2_parallelism,
@@ -128,7 +132,8 @@ def group_config(settings: Settings) -> GroupConfig:
     return GroupConfig(
         invitation_ttl_seconds=settings.invitation_ttl_seconds,
         decline_cooldown_seconds=settings.invitation_decline_cooldown_seconds,
-        auto_approve_threshold=settings.token_request_auto_approve_max,
+        auto_approve_budget=settings.token_request_auto_approve_budget,
+        max_open_requests=settings.token_request_max_open,
         request_ttl_seconds=settings.token_request_ttl_seconds,
         emergency_unfreeze_window_seconds=settings.emergency_unfreeze_window_seconds,
         recovery_window_seconds=settings.family_recovery_window_seconds,
@@ -162,4 +167,14 @@ def collab_config(settings: Settings) -> CollabConfig:
         compact_after=settings.collab_compact_after,
         materialise_idle_seconds=settings.collab_materialise_idle_seconds,
         awareness_timeout_seconds=settings.collab_awareness_timeout_seconds,
+    )
+
+
+def search_config(settings: Settings) -> SearchConfig:
+    return SearchConfig(
+        backend=settings.search_backend,
+        embedder=settings.embedder,
+        rrf_k=settings.search_rrf_k,
+        lexical_weight=settings.search_lexical_weight,
+        semantic_weight=settings.search_semantic_weight,
     )

@@ -27,6 +27,7 @@ from server.notes.uploads.manager import DocumentManager
 from server.notes.vault.exporter import VaultExporter
 from server.notes.vault.importer import VaultImporter
 from server.notifications.manager import NotificationManager
+from server.search.manager import SearchManager
 from server.shop.manager import ShopManager
 from server.spaces.manager import SpaceManager
 from server.wallet.manager import WalletManager
@@ -114,6 +115,10 @@ def provide_exporter(state: State) -> VaultExporter:
     return services_of(state).vault_export
 
 
+def provide_search(state: State) -> SearchManager:
+    return services_of(state).search
+
+
 def provide_chat(state: State) -> ChatService:
     return services_of(state).chat
 
@@ -141,6 +146,7 @@ _PROVIDERS = {
     "documents": provide_documents,
     "importer": provide_importer,
     "exporter": provide_exporter,
+    "search": provide_search,
     "chat": provide_chat,
     "voice": provide_voice,
 }

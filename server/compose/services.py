@@ -34,6 +34,8 @@ from server.notes.uploads.manager import DocumentManager
 from server.notes.vault.exporter import VaultExporter
 from server.notes.vault.importer import VaultImporter
 from server.notifications.manager import NotificationManager
+from server.search.indexer import ChunkIndexer
+from server.search.manager import SearchManager
 from server.shop.manager import ShopManager
 from server.spaces.manager import SpaceManager
 from server.wallet.ledger import Ledger
@@ -68,6 +70,7 @@ class Managers:
     documents: DocumentManager
     vault_import: VaultImporter
     vault_export: VaultExporter
+    search: SearchManager
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,7 @@ class Services(Managers):
     outbox: Outbox
     one_time_tokens: OneTimeTokens
     channel_authorizers: ChannelAuthorizers
+    search_indexer: ChunkIndexer  # the worker's `index_note` job
     chat: ChatService
     voice: VoiceManager
 

@@ -195,6 +195,14 @@ def handle_unicode_error(_: Request[Any, Any, Any], exc: UnicodeError) -> Respon
     return error_response(400, "MALFORMED_BODY", "The request is not valid UTF-8.")
 
 
+def handle_recursion(_: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[str, Any]]:
+    """JSON nested past the decoder's depth cap (Python's recursion limit, about 1,000
+    levels) was a 500 on every JSON route (issue 15, F8): it is the client's bad input."""
+    if "deserializ" in str(exc) or "decod" in str(exc):
+        return error_response(400, "BODY_TOO_DEEP", "The request body is nested too deeply.", None)
+    return handle_unexpected(_, exc)
+
+
 def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error", exc_info=exc)
     return error_response(
@@ -208,5 +216,6 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     HTTPException: handle_http_exception,
     SerializationException: handle_serialization_error,
     UnicodeError: handle_unicode_error,
+    RecursionError: handle_recursion,
     Exception: handle_unexpected,
 }

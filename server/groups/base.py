@@ -23,8 +23,15 @@ from server.core.channels import user_channel
 from server.core.clock import utcnow
 from server.core.db import Tx, run_in_transaction
 from server.core.errors import Forbidden, NotFound
+from server.groups.budget import RequestBudget
 from server.groups.config import GroupConfig
-from server.groups.documents import GroupDocument, Invitation, Membership, SpendCounter
+from server.groups.documents import (
+    GroupDocument,
+    Invitation,
+    Membership,
+    SpendCounter,
+    period_of,
+)
 from server.groups.events import MemberChanged, MemberRemoved
 from server.groups.kinds import GroupKind
 from server.groups.schemas import (
@@ -49,11 +56,6 @@ def as_utc(value: datetime) -> datetime:
     from datetime import UTC
 
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def period_of(now: datetime) -> str:
-    """The spending period (a calendar month, UTC) that `now` falls in."""
-    return f"{now.year:04d}-{now.month:02d}"
 
 
 class GroupManagerBase:
@@ -81,6 +83,8 @@ class GroupManagerBase:
         self.shop = shop  # fulfils purchases that were waiting for an admin's approval
         self.config = config or GroupConfig()
         self.now = now
+        # F1: token-request auto-approval budget and open-request cap (a collaborator).
+        self.budget = RequestBudget(kind, self.config, lambda: self.now())
         # Called inside the creating transaction (the notes domain creates the group's space).
         self.created_hooks: list[
             Callable[[str, GroupDocument, AsyncClientSession], Awaitable[None]]
@@ -255,7 +259,9 @@ class GroupManagerBase:
             )
         }
 
-    def _permission_view(self, m: Membership, username: str, spent: int) -> MemberPermissionView:
+    def _permission_view(
+        self, m: Membership, username: str, spent: int, auto_used: int = 0
+    ) -> MemberPermissionView:
         return MemberPermissionView(
             user_id=str(m.user_id),
             username=username,
@@ -264,15 +270,18 @@ class GroupManagerBase:
             per_transaction_limit=m.per_transaction_limit,
             monthly_limit=m.monthly_limit,
             period_spent=spent,
+            auto_approve_budget=self.budget.budget_of(m),
+            auto_approve_remaining=self.budget.remaining(m, auto_used),
         )
 
     async def member_event(self, group_id: Any, m: Membership, username: str) -> MemberChanged:
         group = await self.find_group(group_id)
         spent = (await self._period_spent(m.group_id)).get(m.user_id, 0)
+        auto_used = (await self.budget.used(m.group_id)).get(m.user_id, 0)
         return MemberChanged(
             group_id=str(m.group_id),
             member=self.member_view(m, username),
-            permissions=self._permission_view(m, username, spent),
+            permissions=self._permission_view(m, username, spent, auto_used),
             member_count=group.member_count if group else 0,
         )
 

@@ -19,6 +19,11 @@ from server.core.clock import utcnow
 UNLIMITED = -1
 
 
+def period_of(now: datetime) -> str:
+    """The spending period (a calendar month, UTC) that `now` falls in."""
+    return f"{now.year:04d}-{now.month:02d}"
+
+
 class GroupDocument(Document):
     """The fields every group has. Not a collection itself: see Family and Workspace."""
 
@@ -48,6 +53,11 @@ class Membership(Document):
     can_spend: bool = False
     per_transaction_limit: int = UNLIMITED
     monthly_limit: int = UNLIMITED
+    # Token requests paid at once per month (None = the role's default, see RequestBudget).
+    auto_approve_budget: int | None = None
+    # Bumped by every token request inside its transaction: concurrent requests of one member
+    # then conflict and run one after the other, so the budget and open-request cap hold.
+    request_seq: int = 0
     # Families: the order in which backup admins are promoted (None = not a backup admin).
     backup_rank: int | None = None
 
@@ -144,6 +154,10 @@ class GroupRequest(Document):
                 name="group_status",
             ),
             IndexModel([("status", ASCENDING), ("expires_at", ASCENDING)], name="status_expiry"),
+            IndexModel(
+                [("group_id", ASCENDING), ("requester_id", ASCENDING), ("status", ASCENDING)],
+                name="group_requester_status",
+            ),
         ]
 
 
@@ -194,6 +208,25 @@ class SpendCounter(Document):
         ]
 
 
+class AutoApprovalCounter(Document):
+    """Tokens a member's requests were paid at once in one calendar month (UTC), by CAS."""
+
+    group_id: PydanticObjectId
+    user_id: PydanticObjectId
+    period: str  # "2026-11"
+    approved: int = 0
+
+    class Settings:
+        name = "group_auto_approval_counters"
+        indexes = [
+            IndexModel(
+                [("group_id", ASCENDING), ("user_id", ASCENDING), ("period", ASCENDING)],
+                unique=True,
+                name="group_user_period",
+            )
+        ]
+
+
 GROUP_DOCUMENTS: list[Any] = [
     Membership,
     MembershipCounter,
@@ -201,4 +234,5 @@ GROUP_DOCUMENTS: list[Any] = [
     GroupRequest,
     QuorumVote,
     SpendCounter,
+    AutoApprovalCounter,
 ]

@@ -23,6 +23,8 @@ class GroupKind:
     max_groups_per_user: int
     relationships: bool  # families name relations between members
     backup_admins: bool  # families promote backup admins / recover by quorum
+    # Roles whose token requests are never paid at once unless an admin sets a budget.
+    no_budget_roles: frozenset[str] = frozenset()
 
     @property
     def channel_prefix(self) -> str:
@@ -69,4 +71,5 @@ def workspace_kind(*, max_members: int = 50, max_per_user: int = 20) -> GroupKin
         max_groups_per_user=max_per_user,
         relationships=False,
         backup_admins=False,
+        no_budget_roles=frozenset({"viewer"}),
     )

@@ -29,7 +29,7 @@ from server.groups.schemas import (
     TokenRequestCreate,
 )
 from server.groups.wallet import WalletMixin
-from server.wallet.movement import Movement
+from server.wallet.movement import Movement, check_amount
 
 
 def request_view(r: GroupRequest) -> RequestView:
@@ -94,7 +94,11 @@ class RequestsMixin(WalletMixin):
     async def create_token_request(
         self, actor: Actor, group_id: Any, cmd: TokenRequestCreate
     ) -> RequestView:
+        """Ask the group wallet for tokens. Paid at once within the member's monthly
+        auto-approval budget (F1: decided in the payout transaction), else pending for an
+        admin; 409 `TOO_MANY_OPEN_REQUESTS` past the open-request cap."""
         cmd = validate(cmd)
+        amount = check_amount(cmd.amount)
         self.require_write(actor)
         group, member = await self.load(actor, group_id)
         if group.frozen:
@@ -111,37 +115,47 @@ class RequestsMixin(WalletMixin):
             group_id=group.id,  # type: ignore[arg-type]
             kind="tokens",
             requester_id=member.user_id,
-            amount=cmd.amount,
+            amount=amount,
             reason=reason,
             created_at=now,
             expires_at=now + timedelta(seconds=self.config.request_ttl_seconds),
         )
-        if cmd.amount <= self.config.auto_approve_threshold:
-            return await self._auto_approve(group, req)
-        await self._insert_request(req)
+        req.id = ObjectId()  # type: ignore[assignment]
+        source = await self._account(group)
+        target = await self.wallet_manager.user_account(req.requester_id)
+        await self.budget.prepare(group.id, member.user_id)
+
+        async def work(tx: Tx) -> GroupRequest:
+            claimed = await self.budget.claim_member(tx, group.id, member.user_id)
+            fresh = await self.document.get_pymongo_collection().find_one(
+                {"_id": group.id}, {"frozen": 1}, session=tx.session
+            )
+            if fresh is None or fresh.get("frozen"):
+                raise self._frozen()
+            done = req.model_copy()
+            if await self.budget.reserve(tx, claimed, amount):
+                done.status, done.auto_approved, done.decided_at = "approved", True, self.now()
+                moved = await self.ledger.move(tx, self._payout(done, source.id, target.id))
+                done.transfer_id = str(moved.transfer.id)
+                await done.insert(session=tx.session)
+                self._queue_request(tx, done, "approved")
+                return done
+            await self.budget.check_open(tx, group.id, member.user_id)
+            await done.insert(session=tx.session)
+            self._queue_request(tx, done, "created")
+            return done
+
+        done = await self.ledger.run(work)
+        if done.auto_approved:
+            return request_view(done)
         admins = [a for a in await self.admin_ids(group.id) if a != actor.user_id]  # type: ignore[arg-type]
         await self.notify(
             admins,
             "token_request.created",
-            f"{actor.username} asks for {cmd.amount} tokens: {reason}",
-            {"groupKind": self.kind.name, "groupId": str(group.id), "requestId": str(req.id)},
+            f"{actor.username} asks for {amount} tokens: {reason}",
+            {"groupKind": self.kind.name, "groupId": str(group.id), "requestId": str(done.id)},
         )
-        return request_view(req)
-
-    async def _auto_approve(self, group: GroupDocument, req: GroupRequest) -> RequestView:
-        source = await self._account(group)
-        target = await self.wallet_manager.user_account(req.requester_id)
-        req.id = ObjectId()  # type: ignore[assignment]
-        req.status, req.auto_approved, req.decided_at = "approved", True, self.now()
-
-        async def work(tx: Tx) -> None:
-            moved = await self.ledger.move(tx, self._payout(req, source.id, target.id))
-            req.transfer_id = str(moved.transfer.id)
-            await req.insert(session=tx.session)
-            self._queue_request(tx, req, "approved")
-
-        await self.ledger.run(work)
-        return request_view(req)
+        return request_view(done)
 
     def _payout(self, req: GroupRequest, source: Any, target: Any) -> Movement:
         return Movement(

@@ -14,7 +14,10 @@ Description = Annotated[str, msgspec.Meta(max_length=500)]
 RoleName = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
 Reason = Annotated[str, msgspec.Meta(min_length=5, max_length=500)]
 Comment = Annotated[str, msgspec.Meta(max_length=500)]
-Amount = Annotated[int, msgspec.Meta(gt=0, le=10**12)]
+# Any JSON number or string, checked by the manager (`check_amount`): a quoted, fractional
+# or exponent amount is INVALID_AMOUNT, as for personal transfers (issue 15, F11).
+Amount = Annotated[int | float | str, msgspec.Meta(description="A whole number of tokens")]
+Budget = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
 Limit = Annotated[int, msgspec.Meta(ge=-1, le=10**12, description="-1 = unlimited")]
 RelationshipName = Annotated[str, msgspec.Meta(min_length=1, max_length=30)]
 
@@ -46,6 +49,9 @@ class WalletPermissionsUpdate(Input):
     can_spend: bool
     per_transaction_limit: Limit = -1
     monthly_limit: Limit = -1
+    # Tokens this member's requests are paid at once per month; null = the role's default,
+    # absent = unchanged.
+    auto_approve_budget: Budget | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class FreezeRequest(Input):
@@ -133,6 +139,8 @@ class MemberPermissionView(Output):
     per_transaction_limit: int
     monthly_limit: int
     period_spent: int
+    auto_approve_budget: int = 0  # token requests paid at once per month
+    auto_approve_remaining: int = 0  # what is left of it this month
 
 
 class GroupWalletView(Output):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -45,7 +46,7 @@ from server.groups.schemas import (
 from server.groups.votes import VotesMixin, vote_view
 from server.wallet.errors import WalletFrozen
 from server.wallet.idempotency import check_key
-from server.wallet.movement import Movement
+from server.wallet.movement import Movement, check_amount
 from server.wallet.schemas import Party, TransferPage
 
 
@@ -80,6 +81,7 @@ class WalletMixin(VotesMixin):
         members = await self.members_of(group.id)  # type: ignore[arg-type]
         names = await self.usernames(m.user_id for m in members)
         spent = await self._period_spent(group.id)
+        auto_used = await self.budget.used(group.id)
         return GroupWalletView(
             group_id=str(group.id),
             account_id=str(account.id),
@@ -88,7 +90,12 @@ class WalletMixin(VotesMixin):
             frozen_reason=group.frozen_reason,
             period=period_of(self.now()),
             members=[
-                self._permission_view(m, names.get(m.user_id, ""), spent.get(m.user_id, 0))
+                self._permission_view(
+                    m,
+                    names.get(m.user_id, ""),
+                    spent.get(m.user_id, 0),
+                    auto_used.get(m.user_id, 0),
+                )
                 for m in members
             ],
         )
@@ -100,23 +107,23 @@ class WalletMixin(VotesMixin):
         self.require_write(actor)
         group, _ = await self.load_admin(actor, group_id)
         target = await self._target(group, user_id)
+        changes: dict[str, Any] = {
+            "can_spend": cmd.can_spend,
+            "per_transaction_limit": cmd.per_transaction_limit,
+            "monthly_limit": cmd.monthly_limit,
+        }
+        if cmd.auto_approve_budget is not msgspec.UNSET:
+            changes["auto_approve_budget"] = cmd.auto_approve_budget
         raw = await Membership.get_pymongo_collection().find_one_and_update(
-            {"_id": target.id},
-            {
-                "$set": {
-                    "can_spend": cmd.can_spend,
-                    "per_transaction_limit": cmd.per_transaction_limit,
-                    "monthly_limit": cmd.monthly_limit,
-                }
-            },
-            return_document=ReturnDocument.AFTER,
+            {"_id": target.id}, {"$set": changes}, return_document=ReturnDocument.AFTER
         )
         if raw is None:
             raise NotFound("That user is not a member.", code="MEMBER_NOT_FOUND")
         member = Membership.model_validate(raw)
         name = (await self.usernames([member.user_id])).get(member.user_id, "")
         spent = (await self._period_spent(group.id)).get(member.user_id, 0)
-        view = self._permission_view(member, name, spent)
+        auto_used = (await self.budget.used(group.id)).get(member.user_id, 0)
+        view = self._permission_view(member, name, spent, auto_used)
         event = PermissionsChanged(group_kind=self.kind.name, group_id=str(group.id), member=view)
         await self.publish_group(group.id, self.etype("permissions_changed"), event)
         return view
@@ -261,6 +268,17 @@ class WalletMixin(VotesMixin):
                 code="PER_TRANSACTION_LIMIT",
             )
 
+    async def _member_in(self, tx: Tx, member: Membership) -> Membership:
+        """The membership as of `tx`; 403 `SPEND_NOT_ALLOWED` if it is gone."""
+        raw = await Membership.get_pymongo_collection().find_one(
+            {"_id": member.id}, session=tx.session
+        )
+        if raw is None:
+            raise Forbidden(
+                f"You may not spend from the {self.kind.label} wallet.", code="SPEND_NOT_ALLOWED"
+            )
+        return Membership.model_validate(raw)
+
     async def _reserve(
         self, group_id: Any, member: Membership, amount: int, session: AsyncClientSession
     ) -> int:
@@ -294,6 +312,7 @@ class WalletMixin(VotesMixin):
     ) -> tuple[SpendResult, bool]:
         """Pay from the group wallet within the spender's rules; (result, replayed)."""
         cmd = validate(cmd)
+        check_amount(cmd.amount)
         self.require_transfer(actor)
         group, member = await self.load(actor, group_id)
         key = check_key(idempotency_key)
@@ -315,9 +334,10 @@ class WalletMixin(VotesMixin):
         cmd: GroupSpendRequest,
         rec: Any,
     ) -> SpendResult:
+        amount = check_amount(cmd.amount)
         if group.frozen:
             raise self._frozen()
-        self._check_may_spend(member, cmd.amount)
+        self._check_may_spend(member, amount)
         await self._require_verified(actor)
         target = await self.wallet_manager.resolve_party(
             Party(username=cmd.to.username, account_id=cmd.to.account_id)
@@ -327,7 +347,7 @@ class WalletMixin(VotesMixin):
         movement = Movement(
             from_account=source.id,
             to_account=stored_id(target.id),
-            amount=cmd.amount,
+            amount=amount,
             kind="transfer",
             idempotency_key=f"{self.kind.name}:spend:{rec.record_id}",
             actor_id=actor.user_id,
@@ -335,11 +355,15 @@ class WalletMixin(VotesMixin):
         )
 
         async def work(tx: Tx) -> SpendResult:
-            spent = await self._reserve(group.id, member, cmd.amount, tx.session)
+            # The permission is read again inside the transaction: an admin's change that
+            # committed after the check above still bites (issue 15).
+            fresh = await self._member_in(tx, member)
+            self._check_may_spend(fresh, amount)
+            spent = await self._reserve(group.id, fresh, amount, tx.session)
             moved = await self.ledger.move(tx, movement)
             result = SpendResult(
                 transfer_id=str(moved.transfer.id),
-                amount=cmd.amount,
+                amount=amount,
                 balance=moved.transfer.from_balance_after,
             )
             await rec.save(tx.session, result)
@@ -347,7 +371,7 @@ class WalletMixin(VotesMixin):
                 group_kind=self.kind.name,
                 group_id=str(group.id),
                 spender_id=str(actor.user_id),
-                amount=cmd.amount,
+                amount=amount,
                 transfer_id=result.transfer_id,
                 balance=result.balance,
                 period_spent=spent,

@@ -56,8 +56,14 @@ class Note(Document):
                 name="space_recent",
             ),
             IndexModel(
-                [("space_id", ASCENDING), ("tags", ASCENDING), ("updated_at", DESCENDING)],
-                name="space_tags",
+                [
+                    ("space_id", ASCENDING),
+                    ("tags", ASCENDING),
+                    ("deleted_at", ASCENDING),
+                    ("updated_at", DESCENDING),
+                    ("_id", DESCENDING),
+                ],
+                name="space_tags_live",
             ),
             IndexModel([("space_id", ASCENDING), ("title_key", ASCENDING)], name="space_title"),
             IndexModel([("space_id", ASCENDING), ("alias_keys", ASCENDING)], name="space_alias"),
@@ -65,6 +71,13 @@ class Note(Document):
             IndexModel([("space_id", ASCENDING), ("source_path", ASCENDING)], name="space_path"),
             IndexModel([("deleted_at", ASCENDING)], name="deleted_at"),
             IndexModel([("document_id", ASCENDING)], name="document"),
+            # SecantusDB uses an index only when a filter's fields are a prefix of its keys:
+            # these two serve the compare-and-set writes and the trash flips by id.
+            IndexModel(
+                [("_id", ASCENDING), ("version", ASCENDING), ("deleted_at", ASCENDING)],
+                name="id_version_live",
+            ),
+            IndexModel([("_id", ASCENDING), ("deleted_at", ASCENDING)], name="id_live"),
         ]
 
 

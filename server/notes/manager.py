@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import builtins
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -34,6 +34,7 @@ from server.notes.writer import Draft, NoteWriter
 from server.spaces.manager import SpaceAccess, SpaceManager
 
 MAX_PAGE = 100
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CHANGE_RETRIES = 5
 PurgeHook = Callable[[list[ObjectId], AsyncClientSession], Awaitable[None]]
 
@@ -93,27 +94,31 @@ class NotesManager:
         self.store.require_read(actor)
         access = await self.spaces.resolve(actor, space_id)
         limit = max(1, min(limit, MAX_PAGE))
+        # Filters only on index prefixes (SecantusDB ignores an index otherwise): the cursor
+        # is `updated_at <= at` with ties dropped here, `pinned` is checked here too.
         query: dict[str, Any] = {
             "space_id": access.space_id,
-            "deleted_at": {"$ne": None} if trashed else None,
+            "deleted_at": {"$gt": EPOCH} if trashed else None,
         }
         if tag:
             query["tags"] = tag.strip().removeprefix("#").lower()
-        if pinned is not None:
-            query["pinned"] = pinned
+        after: tuple[datetime, ObjectId] | None = None
         if cursor:
-            at, nid = _parse_cursor(cursor)
-            query["$or"] = [
-                {"updated_at": {"$lt": at}},
-                {"updated_at": at, "_id": {"$lt": nid}},
-            ]
-        raws = (
-            await Note.get_pymongo_collection()
+            after = _parse_cursor(cursor)
+            query["updated_at"] = {"$lte": after[0]}
+        raws: builtins.list[dict[str, Any]] = []
+        async for raw in (
+            Note.get_pymongo_collection()
             .find(query, {"body": 0})
             .sort([("updated_at", -1), ("_id", -1)])
-            .limit(limit + 1)
-            .to_list()
-        )
+        ):
+            if after and raw["updated_at"] == after[0] and raw["_id"] >= after[1]:
+                continue
+            if pinned is not None and raw.get("pinned", False) != pinned:
+                continue
+            raws.append(raw)
+            if len(raws) > limit:
+                break
         notes = [Note.model_validate({"body": "", **r}) for r in raws[:limit]]
         more = len(raws) > limit and notes
         return NotePage(
@@ -281,7 +286,7 @@ class NotesManager:
         cutoff = self.store.now() - timedelta(days=self.store.config.trash_retention_days)
         raws = (
             await Note.get_pymongo_collection()
-            .find({"deleted_at": {"$ne": None, "$lt": cutoff}}, {"space_id": 1, "size": 1})
+            .find({"deleted_at": {"$lt": cutoff}}, {"space_id": 1, "size": 1})
             .limit(batch)
             .to_list()
         )
@@ -290,7 +295,7 @@ class NotesManager:
 
             async def work(session: AsyncClientSession, _: Any, raw: Any = raw) -> bool:
                 gone = await Note.get_pymongo_collection().delete_one(
-                    {"_id": raw["_id"], "deleted_at": {"$ne": None, "$lt": cutoff}},
+                    {"_id": raw["_id"], "deleted_at": {"$lt": cutoff}},
                     session=session,
                 )
                 if gone.deleted_count != 1:

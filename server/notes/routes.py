@@ -9,6 +9,7 @@ from litestar.params import HeaderParameter, Parameter
 
 from server.core.actor import Actor
 from server.core.errors import Unprocessable
+from server.core.text import ascii_digits
 from server.notes.manager import NotesManager
 from server.notes.schemas import (
     NoteCreate,
@@ -29,7 +30,7 @@ def if_match_version(value: str | None) -> int | None:
     if value is None or not value.strip():
         return None
     text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    if not ascii_digits(text):
         raise Unprocessable(
             'If-Match must be the note\'s version as an ETag, e.g. "3".',
             code="INVALID_IF_MATCH",

@@ -18,8 +18,6 @@ from server.notes.schemas import (
     RevisionView,
 )
 
-LIVE: dict[str, Any] = {"deleted_at": None}
-
 
 def summary(n: Note) -> NoteSummary:
     return NoteSummary(
@@ -71,26 +69,31 @@ def revision_view(r: NoteRevision) -> RevisionView:
     )
 
 
+# SecantusDB's planner uses an index only when every field of a filter is in that index,
+# and never for `$or`, `$ne` or `null` next to `$in`. So these lookups filter by the space
+# and one indexed key only, and drop trashed notes (and the note itself) in Python.
+
+
+async def _named(space_id: ObjectId, keys: list[str]) -> list[dict[str, Any]]:
+    """Notes of the space with one of `keys` as title or alias (two index lookups)."""
+    found: dict[ObjectId, dict[str, Any]] = {}
+    projection = {"title": 1, "title_key": 1, "alias_keys": 1, "updated_at": 1, "deleted_at": 1}
+    collection = Note.get_pymongo_collection()
+    for field in ("title_key", "alias_keys"):
+        async for raw in collection.find({"space_id": space_id, field: {"$in": keys}}, projection):
+            found[raw["_id"]] = raw
+    return [raw for raw in found.values() if raw.get("deleted_at") is None]
+
+
 async def resolve_titles(space_id: ObjectId, keys: list[str]) -> dict[str, tuple[ObjectId, str]]:
     """title key -> (id, title) of the most recently updated live note with that title or
     alias in the space (the rule for ambiguous titles)."""
     if not keys:
         return {}
-    cursor = (
-        Note.get_pymongo_collection()
-        .find(
-            {
-                "space_id": space_id,
-                **LIVE,
-                "$or": [{"title_key": {"$in": keys}}, {"alias_keys": {"$in": keys}}],
-            },
-            {"title": 1, "title_key": 1, "alias_keys": 1, "updated_at": 1},
-        )
-        .sort([("updated_at", -1), ("_id", -1)])
-    )
     found: dict[str, tuple[ObjectId, str]] = {}
     wanted = set(keys)
-    async for raw in cursor:
+    hits = sorted(await _named(space_id, keys), key=lambda r: (r["updated_at"], r["_id"]))
+    for raw in reversed(hits):
         for key in [raw["title_key"], *raw.get("alias_keys", [])]:
             if key in wanted and key not in found:
                 found[key] = (raw["_id"], raw["title"])
@@ -105,9 +108,10 @@ async def resolve_links(note: Note) -> list[LinkView]:
     by_id: dict[str, str] = {}
     if ids:
         async for raw in Note.get_pymongo_collection().find(
-            {"_id": {"$in": ids}, "space_id": note.space_id, **LIVE}, {"title": 1}
+            {"_id": {"$in": ids}}, {"title": 1, "space_id": 1, "deleted_at": 1}
         ):
-            by_id[str(raw["_id"])] = raw["title"]
+            if raw["space_id"] == note.space_id and raw.get("deleted_at") is None:
+                by_id[str(raw["_id"])] = raw["title"]
     by_title = await resolve_titles(
         note.space_id, [title_key(link.target) for link in links if not link.note_id]
     )
@@ -131,27 +135,25 @@ async def resolve_links(note: Note) -> list[LinkView]:
 
 async def backlinks(note: Note, limit: int = 200) -> list[NoteRef]:
     """Live notes of the same space whose links resolve to `note` (by id, or by a title or
-    alias for which `note` is the most recently updated match)."""
+    alias for which `note` is the most recently updated match). One index lookup; the
+    title winners are looked up only when some note links by one of this note's names."""
     names = [note.title_key, *note.alias_keys]
-    winners = await resolve_titles(note.space_id, names)
-    keys = [f"i:{note.id}"] + [f"t:{k}" for k in names if winners.get(k, (None,))[0] == note.id]
-    refs = []
-    async for raw in (
-        Note.get_pymongo_collection()
-        .find(
-            {
-                "space_id": note.space_id,
-                **LIVE,
-                "link_keys": {"$in": keys},
-                "_id": {"$ne": note.id},
-            },
-            {"title": 1},
+    by_id = f"i:{note.id}"
+    by_name = {f"t:{k}" for k in names}
+    candidates = [
+        raw
+        async for raw in Note.get_pymongo_collection().find(
+            {"space_id": note.space_id, "link_keys": {"$in": [by_id, *by_name]}},
+            {"title": 1, "link_keys": 1, "updated_at": 1, "deleted_at": 1},
         )
-        .sort("updated_at", -1)
-        .limit(limit)
-    ):
-        refs.append(NoteRef(id=str(raw["_id"]), title=raw["title"]))
-    return refs
+        if raw["_id"] != note.id and raw.get("deleted_at") is None
+    ]
+    if any(by_name & set(raw["link_keys"]) for raw in candidates):
+        winners = await resolve_titles(note.space_id, names)
+        keys = {by_id} | {f"t:{k}" for k in names if winners.get(k, (None,))[0] == note.id}
+        candidates = [raw for raw in candidates if keys & set(raw["link_keys"])]
+    candidates.sort(key=lambda r: (r["updated_at"], r["_id"]), reverse=True)
+    return [NoteRef(id=str(raw["_id"]), title=raw["title"]) for raw in candidates[:limit]]
 
 
 async def full_view(note: Note) -> NoteView:

@@ -139,10 +139,12 @@ class NoteWriter:
         )
 
         async def work(session: AsyncClientSession, pending: Pending) -> Note:
-            await self.store.take_quota(access.space_id, 1, note.size, session)
             note.id = None
             await note.insert(session=session)
             await revision_of(note).insert(session=session)
+            # The space document is the one every writer of the space touches: taken last,
+            # so concurrent creates conflict on it for the shortest time.
+            await self.store.take_quota(access.space_id, 1, note.size, session)
             if session_work is not None:
                 await session_work(note, session, pending)
             pending.publish(
@@ -262,7 +264,7 @@ class NoteWriter:
 
         async def work(session: AsyncClientSession, pending: Pending) -> Note:
             raw = await Note.get_pymongo_collection().find_one_and_update(
-                {"_id": note.id, "deleted_at": {"$ne": None}},
+                {"_id": note.id, "deleted_at": note.deleted_at},
                 {"$set": {"deleted_at": None, "deleted_by": None, "updated_at": self.store.now()}},
                 return_document=ReturnDocument.AFTER,
                 session=session,

@@ -137,7 +137,8 @@ def _is_loose_number(prop: dict[str, Any]) -> bool:
 
 
 def _camel(words: list[str]) -> str:
-    head, *rest = [w for w in words if w] or ["operation"]
+    parts = [p for w in words for p in re.split(r"[^A-Za-z0-9]+", w) if p]
+    head, *rest = parts or ["operation"]
     return head.lower() + "".join(w[:1].upper() + w[1:] for w in rest)
 
 

@@ -8,6 +8,7 @@ predates them, lazily on first use and by the `spaces backfill` command.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,9 +80,15 @@ def space_channel(space: Space) -> str:
     return group_channel(space.kind, space.owner_id)
 
 
+IDENTITY_CACHE_SIZE = 4096
+
+
 class SpaceManager:
     def __init__(self, *, now: Callable[[], datetime] = utcnow) -> None:
         self.now = now
+        # id -> Space, for `identity`: a space's kind and owner never change, so this needs
+        # no expiry; its counters go stale, which is why only rights and channels use it.
+        self._identities: OrderedDict[ObjectId, Space] = OrderedDict()
 
     # ------------------------------------------------------------------ creation
 
@@ -147,6 +154,20 @@ class SpaceManager:
             return None
         raw = await Space.get_pymongo_collection().find_one({"_id": ObjectId(str(space_id))})
         return Space.model_validate(raw) if raw else None
+
+    async def identity(self, space_id: ObjectId) -> Space | None:
+        """The space for deciding rights and its channel (kind, owner), from a small LRU:
+        reading a note costs no space query. Membership itself is never cached."""
+        space = self._identities.get(space_id)
+        if space is not None:
+            self._identities.move_to_end(space_id)
+            return space
+        space = await self.find(space_id)
+        if space is not None:
+            self._identities[space_id] = space
+            if len(self._identities) > IDENTITY_CACHE_SIZE:
+                self._identities.popitem(last=False)
+        return space
 
     async def access_to(self, actor: Actor, space: Space) -> SpaceAccess | None:
         """The actor's rights in `space`, or None when they may not even read it."""

@@ -19,7 +19,9 @@ class RunOpened(Protocol):
     def __call__(self, app: Litestar, work: Callable[[], Awaitable[T]]) -> T: ...
 
 
-def register_wallet_cli(cli: click.Group, run_opened: RunOpened) -> None:
+def register_wallet_cli(cli: click.Group, run_opened: RunOpened) -> click.Group:
+    """The `wallet` group (the composition root adds the commands that need managers)."""
+
     @cli.group(name="wallet", help="The token ledger.")
     def wallet() -> None:
         pass
@@ -32,3 +34,5 @@ def register_wallet_cli(cli: click.Group, run_opened: RunOpened) -> None:
         click.echo(msgspec.json.format(msgspec.json.encode(report).decode(), indent=2))
         if not report.ok:
             sys.exit(1)
+
+    return wallet

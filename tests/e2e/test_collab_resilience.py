@@ -187,7 +187,7 @@ async def test_rooms_are_unloaded_and_logs_compacted(apis, mongo_url):
             break
         await asyncio.sleep(0.1)
     assert await _rooms_loaded(api) == 0.0
-    assert count == 0 and snap is not None and snap["version"] >= 1 and snap["updates"] == 50
+    assert count == 0 and snap is not None and snap["version"] >= 1 and snap["updates"] >= 50
     again = await PyEditor.open(api, user, note["id"])
     assert await again.wait(lambda e: e.synced.is_set() and e.text == text)
     await again.close()

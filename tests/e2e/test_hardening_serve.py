@@ -64,7 +64,7 @@ async def test_websocket_frame_over_limit_is_refused_by_the_server(apis: ApiFact
     """Issue 15: the gateway's frame limit applied only after uvicorn had buffered up to
     16 MiB per frame; server.serve sets uvicorn's ws_max_size from WS_MAX_FRAME_BYTES, so a
     frame just over the limit is refused with 1009 by the server itself."""
-    api = await apis.start(ws_max_frame_bytes=4096)
+    api = await apis.start(ws_max_frame_bytes=4096, collab_max_message_bytes=4096)
     user = await realtime_register(api.base)
     socket = await connect(api, user, max_size=None)
     await socket.send("x" * 5000)

@@ -138,6 +138,11 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(client):
     assert second["refreshToken"] != first_refresh
     new_headers = {"Authorization": f"Bearer {second['accessToken']}"}
     assert (await client.get("/api/v1/auth/me", headers=new_headers)).status_code == 200
+    # Rotated once more: the first token's grace (the same successor) no longer applies.
+    third = await client.post("/api/v1/auth/refresh", json={"refreshToken": second["refreshToken"]})
+    assert third.status_code == 200, third.text
+    second = third.json()
+    new_headers = {"Authorization": f"Bearer {second['accessToken']}"}
 
     reuse = await client.post("/api/v1/auth/refresh", json={"refreshToken": first_refresh})
     assert_error(reuse, 401, "REFRESH_TOKEN_REUSED")

@@ -299,3 +299,25 @@ async def test_move_needs_write_on_both_spaces(client):
     )
     fam = await space_of(client, admin, "family", gid)
     assert fam["noteCount"] == 1
+
+
+async def test_creates_contending_past_every_retry_get_503_never_500(client, monkeypatch):
+    """Bug: eight concurrent creates in one space exhausted the transaction retries on the
+    space's counters (a WriteConflict) and the client got a 500 INTERNAL_ERROR. Now an
+    exhausted retry is a retryable 503 `NOTES_BUSY` with Retry-After, and the counters
+    match the notes that were created."""
+    import server.notes.store as store
+
+    monkeypatch.setattr(store, "TX_ATTEMPTS", 1)
+    me = await person(client)
+    results = await asyncio.gather(
+        *[client.post(NOTES, json={"title": f"c{i}"}, headers=me["headers"]) for i in range(8)]
+    )
+    codes = [r.status_code for r in results]
+    assert set(codes) <= {201, 503}, [r.text for r in results]
+    for busy in (r for r in results if r.status_code == 503):
+        assert_error(busy, 503, "NOTES_BUSY")
+        assert busy.headers["retry-after"] == "1"
+    space = await space_of(client, me, "personal")
+    page = (await client.get(f"{SPACES}/personal/notes", headers=me["headers"])).json()
+    assert space["noteCount"] == len(page["items"]) == codes.count(201)

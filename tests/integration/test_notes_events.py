@@ -115,3 +115,53 @@ async def test_event_types_are_in_the_asyncapi_document(client):
     text = json.dumps(doc)
     for type_ in EVENT_TYPES:
         assert type_ in text, type_
+
+
+async def test_document_and_import_events_match_the_published_asyncapi_schemas(client):
+    """Gap in the first harness: only `note.*` events were schema-checked. An upload's
+    `document.status_changed` steps and an import's `import.progress`/`import.completed`
+    are checked here against the payload schemas of the served AsyncAPI document (and the
+    Structs), and go only to the uploader's space channel."""
+    import jsonschema
+
+    from server import jobs
+    from server.event_catalog import event_types
+    from tests.integration.vault_support import vault_zip
+
+    doc = (await client.get("/schema/asyncapi.json")).json()
+    by_type = {m["name"]: m["payload"] for m in doc["components"]["messages"].values()}
+    me = await person(client)
+    outsider = await person(client)
+    bus = services(client).bus
+    channel = f"user:{me['id']}"
+    start = {ch: (await bus.position(ch))[1] for ch in (channel, f"user:{outsider['id']}")}
+    uploaded = await client.post(
+        f"{SPACES}/personal/documents",
+        files={"file": ("a.md", b"# Hello\n\nthere", "text/markdown")},
+        headers=me["headers"],
+    )
+    assert uploaded.status_code == 202, uploaded.text
+    ctx = {"services": services(client)}
+    assert await jobs.extract_document(ctx, document_id=uploaded.json()["id"]) == "ready"
+    imported = await client.post(
+        f"{SPACES}/personal/imports",
+        files={"file": ("v.zip", vault_zip(30, root=""), "application/zip")},
+        headers=me["headers"],
+    )
+    assert imported.status_code == 202, imported.text
+    assert await jobs.import_vault(ctx, import_id=imported.json()["id"]) == "completed"
+    events = [json.loads(raw) for raw in await bus.read_since(channel, start[channel])]
+    types = [e["type"] for e in events]
+    statuses = [
+        e["data"]["document"]["status"] for e in events if e["type"] == "document.status_changed"
+    ]
+    assert statuses == ["uploaded", "processing", "ready"]
+    assert types.count("import.progress") >= 1 and types[-1] == "import.completed"
+    catalog = event_types()
+    for event in events:
+        schema = {"$ref": "#/payload", "payload": by_type[event["type"]], **doc}
+        jsonschema.Draft202012Validator(schema).validate(event)
+        msgspec.json.decode(json.dumps(event["data"]).encode(), type=catalog[event["type"]])
+    assert events[-1]["data"]["job"]["created"] == 30
+    leaked = await bus.read_since(f"user:{outsider['id']}", start[f"user:{outsider['id']}"])
+    assert leaked == []

@@ -137,7 +137,13 @@ class Verifier:
         elif noun == "wallet" and verb in ("frozen", "unfrozen"):
             wallet["frozen"], wallet["frozenReason"] = data["frozen"], data["reason"]
         elif noun in ("token_request", "purchase_request"):
-            state["requests"][data["request"]["id"]] = data["request"]
+            request = data["request"]
+            state["requests"][request["id"]] = request
+            if verb == "approved" and request["autoApproved"]:
+                # Paid at once: it came out of the requester's monthly budget (issue 15, F1).
+                wallet["members"][request["requesterId"]]["autoApproveRemaining"] -= request[
+                    "amount"
+                ]
         elif noun == "emergency_unfreeze":
             state["votes"][data["vote"]["id"]] = data["vote"]
         else:

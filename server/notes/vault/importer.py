@@ -258,9 +258,13 @@ class VaultImporter:
         parsed = parse(data.decode("utf-8"))
         title = (parsed.title or PurePosixPath(entry.path).stem)[:200]
         draft = Draft(title, parsed.body, parsed.tags, parsed.aliases, False)
-        raw = await Note.get_pymongo_collection().find_one(
-            {"space_id": access.space_id, "source_path": entry.path, "deleted_at": None}
+        # By the (space, path) index alone: a trashed note with that path is not matched.
+        candidates = await (
+            Note.get_pymongo_collection()
+            .find({"space_id": access.space_id, "source_path": entry.path})
+            .to_list()
         )
+        raw = next((r for r in candidates if r.get("deleted_at") is None), None)
         if raw is None:
             draft.extra = {"source_path": entry.path}
             await self.writer.create(actor, access, draft)

@@ -1,0 +1,380 @@
+"""Search quality and speed on the shared MS MARCO subset (issue 13).
+
+Quality: the 5,000 passages of `../shared/eval/msmarco-5k` become notes through the real api
+(`POST /api/v1/notes`, one api process under uvicorn), are indexed by the worker's job
+function `index_note` (what the SAQ worker runs for each note change), and the 43 judged
+queries go through `GET /api/v1/search` in each mode. Printed: nDCG@10 and recall@10 for
+lexical, semantic and hybrid, beside bm25s + numpy (wordllama) + plain RRF over the same
+chunks with no API (the reference), and ingestion chunks/s.
+
+Speed: the chunks are replicated to 50,000 across 3 spaces; the embedded index answers a
+query over all three (embed the query, BM25, exact vectors, fusion) against the baseline
+bm25s + numpy over the same 50k chunks, same run: p50/p95 and the ratio; plus the RSS the
+index adds once loaded.
+
+    .venv/bin/python scripts/bench_search.py [--eval ../shared/eval/msmarco-5k] [--chunks 50000]
+      [--ollama-url http://host:11434]   # the same with EMBEDDER=ollama
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scripts.api_process import FAST_HASHING, ApiProcess, api_env  # noqa: E402
+from scripts.devservices import spawn_mongo, spawn_redis  # noqa: E402
+
+DB = "bench_search"
+MODES = ("lexical", "semantic", "hybrid")
+
+
+def load_eval(
+    folder: Path,
+) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, dict[str, int]]]:
+    corpus = [json.loads(line) for line in (folder / "corpus.jsonl").open()]
+    queries = {}
+    for line in (folder / "queries.jsonl").open():
+        q = json.loads(line)
+        queries[q["_id"]] = q["text"]
+    qrels: dict[str, dict[str, int]] = {}
+    for line in (folder / "qrels" / "test.tsv").open():
+        parts = line.split()
+        if len(parts) >= 3 and parts[2].isdigit():
+            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    judged = {q: t for q, t in queries.items() if any(v > 0 for v in qrels.get(q, {}).values())}
+    return corpus, judged, qrels
+
+
+def ndcg10(ranked: list[str], rel: dict[str, int]) -> float:
+    dcg = sum((2 ** rel.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
+    ideal = sorted(rel.values(), reverse=True)[:10]
+    idcg = sum((2**r - 1) / math.log2(i + 2) for i, r in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall10(ranked: list[str], rel: dict[str, int]) -> float:
+    wanted = {d for d, v in rel.items() if v > 0}
+    return len(wanted & set(ranked[:10])) / len(wanted)
+
+
+def scores(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> tuple[float, float]:
+    n = statistics.mean(ndcg10(r, qrels[q]) for q, r in runs.items())
+    r = statistics.mean(recall10(r, qrels[q]) for q, r in runs.items())
+    return n, r
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def settings_env(mongo_url: str, redis_url: str, extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "mongodb_url": mongo_url,
+        "redis_url": redis_url,
+        "mongodb_db": DB,
+        "environment": "development",
+        "log_level": "WARNING",
+        "access_token_ttl_seconds": 86_400,
+        "rate_limit_auth_per_ip_per_minute": 10**9,
+        "rate_limit_register_per_ip_per_hour": 10**9,
+        "notes_max_per_space": 100_000,
+        **FAST_HASHING,
+        **extra,
+    }
+
+
+async def ingest(base: str, corpus: list[dict[str, Any]]) -> tuple[str, dict[str, str], float]:
+    """Register one user and create every passage as a note over HTTP (8 clients)."""
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        reg = await http.post(
+            "/api/v1/auth/register",
+            json={"username": "bench", "email": "bench@example.com", "password": "x" * 20},
+        )
+        assert reg.status_code == 201, reg.text
+        headers = {"Authorization": f"Bearer {reg.json()['accessToken']}"}
+        note_to_doc: dict[str, str] = {}
+        queue = list(corpus)
+        t0 = time.perf_counter()
+
+        async def client() -> None:
+            while queue:
+                doc = queue.pop()
+                title = doc.get("title") or f"Passage {doc['_id']}"
+                r = await http.post(
+                    "/api/v1/notes", json={"title": title, "body": doc["text"]}, headers=headers
+                )
+                assert r.status_code == 201, r.text
+                note_to_doc[r.json()["id"]] = doc["_id"]
+
+        await asyncio.gather(*(client() for _ in range(8)))
+        return headers["Authorization"], note_to_doc, time.perf_counter() - t0
+
+
+async def query_api(
+    base: str, auth: str, queries: dict[str, str], note_to_doc: dict[str, str]
+) -> dict[str, dict[str, list[str]]]:
+    runs: dict[str, dict[str, list[str]]] = {m: {} for m in MODES}
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        for mode in MODES:
+            for qid, text in queries.items():
+                r = await http.get(
+                    "/api/v1/search",
+                    params={"q": text, "mode": mode, "limit": 20},
+                    headers={"Authorization": auth},
+                )
+                assert r.status_code == 200, r.text
+                ranked: list[str] = []
+                for hit in r.json()["hits"]:
+                    doc = note_to_doc[hit["noteId"]]
+                    if doc not in ranked:
+                        ranked.append(doc)
+                runs[mode][qid] = ranked
+    return runs
+
+
+def baseline_quality(
+    chunks: list[dict[str, Any]], queries: dict[str, str], note_to_doc: dict[str, str]
+) -> dict[str, dict[str, list[str]]]:
+    """bm25s (stop words, Snowball) + wordllama vectors + RRF(k=60) over the same chunks."""
+    import bm25s
+    import Stemmer
+
+    from server.search.embedders import WordLlamaEmbedder
+    from server.search.fusion import rrf
+
+    stemmer = Stemmer.Stemmer("english")
+    texts = [f"{c['title']} {c['text']}" for c in chunks]
+    docs = [note_to_doc[str(c["note_id"])] for c in chunks]
+    bm = bm25s.BM25()
+    bm.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False),
+             show_progress=False)  # fmt: skip
+    vectors = np.stack([np.frombuffer(c["vector"], np.float32) for c in chunks])
+    embedder = WordLlamaEmbedder()
+    runs: dict[str, dict[str, list[str]]] = {m: {} for m in MODES}
+    for qid, text in queries.items():
+        tokens = bm25s.tokenize([text], stopwords="en", stemmer=stemmer, show_progress=False)
+        rows, _ = bm.retrieve(tokens, k=100, show_progress=False)
+        lex = [int(i) for i in rows[0]]
+        sem = [int(i) for i in np.argsort(-(vectors @ embedder._embed([text])[0]))[:100]]
+        fused = [i for i, _ in rrf([lex, sem], k=60)]
+        for mode, ranked in (("lexical", lex), ("semantic", sem), ("hybrid", fused)):
+            seen: list[str] = []
+            for i in ranked:
+                if docs[i] not in seen:
+                    seen.append(docs[i])
+            runs[mode][qid] = seen
+    return runs
+
+
+async def index_all(env: dict[str, Any], note_ids: list[str]) -> tuple[float, int]:
+    """The worker's job for every note, 4 at a time; returns (seconds, chunks)."""
+    from server import jobs
+    from server.compose.build import open_services
+    from server.settings import Settings
+
+    services = await open_services(Settings(**env))
+    try:
+        queue = list(note_ids)
+        total = 0
+        t0 = time.perf_counter()
+
+        async def worker() -> None:
+            nonlocal total
+            while queue:
+                result = await jobs.index_note({"services": services}, note_id=queue.pop())
+                total += result["chunks"]
+
+        await asyncio.gather(*(worker() for _ in range(4)))
+        return time.perf_counter() - t0, total
+    finally:
+        await services.close()
+
+
+async def speed(env: dict[str, Any], queries: list[str], target: int) -> dict[str, float]:
+    """50k chunks in 3 spaces: the embedded index against bm25s + numpy, same chunks."""
+    import bm25s
+    import Stemmer
+    from bson import ObjectId
+
+    from server.compose.build import open_services
+    from server.search.documents import SearchChunk
+    from server.search.fusion import rrf
+    from server.search.index_embedded import EmbeddedIndex
+    from server.settings import Settings
+
+    services = await open_services(Settings(**env))
+    try:
+        coll = SearchChunk.get_pymongo_collection()
+        base = await coll.find({}, {"_id": 0}).to_list()
+        spaces = [ObjectId() for _ in range(3)]
+        copies = []
+        i = 0
+        while len(base) + len(copies) < target:
+            c = dict(base[i % len(base)])
+            c["chunk_id"] = f"copy{i}:{c['chunk_id']}"
+            c["note_id"] = ObjectId()
+            c["space_id"] = spaces[i % 3]
+            copies.append(c)
+            i += 1
+        for k in range(0, len(copies), 2000):
+            await coll.insert_many(copies[k : k + 2000])
+        chunks = base + copies
+        before = rss_mb()
+        index = EmbeddedIndex(services.redis)
+        t0 = time.perf_counter()
+        await index.sync()
+        load_s = time.perf_counter() - t0
+        added = rss_mb() - before
+        space_ids = [str(s) for s in spaces] + [str(base[0]["space_id"])]
+        embedder = services.search.embedder
+
+        async def ours(q: str) -> None:
+            await index.sync()
+            mask = index.mask(space_ids)
+            lex = index.lexical(q, mask, 100)
+            sem = index.semantic(await embedder.embed_query(q), mask, 100)
+            rrf([lex, sem], k=60)
+
+        stemmer = Stemmer.Stemmer("english")
+        bm = bm25s.BM25()
+        bm.index(
+            bm25s.tokenize([f"{c['title']} {c['text']}" for c in chunks], stopwords="en",
+                           stemmer=stemmer, show_progress=False),
+            show_progress=False,
+        )  # fmt: skip
+        vectors = np.stack([np.frombuffer(c["vector"], np.float32) for c in chunks])
+
+        async def baseline(q: str) -> None:
+            tokens = bm25s.tokenize([q], stopwords="en", stemmer=stemmer, show_progress=False)
+            rows, _ = bm.retrieve(tokens, k=100, show_progress=False)
+            v = await embedder.embed_query(q)
+            sem = np.argsort(-(vectors @ v))[:100]
+            rrf([[int(x) for x in rows[0]], [int(x) for x in sem]], k=60)
+
+        timings: dict[str, list[float]] = {"ours": [], "baseline": []}
+        for _ in range(3):
+            for name, fn in (("ours", ours), ("baseline", baseline)):
+                for q in queries:
+                    t = time.perf_counter()
+                    await fn(q)
+                    timings[name].append((time.perf_counter() - t) * 1000)
+        out = {"chunks": len(chunks), "load_s": load_s, "rss_mb": added}
+        for name, values in timings.items():
+            values.sort()
+            out[f"{name}_p50"] = values[len(values) // 2]
+            out[f"{name}_p95"] = values[int(len(values) * 0.95)]
+        return out
+    finally:
+        await services.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--eval", default=str(ROOT.parent / "shared" / "eval" / "msmarco-5k"))
+    parser.add_argument("--chunks", type=int, default=50_000)
+    parser.add_argument("--limit", type=int, default=0, help="only the first N passages")
+    parser.add_argument("--ollama-url", default="")
+    args = parser.parse_args()
+    corpus, queries, qrels = load_eval(Path(args.eval))
+    if args.limit:
+        corpus = corpus[: args.limit]
+    variants: list[dict[str, Any]] = [{}]
+    if args.ollama_url:
+        variants.append({"embedder": "ollama", "ollama_url": args.ollama_url})
+
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
+        mongo = spawn_mongo(Path(tmp) / "mongo")
+        redis = spawn_redis(Path(tmp) / "redis")
+        try:
+            for n, extra in enumerate(variants):
+                env = settings_env(mongo.url, redis.url, {**extra, "mongodb_db": f"{DB}{n}"})
+                run_variant(env, corpus, queries, qrels, args.chunks if n == 0 else 0)
+        finally:
+            mongo.stop()
+            redis.stop()
+
+
+def run_variant(
+    env: dict[str, Any],
+    corpus: list[dict[str, Any]],
+    queries: dict[str, str],
+    qrels: dict[str, dict[str, int]],
+    speed_chunks: int,
+) -> None:
+    logs = ROOT / ".data" / "bench"
+    logs.mkdir(parents=True, exist_ok=True)
+    process_env = api_env(
+        env["mongodb_url"], env["redis_url"], env["mongodb_db"],
+        **{k: v for k, v in env.items() if k not in ("mongodb_url", "redis_url", "mongodb_db")},
+    )  # fmt: skip
+    api = ApiProcess(process_env, log_path=logs / "api-search.log")
+    try:
+        api.wait_ready_sync()
+        auth, note_to_doc, create_s = asyncio.run(ingest(api.base, corpus))
+        index_s, chunks = asyncio.run(index_all(env, list(note_to_doc)))
+        runs = asyncio.run(query_api(api.base, auth, queries, note_to_doc))
+    finally:
+        api.stop()
+    embedder = env.get("embedder", "wordllama")
+    print(f"EMBEDDER={embedder}: {len(corpus)} passages, {len(queries)} judged queries")
+    print(
+        f"ingest: {len(corpus) / create_s:.0f} notes/s created over HTTP; index_note "
+        f"{chunks / index_s:.0f} chunks/s ({chunks} chunks, {index_s:.1f} s); end to end "
+        f"{chunks / (create_s + index_s):.0f} chunks/s (target >= 200)"
+    )
+    reference: dict[str, dict[str, list[str]]] = {}
+    if embedder == "wordllama":
+        from server.search.documents import SearchChunk
+
+        async def load_chunks() -> list[dict[str, Any]]:
+            from server.compose.build import open_services
+            from server.settings import Settings
+
+            services = await open_services(Settings(**env))
+            try:
+                return await SearchChunk.get_pymongo_collection().find({}).to_list()
+            finally:
+                await services.close()
+
+        reference = baseline_quality(asyncio.run(load_chunks()), queries, note_to_doc)
+    print(f"{'mode':10s} {'nDCG@10':>8s} {'R@10':>6s}   reference (bm25s/numpy/RRF, no API)")
+    for mode in MODES:
+        n, r = scores(runs[mode], qrels)
+        ref = "  ".join(f"{x:.3f}" for x in scores(reference[mode], qrels)) if reference else ""
+        print(f"{mode:10s} {n:8.3f} {r:6.3f}   {ref}")
+    if speed_chunks:
+        s = asyncio.run(speed(env, list(queries.values()), speed_chunks))
+        print(
+            f"speed at {s['chunks']} chunks in 3 spaces: ours p50 {s['ours_p50']:.1f} ms "
+            f"p95 {s['ours_p95']:.1f} ms; baseline (bm25s + numpy) p50 "
+            f"{s['baseline_p50']:.1f} ms p95 {s['baseline_p95']:.1f} ms; ratio p95 "
+            f"{s['ours_p95'] / s['baseline_p95']:.2f} (target <= 1.5 and <= 50 ms)"
+        )
+        print(f"index load {s['load_s']:.1f} s, RSS added by the index {s['rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import logging
+
+    for name in ("httpx", "bm25s", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    main()

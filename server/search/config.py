@@ -1,0 +1,16 @@
+"""Search settings as the search context sees them (built by the composition root)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SearchConfig:
+    backend: str = "embedded"  # embedded | mongodb
+    embedder: str = "wordllama"  # wordllama | ollama
+    rrf_k: int = 60
+    lexical_weight: float = 1.0
+    semantic_weight: float = 1.0
+    candidates: int = 100  # per list, before fusion
+    max_results: int = 100  # deepest page reachable with the cursor

@@ -1,0 +1,124 @@
+"""Embedders behind one small interface: batched, unit-length float32 vectors.
+
+`wordllama` is the offline default: its 256-dim `l2_supercat` weights and tokenizer ship in
+the wheel, it runs on CPU with numpy (no PyTorch) and nothing is downloaded at run time
+(docs/search.md has the measurements behind the choice). `ollama` is for compose and
+production: langchain-ollama's `OllamaEmbeddings` with the same timeouts as the chat model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+
+class EmbedderUnavailable(Exception):
+    """The embedding service cannot answer now (down, timed out): index lexically only."""
+
+
+class Embedder(Protocol):
+    name: str
+
+    async def embed_documents(self, texts: list[str]) -> Vectors: ...
+
+    async def embed_query(self, text: str) -> Vectors: ...
+
+
+def normalise(vectors: npt.ArrayLike) -> Vectors:
+    arr = np.asarray(vectors, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    return (arr / np.where(norms == 0, 1, norms)).astype(np.float32)
+
+
+class WordLlamaEmbedder:
+    """WordLlama from the files inside its wheel (the package's own lookup of the bundled
+    tokenizer misses, so we point it at the package folder and forbid downloads)."""
+
+    name = "wordllama-l2_supercat_256"
+
+    def __init__(self, batch_size: int = 256) -> None:
+        import wordllama
+        from wordllama import WordLlama
+
+        self._model = WordLlama.load(
+            dim=256, cache_dir=Path(wordllama.__file__).parent, disable_download=True
+        )
+        self._batch = batch_size
+
+    def _embed(self, texts: list[str]) -> Vectors:
+        return normalise(self._model.embed(texts, norm=True, batch_size=self._batch))
+
+    async def embed_documents(self, texts: list[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, 256), dtype=np.float32)
+        return await asyncio.to_thread(self._embed, texts)
+
+    async def embed_query(self, text: str) -> Vectors:
+        return self._embed([text])[0]  # one short text: faster inline than via a thread
+
+
+class OllamaEmbedder:
+    """`/api/embed` of an Ollama server through langchain-ollama; any transport failure or
+    timeout is `EmbedderUnavailable` (the caller degrades to lexical)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str = "nomic-embed-text",
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        batch_size: int = 64,
+    ) -> None:
+        from langchain_ollama import OllamaEmbeddings
+
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self.name = f"ollama-{model}"
+        self._client = OllamaEmbeddings(
+            model=model, base_url=base_url, client_kwargs={"timeout": timeout}
+        )
+        self._batch = batch_size
+
+    async def embed_documents(self, texts: list[str]) -> Vectors:
+        out: list[list[float]] = []
+        try:
+            for i in range(0, len(texts), self._batch):
+                out.extend(await self._client.aembed_documents(texts[i : i + self._batch]))
+        except Exception as exc:  # httpx/ollama errors of every kind: the service is out
+            raise EmbedderUnavailable(str(exc) or type(exc).__name__) from exc
+        return normalise(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+    async def embed_query(self, text: str) -> Vectors:
+        try:
+            return normalise(await self._client.aembed_query(text))[0]
+        except Exception as exc:
+            raise EmbedderUnavailable(str(exc) or type(exc).__name__) from exc
+
+
+def make_embedder(
+    kind: str,
+    *,
+    ollama_url: str = "",
+    ollama_model: str = "nomic-embed-text",
+    connect_timeout: float = 5.0,
+    read_timeout: float = 60.0,
+) -> Embedder:
+    if kind == "ollama":
+        return OllamaEmbedder(
+            base_url=ollama_url,
+            model=ollama_model,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
+    if kind == "wordllama":
+        return WordLlamaEmbedder()
+    raise ValueError(f"unknown EMBEDDER {kind!r} (wordllama or ollama)")

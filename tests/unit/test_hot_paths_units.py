@@ -1,0 +1,93 @@
+"""Issue 18's in-process shortcuts: the session hot cache and the batched rate counters."""
+
+from __future__ import annotations
+
+import pytest
+
+from auth.liveness import HotSessions
+from auth.ratelimit import BatchedCounts
+from server.core.errors import RateLimited
+
+pytestmark = pytest.mark.unit
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_hot_session_answer_expires_after_the_bound():
+    clock = Clock()
+    hot = HotSessions(2.0, clock=clock)
+    assert hot.get("s1") is None
+    hot.mark_live("s1")
+    assert hot.get("s1") is True
+    clock.now += 1.9
+    assert hot.get("s1") is True
+    clock.now += 0.2
+    assert hot.get("s1") is None  # stale: Redis must be asked again
+
+
+def test_forgotten_session_is_refused_and_never_marked_live_again():
+    """A revocation seen here must win over a liveness answer that arrives later (a Redis
+    reply read before the revocation was written)."""
+    hot = HotSessions(5.0, clock=Clock())
+    hot.mark_live("s1")
+    hot.forget(["s1"])
+    assert hot.get("s1") is False
+    hot.mark_live("s1")
+    assert hot.get("s1") is False
+
+
+def test_hot_cache_off_and_bounded():
+    off = HotSessions(0.0, clock=Clock())
+    off.mark_live("s1")
+    assert off.get("s1") is None
+    small = HotSessions(5.0, max_entries=3, clock=Clock())
+    small.forget([f"r{i}" for i in range(10)])
+    assert small.get("r9") is False and small.get("r0") is None  # oldest revocations dropped
+    for i in range(10):
+        small.mark_live(f"s{i}")
+    assert small.get("s9") is True
+
+
+def test_batched_counts_flush_first_hit_then_every_batch():
+    clock = Clock()
+    counts = BatchedCounts(4, clock=clock)
+    assert counts.hit("k", limit=100) == 1  # unknown window: tell Redis now
+    counts.flushed("k", 1, 60)
+    assert [counts.hit("k", limit=100) for _ in range(4)] == [0, 0, 0, 4]
+    counts.flushed("k", 5, 59)
+    clock.now += 61  # the Redis window ended: start over with a flush
+    assert counts.hit("k", limit=100) == 1
+
+
+def test_batched_counts_are_exact_in_one_process():
+    """The local count decides between flushes: the (limit+1)-th hit is refused even though
+    Redis has not heard of the last ones yet."""
+    counts = BatchedCounts(8, clock=Clock())
+    counts.hit("k", limit=5)
+    counts.flushed("k", 1, 60)
+    for _ in range(4):
+        counts.hit("k", limit=5)
+    with pytest.raises(RateLimited) as info:
+        counts.hit("k", limit=5)
+    assert 1 <= info.value.retry_after <= 61
+
+
+def test_batched_counts_learn_other_processes_from_redis():
+    counts = BatchedCounts(8, clock=Clock())
+    counts.hit("k", limit=10)
+    counts.flushed("k", 10, 30)  # other processes used the whole allowance
+    with pytest.raises(RateLimited):
+        counts.hit("k", limit=10)
+
+
+def test_batch_of_one_asks_redis_every_time():
+    counts = BatchedCounts(1, clock=Clock())
+    for n in range(1, 4):
+        assert counts.hit("k", limit=100) == 1
+        counts.flushed("k", n, 60)
