@@ -56,8 +56,17 @@ def _health_checks(services: Services) -> dict[str, Any]:
     async def llm_probe() -> None:
         await services.chat.llm_factory.probe()
 
+    async def embeddings_probe() -> None:
+        await services.search.embedder.embed_query("ping")
+
     # The LLM is non-critical: down makes the api degraded, not down.
-    return {"mongodb": (mongo_ping, True), "redis": (redis_ping, True), "llm": (llm_probe, False)}
+    return {
+        "mongodb": (mongo_ping, True),
+        "redis": (redis_ping, True),
+        "llm": (llm_probe, False),
+        # An unreachable embedder: degraded (notes stay searchable lexically), never down.
+        "embeddings": (embeddings_probe, False),
+    }
 
 
 def _job(fn: Callable[[dict[str, Any]], Awaitable[Any]]) -> Any:

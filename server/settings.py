@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     ollama_embed_timeout_seconds: float = Field(default=60.0, gt=0)
     search_rrf_k: int = Field(default=60, ge=1)
     search_lexical_weight: float = Field(default=1.0, ge=0)
-    search_semantic_weight: float = Field(default=1.0, ge=0)
+    search_semantic_weight: float = Field(default=1.3, ge=0)
     agent_router: Literal["llm", "keywords"] = "llm"
     chat_messages_per_minute: int = Field(default=20, ge=1)
     chat_max_message_chars: int = Field(default=10_000, ge=1)

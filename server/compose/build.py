@@ -35,6 +35,7 @@ from server.families.documents import Family
 from server.families.manager import FamilyManager
 from server.groups.inbox import InvitationInbox
 from server.groups.kinds import family_kind, workspace_kind
+from server.memory.manager import MemoryManager
 from server.notes.manager import NotesManager
 from server.notes.store import NoteStore
 from server.notes.uploads.manager import DocumentManager
@@ -217,6 +218,7 @@ async def open_services(settings: Settings) -> Services:
         ),
         vault_export=VaultExporter(store),
         search=search.manager,
+        memories=MemoryManager(mongo=mongo, bus=bus),
     )
 
     attach_live_edits(managers.notes, redis)
@@ -255,6 +257,7 @@ async def open_services(settings: Settings) -> Services:
         vault_import=managers.vault_import,
         vault_export=managers.vault_export,
         search=managers.search,
+        memories=managers.memories,
         mongo=mongo,
         redis=redis,
         bus=bus,

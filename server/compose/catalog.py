@@ -25,6 +25,8 @@ from server.families.routes import ROUTE_HANDLERS as FAMILY_ROUTES
 from server.groups.documents import GROUP_DOCUMENTS
 from server.groups.routes import InvitationInboxController
 from server.health import HealthController
+from server.memory.documents import Memory
+from server.memory.routes import MemoryController
 from server.notes.documents import Note, NoteRevision
 from server.notes.routes import ROUTE_HANDLERS as NOTE_ROUTES
 from server.notes.uploads.documents import UploadedDocument
@@ -68,6 +70,7 @@ DOCUMENT_MODELS: list[Any] = [
     Attachment,
     *COLLAB_DOCUMENT_MODELS,
     SearchChunk,
+    Memory,
 ]
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
@@ -86,6 +89,7 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     DocumentController,
     VaultController,
     SearchController,
+    MemoryController,
     *AGENT_ROUTES,
     *MCP_ROUTE_HANDLERS,
     VoiceController,

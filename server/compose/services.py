@@ -29,6 +29,7 @@ from realtime.authorizers import ChannelAuthorizers
 from realtime.bus import EventBus
 from server.families.manager import FamilyManager
 from server.groups.inbox import InvitationInbox
+from server.memory.manager import MemoryManager
 from server.notes.manager import NotesManager
 from server.notes.uploads.manager import DocumentManager
 from server.notes.vault.exporter import VaultExporter
@@ -71,6 +72,7 @@ class Managers:
     vault_import: VaultImporter
     vault_export: VaultExporter
     search: SearchManager
+    memories: MemoryManager
 
 
 @dataclass(frozen=True, slots=True)
