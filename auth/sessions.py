@@ -1,7 +1,6 @@
 """Sessions and tokens: refresh rotation, authentication of bearer tokens, revocation.
 
-A mixin of `AuthManager` (split out to keep one idea per file); it uses the manager's
-`config`, `_redis`, `_bus`, `audit`, `api_tokens` and `_limits`.
+A collaborator of `AuthManager` (`auth.sessions`); the auth routes receive it as `sessions`.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from redis.asyncio.client import Pipeline
 
 from auth.audit.manager import AuditLog
 from auth.config import AuthConfig
+from auth.context import ClientContext
 from auth.documents import AuthSession, User
 from auth.liveness import HOT_LIVE, HotSessions
 from auth.ratelimit import RateLimiter
@@ -54,7 +54,6 @@ from server.core.wire import validate
 
 if TYPE_CHECKING:
     from auth.api_tokens.manager import ApiTokenManager
-    from auth.manager import ClientContext
 
 log = logging.getLogger("auth.manager")
 
@@ -95,17 +94,28 @@ def prefetched_for(scope: Any) -> Prefetched | None:
     return prefetched if isinstance(prefetched, Prefetched) else None
 
 
-class SessionsMixin:
-    config: AuthConfig
-    audit: AuditLog
-    api_tokens: ApiTokenManager | None
-    _mongo: AsyncMongoClient[Any]
-    _redis: Redis
-    _bus: EventBus
-    _limits: RateLimiter
-    hot_sessions: HotSessions
+class Sessions:
+    def __init__(
+        self,
+        *,
+        mongo: AsyncMongoClient[Any],
+        redis: Redis,
+        bus: EventBus,
+        config: AuthConfig,
+        audit: AuditLog,
+        limits: RateLimiter,
+        hot_sessions: HotSessions,
+    ) -> None:
+        self._mongo = mongo
+        self._redis = redis
+        self._bus = bus
+        self.config = config
+        self.audit = audit
+        self._limits = limits
+        self.hot_sessions = hot_sessions
+        self.api_tokens: ApiTokenManager | None = None  # set by `AuthManager.attach`
 
-    def _auth_response(self, user: User, session: AuthSession, secret: str) -> AuthResponse:
+    def auth_response(self, user: User, session: AuthSession, secret: str) -> AuthResponse:
         access = issue_access_token(
             secret=self.config.secret_key,
             issuer=self.config.jwt_issuer,
@@ -218,8 +228,8 @@ class SessionsMixin:
         if user is None or not user.is_active:
             raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
         session.refresh_hash = sha256_hex(new_secret)
-        await self._mark_session_live(str(session.id))
-        return self._auth_response(user, session, new_secret)
+        await self.mark_live(str(session.id))
+        return self.auth_response(user, session, new_secret)
 
     async def _revoke_reused(self, session: AuthSession) -> None:
         log.warning("refresh token reuse; session revoked", extra={"session": str(session.id)})
@@ -342,11 +352,11 @@ class SessionsMixin:
         session = await AuthSession.get(PydanticObjectId(session_id))
         if session is None or not session.is_active:
             return False
-        await self._mark_session_live(session_id)
+        await self.mark_live(session_id)
         self.hot_sessions.mark_live(session_id)
         return True
 
-    async def _mark_session_live(self, session_id: str) -> None:
+    async def mark_live(self, session_id: str) -> None:
         """Remember a live session in Redis (a cache: without Redis the database answers)."""
         try:
             await self._redis.set(f"auth:sess:{session_id}", "1", ex=self.config.access_token_ttl)

@@ -190,7 +190,7 @@ def baseline_quality(
 async def index_all(env: dict[str, Any], note_ids: list[str]) -> tuple[float, int]:
     """The worker's job for every note, 4 at a time; returns (seconds, chunks)."""
     from server import jobs
-    from server.app import open_services
+    from server.compose.build import open_services
     from server.settings import Settings
 
     services = await open_services(Settings(**env))
@@ -217,7 +217,7 @@ async def speed(env: dict[str, Any], queries: list[str], target: int) -> dict[st
     import Stemmer
     from bson import ObjectId
 
-    from server.app import open_services
+    from server.compose.build import open_services
     from server.search.documents import SearchChunk
     from server.search.fusion import rrf
     from server.search.index_embedded import EmbeddedIndex
@@ -445,7 +445,7 @@ def run_variant(
         from server.search.documents import SearchChunk
 
         async def load_chunks() -> list[dict[str, Any]]:
-            from server.app import open_services
+            from server.compose.build import open_services
             from server.settings import Settings
 
             services = await open_services(Settings(**env))

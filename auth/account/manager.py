@@ -200,7 +200,7 @@ class AccountManager:
             await self._auth.totp.verify_login(user, cmd.totp_code, cmd.backup_code)
         await self._tokens.consume("password_reset", cmd.token)
         await self._auth.set_password(user, cmd.new_password)
-        await self._auth.revoke_all_sessions(user.id, reason="password_reset")  # type: ignore[arg-type]
+        await self._auth.sessions.revoke_all_sessions(user.id, reason="password_reset")  # type: ignore[arg-type]
         await self._auth.audit.record(
             "password.reset", user_id=user.id, ip=ctx.ip, user_agent=ctx.user_agent
         )

@@ -91,7 +91,7 @@ async def test_api_token_creation_needs_step_up_in_the_manager(client):
     """Step-up for creating an API token was checked only by its route; any other caller of
     the manager (agent, CLI) could create one from an old session."""
     user = await person(client, "tok")
-    manager = services(client).auth.token_manager
+    manager = services(client).api_tokens
     cmd = ApiTokenCreate(name="ci", scopes=["wallet:read"])
     stale = Actor(user_id=ObjectId(user["id"]), username=user["username"], auth_time=None)
     with pytest.raises(Forbidden) as refused:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.aisdk import UIMessageStream, approval_answer, last_user_text, wants_ai_sdk
-from agents.chat import ChatEvent
+from agents.run import ChatEvent
 
 pytestmark = pytest.mark.unit
 
