@@ -50,7 +50,6 @@ from server.core.db import Tx, run_in_transaction
 from server.core.errors import (
     BadRequest,
     Conflict,
-    ServiceUnavailable,
     Unauthorized,
     Unprocessable,
     valid_email,
