@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from agents.chat import ChatEvent, ChatRun
+from agents.run import ChatEvent, ChatRun
 
 PROTOCOL = "ai-sdk"
 HEADERS = {

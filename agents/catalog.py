@@ -49,6 +49,10 @@ def _group_tools(kind: str) -> tuple[str, ...]:
 
 
 NOTE_TOOLS = (
+    "memory_list",
+    "memory_save",
+    "memory_update",
+    "notes_search",
     "notes_list",
     "notes_get",
     "notes_create",

@@ -1,4 +1,4 @@
-"""The chat service: sessions, messages, approvals, and one run of an agent as events.
+"""The chat service: sessions, messages and approvals; a run of an agent is `agents.run`.
 
 `ChatService.send(...)` / `ChatService.decide(...)` do every check first (they raise domain
 errors, which the HTTP layer answers as JSON) and return a `ChatRun`; `ChatRun.events()`
@@ -10,30 +10,25 @@ the answer so far is stored with status `partial`.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
-from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anyio
 from bson import ObjectId
-from langchain_core.messages import AIMessage
 from langgraph.types import Command
 from redis.asyncio import Redis
 
+from agents.approvals import ApprovalDecided, Approvals, approval_view
 from agents.catalog import AGENTS
 from agents.checkpoint import MongoCheckpointSaver
 from agents.config import AgentsConfig
 from agents.documents import ChatApproval, ChatMessage, ChatSession
-from agents.graph import ANSWER_NODE, AgentContext, compile_agent_graph, run_input
-from agents.llm import CONNECTION_ERRORS, LLMFactory
+from agents.graph import AgentContext, compile_agent_graph, run_input
+from agents.llm import LLMFactory
 from agents.router import route
+from agents.run import ChatRun
 from agents.schemas import (
     AgentView,
-    ApprovalView,
     MessagePage,
     MessageView,
     SessionCreate,
@@ -46,31 +41,15 @@ from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.errors import Conflict, NotFound, Unprocessable
 
+if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
+    from server.compose.services import Managers
+
 log = logging.getLogger("agents.chat")
 
 _RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-
-@dataclass(frozen=True, slots=True)
-class ChatEvent:
-    type: str
-    data: dict[str, Any]
-
-
-def approval_view(a: ChatApproval) -> ApprovalView:
-    return ApprovalView(
-        id=a.approval_id,
-        agent=a.agent,
-        tool=a.tool,
-        args=a.args,
-        description=a.description,
-        status=a.status,
-        created_at=a.created_at,
-        decided_at=a.decided_at,
-    )
 
 
 def message_view(m: ChatMessage) -> MessageView:
@@ -91,24 +70,17 @@ def _oid(value: str) -> ObjectId | None:
     return ObjectId(value) if isinstance(value, str) and ObjectId.is_valid(value) else None
 
 
-def _is_connection_error(exc: BaseException) -> bool:
-    if isinstance(exc, CONNECTION_ERRORS):
-        return True
-    cause = exc.__cause__ or exc.__context__
-    return cause is not None and cause is not exc and _is_connection_error(cause)
-
-
 class ChatService:
     def __init__(
         self,
         *,
-        services: Any,
+        managers: Managers,
         config: AgentsConfig,
         llm_factory: LLMFactory,
         checkpointer: MongoCheckpointSaver,
         redis: Redis,
     ) -> None:
-        self.services = services
+        self.managers = managers  # what the agents' tools act through
         self.config = config
         # Replaceable: tests and benchmarks set a scripted factory here.
         self.llm_factory = llm_factory
@@ -117,6 +89,7 @@ class ChatService:
         self._limits = RateLimiter(redis, prefix="rl")
         self._release = redis.register_script(_RELEASE_LUA)
         self._graphs: dict[str, tuple[Any, Any]] = {}
+        self.approvals = Approvals()
 
     # ------------------------------------------------------------------ agents
 
@@ -144,7 +117,7 @@ class ChatService:
         return {
             "configurable": {
                 "thread_id": str(session_id),
-                **AgentContext(self.services, actor).for_config(),
+                **AgentContext(self.managers, actor).for_config(),
             },
             "recursion_limit": 4 * self.config.limits.max_tool_steps + 10,
         }
@@ -152,7 +125,7 @@ class ChatService:
     def graph_for(self, agent: str, actor: Actor) -> Any:
         """The checkpointed graph of `agent` bound to `actor` (for callers like voice)."""
         return self.compiled(agent).with_config(
-            configurable=AgentContext(self.services, actor).for_config()
+            configurable=AgentContext(self.managers, actor).for_config()
         )
 
     @staticmethod
@@ -167,16 +140,8 @@ class ChatService:
 
     # ------------------------------------------------------------------ sessions
 
-    async def _pending(self, session_id: Any) -> list[ChatApproval]:
-        raws = (
-            await ChatApproval.get_pymongo_collection()
-            .find({"session_id": session_id, "status": "pending"})
-            .to_list(20)
-        )
-        return [ChatApproval.model_validate(r) for r in raws]
-
     async def _view(self, s: ChatSession, *, with_pending: bool = True) -> SessionView:
-        pending = await self._pending(s.id) if with_pending else []
+        pending = await self.approvals.pending(s.id) if with_pending else []
         return SessionView(
             id=str(s.id),
             agent=s.agent,
@@ -303,7 +268,7 @@ class ChatService:
         await self._limits.hit(
             "chat", str(actor.user_id), limit=self.config.messages_per_minute, window=60
         )
-        pending = await self._pending(session.id)
+        pending = await self.approvals.pending(session.id)
         if pending:
             raise Conflict(
                 "An action is waiting for your approval in this chat; answer it first.",
@@ -333,7 +298,7 @@ class ChatService:
                 {"_id": session.id}, {"$set": update, "$inc": {"message_count": 1}}
             )
             return ChatRun(
-                service=self,
+                host=self,
                 actor=actor,
                 session_id=session.id,
                 agent=chosen,
@@ -351,14 +316,9 @@ class ChatService:
         """Record the user's answer to an approval; the returned run resumes the graph."""
         require_scope(actor, "agents:chat")
         session = await self._session(actor, session_id)
-        raw = await ChatApproval.get_pymongo_collection().find_one(
-            {"session_id": session.id, "approval_id": approval_id}
-        )
-        if raw is None:
-            raise NotFound("No such approval.", code="APPROVAL_NOT_FOUND")
-        approval = ChatApproval.model_validate(raw)
+        approval = await self.approvals.in_session(session.id, approval_id)
         if approval.status != "pending":
-            raise Conflict("This approval was already answered.", code="APPROVAL_DECIDED")
+            raise ApprovalDecided()
         await self.llm_factory.ensure_available()
         token = await self._lock(session.id)
         try:
@@ -370,14 +330,9 @@ class ChatService:
                     "This approval is not the one the chat is waiting for.",
                     code="APPROVAL_NOT_PENDING",
                 )
-            decided = await ChatApproval.get_pymongo_collection().find_one_and_update(
-                {"_id": approval.id, "status": "pending"},
-                {"$set": {"status": "approved" if approve else "denied", "decided_at": utcnow()}},
-            )
-            if decided is None:
-                raise Conflict("This approval was already answered.", code="APPROVAL_DECIDED")
+            await self.approvals.decide(approval, approve)
             return ChatRun(
-                service=self,
+                host=self,
                 actor=actor,
                 session_id=session.id,
                 agent=approval.agent,
@@ -389,223 +344,3 @@ class ChatService:
         except BaseException:
             await self.unlock(session.id, token)
             raise
-
-    async def _store_approval(
-        self, actor: Actor, session_id: Any, value: dict[str, Any]
-    ) -> ChatApproval:
-        approval = ChatApproval(
-            approval_id=str(value["approvalId"]),
-            session_id=session_id,
-            user_id=actor.user_id,  # type: ignore[arg-type]
-            agent=str(value.get("agent", "")),
-            tool=str(value.get("tool", "")),
-            args=dict(value.get("args") or {}),
-            description=str(value.get("description", "")),
-        )
-        await ChatApproval.get_pymongo_collection().update_one(
-            {"session_id": session_id, "approval_id": approval.approval_id},
-            {"$setOnInsert": approval.model_dump(exclude={"id"})},
-            upsert=True,
-        )
-        return approval
-
-
-@dataclass
-class ChatRun:
-    """One answer of an agent: iterate `events()` once."""
-
-    service: ChatService
-    actor: Actor
-    session_id: Any
-    agent: str
-    routed_by: str
-    graph_input: Any
-    lock_token: str
-    graph: Any = None
-    message_id: ObjectId = field(default_factory=ObjectId)
-    text: list[str] = field(default_factory=list)
-    tools: list[dict[str, Any]] = field(default_factory=list)
-    usage: dict[str, int] = field(
-        default_factory=lambda: {"promptTokens": 0, "completionTokens": 0}
-    )
-    approvals: list[str] = field(default_factory=list)
-    status: str = "complete"
-    finished: bool = False
-
-    def _usage_from(self, update: Any) -> None:
-        for message in (update or {}).get("messages", []) if isinstance(update, dict) else []:
-            meta = getattr(message, "usage_metadata", None)
-            if isinstance(message, AIMessage) and meta:
-                self.usage["promptTokens"] += int(meta.get("input_tokens", 0))
-                self.usage["completionTokens"] += int(meta.get("output_tokens", 0))
-
-    async def events(self) -> AsyncGenerator[ChatEvent, None]:
-        """The events of this run, one by one (see `batches`)."""
-        async with contextlib.aclosing(self.batches()) as batches:
-            async for batch in batches:
-                for event in batch:
-                    yield event
-
-    async def batches(self) -> AsyncGenerator[list[ChatEvent], None]:
-        """The events of this run, in batches of whatever is ready: one event when the
-        consumer keeps up, several when it fell behind (so a busy server writes once for
-        many tokens instead of once per token; nothing waits to fill a batch).
-
-        The graph runs in a task of its own, so a consumer that goes away (cancelled, or
-        closed) cancels it once, plainly, and the LLM call with it (LangGraph's cleanup must
-        not run inside the HTTP layer's repeating cancel scope); the answer so far is then
-        stored as `partial`."""
-        queue: asyncio.Queue[ChatEvent | None] = asyncio.Queue()
-        producer = asyncio.create_task(self._produce(queue))
-        try:
-            done = False
-            while not done:
-                batch = [await queue.get()]
-                while not queue.empty():
-                    batch.append(queue.get_nowait())
-                if batch[-1] is None:
-                    done = True
-                    batch.pop()
-                if batch:
-                    yield batch  # type: ignore[misc]
-            await producer
-        except (asyncio.CancelledError, GeneratorExit):
-            with anyio.CancelScope(shield=True):
-                producer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await producer
-                if not self.finished:
-                    self.status = "partial"
-                    await self._finish()
-            raise
-        finally:
-            with anyio.CancelScope(shield=True):
-                if not producer.done():
-                    producer.cancel()
-                await self.service.unlock(self.session_id, self.lock_token)
-
-    async def _produce(self, queue: asyncio.Queue[ChatEvent | None]) -> None:
-        service = self.service
-        if self.graph is None:
-            self.graph = service.compiled(self.agent)
-        config = service.run_config(self.session_id, self.actor)
-        put = queue.put_nowait
-        put(
-            ChatEvent(
-                "message.start",
-                {
-                    "sessionId": str(self.session_id),
-                    "messageId": str(self.message_id),
-                    "agent": self.agent,
-                    "routedBy": self.routed_by,
-                },
-            )
-        )
-        try:
-            async for mode, payload in self.graph.astream(
-                self.graph_input,
-                config,
-                stream_mode=["messages", "custom", "updates"],
-                durability="exit",
-            ):
-                if mode == "messages":
-                    chunk, meta = payload
-                    if meta.get("langgraph_node") != ANSWER_NODE:
-                        continue
-                    piece = chunk.content if isinstance(chunk.content, str) else chunk.text
-                    if piece:
-                        self.text.append(piece)
-                        put(ChatEvent("token", {"text": piece}))
-                elif mode == "custom":
-                    if isinstance(payload, dict) and "type" in payload:
-                        if payload["type"] == "tool.end":
-                            data = payload["data"]
-                            self.tools.append({"tool": data["tool"], "status": data["status"]})
-                        put(ChatEvent(payload["type"], payload["data"]))
-                elif mode == "updates":
-                    for event in await self._on_update(payload):
-                        put(event)
-        except Exception as exc:
-            if _is_connection_error(exc):
-                service.llm_factory.mark_unavailable()
-                code, message = "LLM_UNAVAILABLE", "The language model could not be reached."
-            else:
-                log.exception("chat run failed", extra={"agent": self.agent})
-                code, message = "INTERNAL_ERROR", "Something went wrong on our side."
-            self.status = "error"
-            await self._finish()
-            put(ChatEvent("error", {"code": code, "message": message}))
-            put(None)
-            return
-        self.status = "awaiting_approval" if self.approvals else "complete"
-        await self._finish()
-        put(
-            ChatEvent(
-                "message.end",
-                {
-                    "messageId": str(self.message_id),
-                    "status": self.status,
-                    "usage": self.usage,
-                    "approvals": self.approvals,
-                },
-            )
-        )
-        put(None)
-
-    async def _on_update(self, payload: dict[str, Any]) -> list[ChatEvent]:
-        events: list[ChatEvent] = []
-        for node, update in payload.items():
-            if node == "__interrupt__":
-                for interrupt in update:
-                    value = interrupt.value if isinstance(interrupt.value, dict) else {}
-                    approval = await self.service._store_approval(
-                        self.actor, self.session_id, value
-                    )
-                    self.approvals.append(approval.approval_id)
-                    events.append(
-                        ChatEvent(
-                            "approval_required",
-                            {
-                                "approvalId": approval.approval_id,
-                                "sessionId": str(self.session_id),
-                                "agent": approval.agent,
-                                "tool": approval.tool,
-                                "args": approval.args,
-                                "description": approval.description,
-                            },
-                        )
-                    )
-            elif node == ANSWER_NODE:
-                self._usage_from(update)
-            elif node == "limit" and isinstance(update, dict):
-                for message in update.get("messages", []):
-                    if isinstance(message, AIMessage) and isinstance(message.content, str):
-                        self.text.append(message.content)
-                        events.append(ChatEvent("token", {"text": message.content}))
-        return events
-
-    async def _finish(self) -> None:
-        """Store the answer (whatever status) and touch the session; safe to call twice."""
-        message = ChatMessage(
-            id=self.message_id,  # type: ignore[arg-type]
-            session_id=self.session_id,
-            user_id=self.actor.user_id,  # type: ignore[arg-type]
-            role="assistant",
-            content="".join(self.text),
-            agent=self.agent,
-            status=self.status,
-            tools=self.tools,
-            usage=self.usage,
-        )
-        doc = message.model_dump(by_alias=True, exclude={"id"})
-        result = await ChatMessage.get_pymongo_collection().replace_one(
-            {"_id": self.message_id}, doc, upsert=True
-        )
-        self.finished = True
-        await ChatSession.get_pymongo_collection().update_one(
-            {"_id": self.session_id},
-            {
-                "$set": {"updated_at": utcnow(), "last_agent": self.agent},
-                "$inc": {"message_count": 1 if result.upserted_id is not None else 0},
-            },
-        )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
 
 import msgspec
 from langchain_core.language_models import BaseChatModel
@@ -37,6 +37,9 @@ from agents.tools.registry import Registry, render_result
 from server.core.actor import Actor
 from server.core.errors import DomainError
 
+if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
+    from server.compose.services import Managers
+
 log = logging.getLogger("agents.graph")
 
 ANSWER_NODE = "agent"  # the node whose tokens are the answer
@@ -47,7 +50,7 @@ CONTEXT_KEY = "agent_context"
 class AgentContext:
     """Who a run acts for: the services (managers) and the user's actor."""
 
-    services: Any
+    services: Managers  # the domain's managers: no connections, no trusted ledger
     actor: Actor
 
     def for_config(self) -> dict[str, Any]:
@@ -80,7 +83,7 @@ def _error(code: str, message: str) -> dict[str, Any]:
 
 def build_agent_graph(
     agent: str,
-    services: Any,
+    services: Managers,
     actor: Actor,
     llm: BaseChatModel,
     *,

@@ -12,14 +12,13 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post
-from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.response import Stream
 
 from agents.aisdk import HEADERS as AI_SDK_HEADERS
 from agents.aisdk import approval_answer, last_user_text, ui_chunks, wants_ai_sdk
-from agents.chat import ChatEvent, ChatRun, ChatService
+from agents.chat import ChatService
+from agents.run import ChatEvent, ChatRun
 from agents.schemas import (
     AgentView,
     ApprovalDecision,
@@ -33,10 +32,6 @@ from server.core.actor import Actor
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _encode = msgspec.json.Encoder().encode
-
-
-def provide_chat(state: State) -> ChatService:
-    return state["services"].chat  # type: ignore[no-any-return]
 
 
 def sse_bytes(event: ChatEvent) -> bytes:
@@ -59,7 +54,6 @@ def stream(run: ChatRun) -> Stream:
 class ChatController(Controller):
     path = "/api/v1/chat"
     tags = ["chat"]
-    dependencies = {"chat": Provide(provide_chat, sync_to_thread=False)}
 
     @get("/agents", summary="The agents a chat can talk to")
     async def list_agents(self, actor: Actor, chat: ChatService) -> list[AgentView]:

@@ -16,6 +16,8 @@ class AuthConfig:
     login_max_failures: int = 5
     login_failure_window: int = 15 * 60
     login_max_delay: int = 15 * 60
+    login_account_budget: int = 100  # failed logins per account (all IPs) per window; 0 = off
+    login_account_budget_window: int = 3600
     auth_per_ip_per_minute: int = 30
     auth_per_account_per_minute: int = 60
     register_per_ip_per_hour: int = 20

@@ -7,6 +7,7 @@ per-account limits inside the manager (`LoginThrottle`, reset-per-address).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,10 @@ from auth.dependencies import get_auth_manager
 from auth.liveness import HOT_LIVE, HOT_REVOKED
 from auth.sessions import prefetch_claims
 from auth.tokens import decode_access_token, sha256_hex
+from server.core.degraded import DEGRADED_ANSWERS, REDIS_ERRORS
 from server.core.errors import Unauthorized
+
+log = logging.getLogger("auth.limits")
 
 
 def _bearer(header: str) -> str | None:
@@ -70,16 +74,26 @@ async def auth_rate_limit(
     liveness: Sequence[Any] = HOT_LIVE if hot else HOT_REVOKED
     if flushes or (claims is not None and hot is None):
         # One round trip for whatever is due: counter flushes and the liveness check.
-        async with manager.redis.pipeline(transaction=False) as pipe:
-            for name, key, hits, _ in flushes:
-                await manager.limits.queue_hit(pipe, name, key, window=60, amount=hits)
+        try:
+            async with manager.redis.pipeline(transaction=False) as pipe:
+                for name, key, hits, _ in flushes:
+                    await manager.limits.queue_hit(pipe, name, key, window=60, amount=hits)
+                if claims is not None and hot is None:
+                    manager.queue_session_liveness(pipe, claims.session_id)
+                answers = await pipe.execute()
+        except REDIS_ERRORS as exc:
+            # Issue 15, F3: without Redis the shared counters fail open (this process's own
+            # pre-counts above still limit it) and liveness falls back to MongoDB, where
+            # revocations are stored. Logged and counted.
+            log.warning("redis unavailable: rate limits fail open (%s)", type(exc).__name__)
+            DEGRADED_ANSWERS["rate_limit_fail_open"] += 1
             if claims is not None and hot is None:
-                manager.queue_session_liveness(pipe, claims.session_id)
-            answers = await pipe.execute()
-        for (name, key, _, limit), (count, ttl) in zip(flushes, answers, strict=False):
-            counts.flushed(f"{name}:{key}", count, ttl)
-            manager.limits.check(count, ttl, limit=limit)
-        if claims is not None and hot is None:
-            liveness = answers[-1]
+                liveness = (None, None)  # unknown: the database decides
+        else:
+            for (name, key, _, limit), (count, ttl) in zip(flushes, answers, strict=False):
+                counts.flushed(f"{name}:{key}", count, ttl)
+                manager.limits.check(count, ttl, limit=limit)
+            if claims is not None and hot is None:
+                liveness = answers[-1]
     if claims is not None and token is not None:
         prefetch_claims(connection.scope, token, claims, liveness)

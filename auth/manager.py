@@ -5,18 +5,26 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from beanie import PydanticObjectId
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
+from auth.account_throttle import AccountThrottle, device_hash
 from auth.audit.manager import AuditLog
 from auth.config import AuthConfig
+from auth.context import (
+    ClientContext,
+    EmailVerifier,
+    LoginGuard,
+    SecurityNotifier,
+    SessionListener,
+)
 from auth.documents import AuthSession, User
 from auth.liveness import HotSessions
 from auth.passwords import Passwords, check_password_policy
@@ -29,11 +37,7 @@ from auth.schemas import (
     RegisterRequest,
     UserView,
 )
-from auth.sessions import (
-    KEEP_PREVIOUS_HASHES,
-    SessionsMixin,
-    user_view,
-)
+from auth.sessions import KEEP_PREVIOUS_HASHES, Prefetched, Sessions, user_view
 from auth.stepup import require_recent_auth
 from auth.tokens import (
     new_refresh_secret,
@@ -43,7 +47,13 @@ from realtime.bus import EventBus
 from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.db import Tx, run_in_transaction
-from server.core.errors import BadRequest, Conflict, ServiceUnavailable, Unauthorized, Unprocessable
+from server.core.errors import (
+    BadRequest,
+    Conflict,
+    Unauthorized,
+    Unprocessable,
+    valid_email,
+)
 from server.core.wire import validate
 
 if TYPE_CHECKING:
@@ -62,35 +72,7 @@ _INVALID_LOGIN = "The login or password is incorrect."
 UserCreatedHook = Callable[[User, AsyncClientSession], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
-class ClientContext:
-    """Where a request comes from (resolved by the route from headers and trusted proxies)."""
-
-    ip: str | None = None
-    user_agent: str | None = None
-
-
-class LoginGuard(Protocol):
-    """Refuses a login that passed every factor (lockdown); raises a `DomainError`."""
-
-    async def check_login(self, user: User, auth_method: str, ctx: ClientContext) -> None: ...
-
-
-class SessionListener(Protocol):
-    """Told about every new session (new-device alerts)."""
-
-    async def on_session_started(
-        self, user: User, session: AuthSession, ctx: ClientContext
-    ) -> None: ...
-
-
-class SecurityNotifier(Protocol):
-    """Tells the user by e-mail about changes to how they sign in."""
-
-    async def password_changed(self, user: User, how: str, ctx: ClientContext) -> None: ...
-
-
-class AuthManager(SessionsMixin):
+class AuthManager:
     def __init__(
         self,
         *,
@@ -108,15 +90,12 @@ class AuthManager(SessionsMixin):
         self.config = config
         self._user_created_hooks = list(user_created_hooks)
         self.audit = audit or AuditLog()
-        # Collaborators wired by the composition root (`attach`); each part of auth/ that
-        # routes reach through this manager.
+        # Collaborators that need this manager themselves, so the composition root wires
+        # them after construction (`attach`). Routes never reach them through here: each
+        # controller receives its own manager (server/compose/providers.py).
         self.api_tokens: ApiTokenManager | None = None
         self.totp: TotpManager | None = None
-        self.webauthn: Any = None
-        self.lockdown: Any = None
-        self.account: Any = None
-        self.outbox: Any = None
-        self.one_time_tokens: Any = None
+        self._verifier: EmailVerifier | None = None
         self._login_guards: list[LoginGuard] = []
         self._session_listeners: list[SessionListener] = []
         self._notifier: SecurityNotifier | None = None
@@ -129,24 +108,39 @@ class AuthManager(SessionsMixin):
         self.limits = self._limits
         self.limit_counts = BatchedCounts(config.rate_limit_batch)
         self.hot_sessions = HotSessions(config.hot_cache_seconds)
-        self._throttle = LoginThrottle(
+        # Refresh rotation, bearer authentication, revocation: a collaborator of its own.
+        self.sessions = Sessions(
+            mongo=mongo,
+            redis=redis,
+            bus=bus,
+            config=config,
+            audit=self.audit,
+            limits=self._limits,
+            hot_sessions=self.hot_sessions,
+        )
+        self._throttle = AccountThrottle(
             redis,
-            max_failures=config.login_max_failures,
-            window=config.login_failure_window,
-            max_delay=config.login_max_delay,
+            LoginThrottle(
+                redis,
+                max_failures=config.login_max_failures,
+                window=config.login_failure_window,
+                max_delay=config.login_max_delay,
+            ),
+            budget=config.login_account_budget,
+            budget_window=config.login_account_budget_window,
         )
 
-    @property
-    def totp_manager(self) -> TotpManager:
-        if self.totp is None:
-            raise ServiceUnavailable("Two-factor authentication is not configured.")
-        return self.totp
+    async def authenticate(
+        self, token: str, ctx: ClientContext, prefetched: Prefetched | None = None
+    ) -> Actor:
+        """The `Actor` for a bearer token (see `Sessions.authenticate`)."""
+        return await self.sessions.authenticate(token, ctx, prefetched)
 
-    @property
-    def token_manager(self) -> ApiTokenManager:
-        if self.api_tokens is None:
-            raise ServiceUnavailable("API tokens are not configured.")
-        return self.api_tokens
+    async def session_is_live(self, session_id: str) -> bool:
+        return await self.sessions.session_is_live(session_id)
+
+    def queue_session_liveness(self, pipe: Pipeline, session_id: str) -> None:
+        self.sessions.queue_session_liveness(pipe, session_id)
 
     def add_user_created_hook(self, hook: UserCreatedHook) -> None:
         self._user_created_hooks.append(hook)
@@ -156,19 +150,18 @@ class AuthManager(SessionsMixin):
         *,
         api_tokens: ApiTokenManager | None = None,
         totp: TotpManager | None = None,
-        webauthn: Any = None,
-        lockdown: Any = None,
-        account: Any = None,
+        verifier: EmailVerifier | None = None,
         login_guards: Sequence[LoginGuard] = (),
         session_listeners: Sequence[SessionListener] = (),
         notifier: SecurityNotifier | None = None,
     ) -> None:
         """Wire the optional parts of auth/ (called once by the composition root)."""
         self.api_tokens = api_tokens or self.api_tokens
+        self.sessions.api_tokens = self.api_tokens
+        if self.api_tokens is not None:
+            self.api_tokens.on_revoked = self.sessions.credentials_revoked
         self.totp = totp or self.totp
-        self.webauthn = webauthn or self.webauthn
-        self.lockdown = lockdown or self.lockdown
-        self.account = account or self.account
+        self._verifier = verifier or self._verifier
         self._login_guards.extend(login_guards)
         self._session_listeners.extend(session_listeners)
         self._notifier = notifier or self._notifier
@@ -185,8 +178,8 @@ class AuthManager(SessionsMixin):
             "account.registered", user_id=user.id, ip=ctx.ip, user_agent=ctx.user_agent
         )
         response = await self.start_session(user, auth_method="password", mfa=False, ctx=ctx)
-        if self.account is not None:
-            await self.account.send_verification(user)
+        if self._verifier is not None:
+            await self._verifier.send_verification(user)
         return response
 
     async def create_user(
@@ -194,7 +187,7 @@ class AuthManager(SessionsMixin):
     ) -> User:
         """Validate, hash and insert a user (with every user-created hook) in one transaction."""
         username = username.strip().lower()
-        email = email.strip().lower()
+        email = valid_email(email)
         self._check_username(username)
         check_password_policy(
             password, min_length=self.config.password_min_length, username=username
@@ -289,11 +282,15 @@ class AuthManager(SessionsMixin):
     ) -> User:
         """The user for a correct login and password, else 401 (same answer and cost for all)."""
         subject = login.strip().lower()
-        await self._throttle.check(subject)
+        ip = ctx.ip if ctx else None
+        device = device_hash(ip, ctx.user_agent if ctx else None)
         user = await self.find_user_by_login(subject)
+        # Username and e-mail share one account key (issue 15, F5).
+        account = f"u:{user.id}" if user is not None else f"l:{subject}"
+        await self._throttle.check(account, ip, device)
         ok = await self.passwords.verify(user.password_hash if user else None, password)
         if not ok or user is None or not user.is_active:
-            await self._throttle.failure(subject)
+            await self._throttle.failure(account, ip)
             await self.audit.record(
                 "login.failed",
                 user_id=user.id if user else None,
@@ -302,7 +299,7 @@ class AuthManager(SessionsMixin):
                 data={"reason": "INVALID_CREDENTIALS", "login": subject[:254]},
             )
             raise Unauthorized(_INVALID_LOGIN, code="INVALID_CREDENTIALS")
-        await self._throttle.success(subject)
+        await self._throttle.success(account, ip, device)
         if self.passwords.needs_rehash(user.password_hash):
             user.password_hash = await self.passwords.hash(password)
             await User.get_pymongo_collection().update_one(
@@ -330,10 +327,10 @@ class AuthManager(SessionsMixin):
             expires_at=now + timedelta(seconds=self.config.refresh_token_ttl),
         )
         await session.insert()
-        await self._mark_session_live(str(session.id))
+        await self.sessions.mark_live(str(session.id))
         for listener in self._session_listeners:
             await listener.on_session_started(user, session, ctx)
-        return self._auth_response(user, session, secret)
+        return self.sessions.auth_response(user, session, secret)
 
     async def reauthenticate(
         self, actor: Actor, cmd: ReauthRequest, ctx: ClientContext
@@ -372,7 +369,7 @@ class AuthManager(SessionsMixin):
         session.auth_time = now
         session.mfa = mfa or session.mfa
         await self.audit.record("session.reauthenticated", actor=actor, data={"mfa": mfa})
-        return self._auth_response(user, session, secret)
+        return self.sessions.auth_response(user, session, secret)
 
     # ---------------------------------------------------------------- the account itself
 
@@ -426,7 +423,7 @@ class AuthManager(SessionsMixin):
             {"_id": user.id},
             {"$set": {"password_hash": new_hash, "password_changed_at": now, "updated_at": now}},
         )
-        await self.revoke_all_sessions(
+        await self.sessions.revoke_all_sessions(
             user.id,  # type: ignore[arg-type]
             except_session=actor.session_id,
             reason="password_changed",

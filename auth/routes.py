@@ -19,6 +19,7 @@ from auth.schemas import (
     UserView,
 )
 from auth.scopes import require_full_session, require_scope
+from auth.sessions import Sessions
 from server.core.actor import Actor
 
 
@@ -41,13 +42,13 @@ class AuthController(Controller):
 
     @post("/refresh", status_code=HTTP_200_OK, summary="Rotate the refresh token")
     async def refresh(
-        self, data: RefreshRequest, auth_manager: AuthManager, client: ClientContext
+        self, data: RefreshRequest, sessions: Sessions, client: ClientContext
     ) -> AuthResponse:
-        return await auth_manager.refresh(data, client)
+        return await sessions.refresh(data, client)
 
     @post("/logout", status_code=HTTP_204_NO_CONTENT, summary="End this session")
-    async def logout(self, actor: Actor, auth_manager: AuthManager) -> None:
-        await auth_manager.logout(actor)
+    async def logout(self, actor: Actor, sessions: Sessions) -> None:
+        await sessions.logout(actor)
 
     @post("/reauth", status_code=HTTP_200_OK, summary="Step-up: authenticate again")
     async def reauth(
@@ -65,16 +66,14 @@ class AuthController(Controller):
         return await auth_manager.me(actor)
 
     @get("/sessions", summary="Active sessions of the current user")
-    async def sessions(self, actor: Actor, auth_manager: AuthManager) -> list[SessionView]:
+    async def sessions(self, actor: Actor, sessions: Sessions) -> list[SessionView]:
         require_full_session(actor)
-        return await auth_manager.list_sessions(actor)
+        return await sessions.list_sessions(actor)
 
     @delete("/sessions/{session_id:str}", status_code=HTTP_204_NO_CONTENT)
-    async def revoke_session(
-        self, session_id: str, actor: Actor, auth_manager: AuthManager
-    ) -> None:
+    async def revoke_session(self, session_id: str, actor: Actor, sessions: Sessions) -> None:
         require_full_session(actor)
-        await auth_manager.revoke_session(actor, session_id)
+        await sessions.revoke_session(actor, session_id)
 
     @delete(
         "/admin/users/{user_id:str}/sessions",
@@ -82,19 +81,17 @@ class AuthController(Controller):
         summary="Admin: end every session of a user (step-up)",
     )
     async def admin_revoke_sessions(
-        self, user_id: str, actor: Actor, auth_manager: AuthManager
+        self, user_id: str, actor: Actor, sessions: Sessions
     ) -> RevokedSessionsView:
-        return RevokedSessionsView(revoked=await auth_manager.admin_revoke_sessions(actor, user_id))
+        return RevokedSessionsView(revoked=await sessions.admin_revoke_sessions(actor, user_id))
 
     @post(
         "/sessions/revoke-others",
         status_code=HTTP_200_OK,
         summary="End every other session (step-up)",
     )
-    async def revoke_other_sessions(
-        self, actor: Actor, auth_manager: AuthManager
-    ) -> RevokedSessionsView:
-        return RevokedSessionsView(revoked=await auth_manager.revoke_other_sessions(actor))
+    async def revoke_other_sessions(self, actor: Actor, sessions: Sessions) -> RevokedSessionsView:
+        return RevokedSessionsView(revoked=await sessions.revoke_other_sessions(actor))
 
     @post("/password", status_code=HTTP_204_NO_CONTENT, summary="Change the password (step-up)")
     async def change_password(

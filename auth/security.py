@@ -39,18 +39,32 @@ def derived_fernet_key(secret_key: str, purpose: str) -> str:
     return base64.urlsafe_b64encode(digest).decode()
 
 
-def attach_security(
+@dataclass(frozen=True, slots=True)
+class SecurityParts:
+    """The security collaborators of auth/, each handed to its own controller."""
+
+    outbox: Outbox
+    one_time_tokens: OneTimeTokens
+    api_tokens: ApiTokenManager
+    totp: TotpManager
+    webauthn: WebAuthnManager
+    account: AccountManager
+    lockdown: LockdownManager
+
+
+def build_security(
     auth: AuthManager, redis: Redis, config: SecurityConfig, sender: EmailSender
-) -> None:
+) -> SecurityParts:
+    """Build the security parts around `auth` and wire the ones it calls back (login guards,
+    session listeners, TOTP at login, API tokens at authentication)."""
     keys = config.totp_keys or (derived_fernet_key(auth.config.secret_key, "totp"),)
     fernet = MultiFernet([Fernet(k.encode()) for k in keys])
     outbox = Outbox(sender, config.email)
     tokens = OneTimeTokens()
     account = AccountManager(auth, outbox, tokens)
-    lockdown = LockdownManager(auth=auth, redis=redis, outbox=outbox, tokens=tokens)
-    auth.outbox = outbox
-    auth.one_time_tokens = tokens
-    auth.attach(
+    parts = SecurityParts(
+        outbox=outbox,
+        one_time_tokens=tokens,
         api_tokens=ApiTokenManager(
             auth.audit, touch_interval_seconds=config.api_token_touch_seconds
         ),
@@ -72,11 +86,17 @@ def attach_security(
             origins=config.webauthn_origins,
         ),
         account=account,
-        lockdown=lockdown,
-        login_guards=[lockdown],
+        lockdown=LockdownManager(auth=auth, redis=redis, outbox=outbox, tokens=tokens),
+    )
+    auth.attach(
+        api_tokens=parts.api_tokens,
+        totp=parts.totp,
+        verifier=account,
+        login_guards=[parts.lockdown],
         session_listeners=[account],
         notifier=account,
     )
+    return parts
 
 
 def security_documents() -> list[Any]:

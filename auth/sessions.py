@@ -1,12 +1,12 @@
 """Sessions and tokens: refresh rotation, authentication of bearer tokens, revocation.
 
-A mixin of `AuthManager` (split out to keep one idea per file); it uses the manager's
-`config`, `_redis`, `_bus`, `audit`, `api_tokens` and `_limits`.
+A collaborator of `AuthManager` (`auth.sessions`); the auth routes receive it as `sessions`.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +20,7 @@ from redis.asyncio.client import Pipeline
 
 from auth.audit.manager import AuditLog
 from auth.config import AuthConfig
+from auth.context import ClientContext
 from auth.documents import AuthSession, User
 from auth.liveness import HOT_LIVE, HotSessions
 from auth.ratelimit import RateLimiter
@@ -47,12 +48,12 @@ from server.core.actor import Actor
 from server.core.channels import user_channel
 from server.core.clock import utcnow
 from server.core.db import Tx, run_in_transaction
+from server.core.degraded import REDIS_ERRORS
 from server.core.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from server.core.wire import validate
 
 if TYPE_CHECKING:
     from auth.api_tokens.manager import ApiTokenManager
-    from auth.manager import ClientContext
 
 log = logging.getLogger("auth.manager")
 
@@ -71,6 +72,8 @@ def user_view(user: User) -> UserView:
 
 
 PREFETCH_STATE_KEY = "auth_prefetch"
+ROLE_CACHE_SECONDS = 5.0
+_ROLE_CACHE: dict[str, tuple[float, frozenset[str]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +94,28 @@ def prefetched_for(scope: Any) -> Prefetched | None:
     return prefetched if isinstance(prefetched, Prefetched) else None
 
 
-class SessionsMixin:
-    config: AuthConfig
-    audit: AuditLog
-    api_tokens: ApiTokenManager | None
-    _mongo: AsyncMongoClient[Any]
-    _redis: Redis
-    _bus: EventBus
-    _limits: RateLimiter
-    hot_sessions: HotSessions
+class Sessions:
+    def __init__(
+        self,
+        *,
+        mongo: AsyncMongoClient[Any],
+        redis: Redis,
+        bus: EventBus,
+        config: AuthConfig,
+        audit: AuditLog,
+        limits: RateLimiter,
+        hot_sessions: HotSessions,
+    ) -> None:
+        self._mongo = mongo
+        self._redis = redis
+        self._bus = bus
+        self.config = config
+        self.audit = audit
+        self._limits = limits
+        self.hot_sessions = hot_sessions
+        self.api_tokens: ApiTokenManager | None = None  # set by `AuthManager.attach`
 
-    def _auth_response(self, user: User, session: AuthSession, secret: str) -> AuthResponse:
+    def auth_response(self, user: User, session: AuthSession, secret: str) -> AuthResponse:
         access = issue_access_token(
             secret=self.config.secret_key,
             issuer=self.config.jwt_issuer,
@@ -214,8 +228,8 @@ class SessionsMixin:
         if user is None or not user.is_active:
             raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
         session.refresh_hash = sha256_hex(new_secret)
-        await self._mark_session_live(str(session.id))
-        return self._auth_response(user, session, new_secret)
+        await self.mark_live(str(session.id))
+        return self.auth_response(user, session, new_secret)
 
     async def _revoke_reused(self, session: AuthSession) -> None:
         log.warning("refresh token reuse; session revoked", extra={"session": str(session.id)})
@@ -251,10 +265,11 @@ class SessionsMixin:
             live = await self.session_is_live(claims.session_id)
         if not live:
             raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
+        roles = await self._current_roles(claims.user_id) if claims.roles else frozenset()
         return Actor(
             user_id=ObjectId(claims.user_id),
             username=claims.username,
-            roles=frozenset(claims.roles),
+            roles=roles,
             auth_method=claims.auth_method,  # type: ignore[arg-type]
             channel="http",
             session_id=claims.session_id,
@@ -264,17 +279,62 @@ class SessionsMixin:
             auth_time=claims.auth_time,
         )
 
+    async def _current_roles(self, user_id: str) -> frozenset[str]:
+        """The user's roles as stored, cached `ROLE_CACHE_SECONDS` (issue 15, F6): roles are
+        never taken from the token alone, so a forged or stale claim grants nothing and a
+        demotion bites within seconds, not at the access token's expiry. Tokens that claim
+        no role skip this (they can only hold less than the user has)."""
+        now = time.monotonic()
+        cached = _ROLE_CACHE.get(user_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        raw = (
+            await User.get_pymongo_collection().find_one(
+                {"_id": ObjectId(user_id)}, {"roles": 1, "is_active": 1}
+            )
+            if ObjectId.is_valid(user_id)
+            else None
+        )
+        active = raw is not None and raw.get("is_active", True)
+        roles = frozenset(raw.get("roles") or ()) if raw and active else frozenset()
+        if len(_ROLE_CACHE) > 10_000:
+            _ROLE_CACHE.clear()
+        _ROLE_CACHE[user_id] = (now + ROLE_CACHE_SECONDS, roles)
+        return roles
+
     def queue_session_liveness(self, pipe: Pipeline, session_id: str) -> None:
         """Queue the Redis half of `session_is_live` on a pipeline shared with other work."""
         pipe.mget(f"auth:sess:{session_id}", f"auth:revoked:{session_id}")
 
+    async def credentials_revoked(self, user_id: ObjectId, credential_ids: list[str]) -> None:
+        """API tokens were revoked: their streams close (issue 15, F2), as a logged-out
+        session's do: `session.revoked` on `user:{id}` names them, and Redis remembers."""
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for cid in credential_ids:
+                    pipe.set(f"auth:revoked:{cid}", "revoked", ex=self.config.access_token_ttl + 60)
+                await pipe.execute()
+        except REDIS_ERRORS:
+            log.warning("redis unavailable: token revocation not cached")
+        await self._bus.publish(
+            user_channel(user_id),
+            "session.revoked",
+            SessionRevokedEvent(session_ids=credential_ids, reason="token_revoked"),
+        )
+
     async def session_is_live(self, session_id: str) -> bool:
         """The hot cache answers within AUTH_HOT_CACHE_SECONDS; then Redis for recent
-        sessions; the database when Redis does not know."""
+        sessions; the database when Redis does not know. `tok:<id>` is an API token
+        (a stream opened with one)."""
+        if session_id.startswith("tok:"):
+            return self.api_tokens is not None and await self.api_tokens.is_live(session_id[4:])
         hot = self.hot_sessions.get(session_id)
         if hot is not None:
             return hot
-        answer = await self._redis.mget(f"auth:sess:{session_id}", f"auth:revoked:{session_id}")
+        try:
+            answer = await self._redis.mget(f"auth:sess:{session_id}", f"auth:revoked:{session_id}")
+        except REDIS_ERRORS:
+            answer = [None, None]  # Redis is down: the database decides (issue 15, F3)
         return await self._liveness_from(session_id, answer)
 
     async def _liveness_from(self, session_id: str, answer: Sequence[Any]) -> bool:
@@ -292,12 +352,16 @@ class SessionsMixin:
         session = await AuthSession.get(PydanticObjectId(session_id))
         if session is None or not session.is_active:
             return False
-        await self._mark_session_live(session_id)
+        await self.mark_live(session_id)
         self.hot_sessions.mark_live(session_id)
         return True
 
-    async def _mark_session_live(self, session_id: str) -> None:
-        await self._redis.set(f"auth:sess:{session_id}", "1", ex=self.config.access_token_ttl)
+    async def mark_live(self, session_id: str) -> None:
+        """Remember a live session in Redis (a cache: without Redis the database answers)."""
+        try:
+            await self._redis.set(f"auth:sess:{session_id}", "1", ex=self.config.access_token_ttl)
+        except REDIS_ERRORS:
+            log.warning("redis unavailable: session liveness not cached")
 
     async def _revoke(
         self, session_ids: Sequence[ObjectId], user_id: ObjectId, *, reason: str

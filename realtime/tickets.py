@@ -80,7 +80,9 @@ class TicketStore:
             user_id=str(actor.user_id),
             username=actor.username,
             roles=sorted(actor.roles),
-            session_id=actor.session_id,
+            # A stream ends when its credential is revoked: the login session, or else the
+            # API token (`tok:<id>`, issue 15 F2).
+            session_id=actor.session_id or actor.credential_id,
             auth_method=actor.auth_method,
             mfa=actor.mfa,
             token_expires_at=token_expires_at,

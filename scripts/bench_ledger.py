@@ -77,7 +77,7 @@ async def bench_in_process(mongo_url: str, redis_url: str, n: int) -> dict[str, 
     from pymongo import ReturnDocument
 
     from auth.documents import User
-    from server.app import open_services
+    from server.compose.build import open_services
     from server.core.actor import Actor
     from server.settings import Settings
     from server.wallet.movement import Movement

@@ -294,10 +294,17 @@ def import_vault(api: ApiProcess, token: str, notes: int, timeout: float) -> tup
     ).json()
     if "id" not in job:
         raise RuntimeError(f"import refused: {job}")
+    shown = 0.0
     while time.perf_counter() - started < timeout:
-        state = httpx.get(f"{api.base}/api/v1/imports/{job['id']}", headers=headers).json()
+        answer = httpx.get(f"{api.base}/api/v1/imports/{job['id']}", headers=headers)
+        state = answer.json()
+        if answer.status_code != 200:
+            raise RuntimeError(f"import status: {answer.status_code} {state}")
         if state["status"] in ("completed", "failed"):
             return time.perf_counter() - started, state
+        if time.perf_counter() - shown > 30:  # partial progress, for runs cut short
+            shown = time.perf_counter()
+            print(f"  import: {state['done']}/{state['total']} after {shown - started:.0f} s")
         time.sleep(0.5)
     raise RuntimeError(f"import not done after {timeout:.0f} s: {state}")
 
@@ -338,6 +345,7 @@ def main() -> None:
             log_level=os.environ.get("LOG_LEVEL", "WARNING"),
             rate_limit_auth_per_ip_per_minute=1_000_000_000,
             rate_limit_auth_per_account_per_minute=1_000_000_000,
+            access_token_ttl_seconds=24 * 3600,  # a slow import outlives the default 15 min
             **FAST_HASHING,
         )
         api = ApiProcess(env, log_path=logs / "api-notes.log", extra_args=["--workers", "1"])

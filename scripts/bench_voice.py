@@ -261,7 +261,7 @@ async def main(args: argparse.Namespace) -> int:
     pcm, rate = read_wav(wav)
     vad = load_vad()
 
-    from server.app import open_services
+    from server.compose.build import open_services
     from server.core.actor import Actor
     from server.settings import Settings
 

@@ -19,7 +19,7 @@ recorded with a `time.monotonic()` stamp (the bench compares them with the agent
 Run it alone for local development of the voice worker without a Deepgram account:
 
     .venv/bin/python -m scripts.deepgram_standin --port 8765 --say "what's my balance"
-    DEEPGRAM_BASE_URL=http://127.0.0.1:8765 DEEPGRAM_API_KEY=dev python -m agents.voice dev
+    DEEPGRAM_BASE_URL=http://127.0.0.1:8765 DEEPGRAM_API_KEY=dev python -m server.compose.voice dev
 """
 
 from __future__ import annotations

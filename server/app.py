@@ -1,4 +1,5 @@
-"""The composition root: reads settings, opens services, wires every domain into one app."""
+"""The api process: the Litestar app around the services the composition root opens
+(`server/compose/`), plus the SAQ worker's configuration."""
 
 from __future__ import annotations
 
@@ -12,278 +13,38 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.plugins.prometheus import PrometheusController
 from litestar_saq import CronJob, QueueConfig, SAQConfig
-from redis.asyncio import BlockingConnectionPool, Redis
 
-from agents.config import AgentLimits, AgentsConfig
-from agents.mcp.config import McpConfig
-from agents.mcp.routes import MCP_ROUTE_HANDLERS, MCP_STATE_KEY
+from agents.mcp.routes import MCP_STATE_KEY
 from agents.mcp.server import McpServer
 from agents.tools import REGISTRY
-from agents.voice.config import VoiceConfig
-from agents.voice.manager import VoiceManager
-from agents.voice.routes import VOICE_STATE_KEY, VoiceController
-from agents.wiring import (
-    AGENT_DOCUMENT_MODELS,
-    AGENT_ROUTE_HANDLERS,
-    attach_agents,
-    llm_health_check,
-)
-from auth.config import AuthConfig
-from auth.dependencies import AUTH_DEPENDENCIES, AUTH_MANAGER_STATE_KEY
-from auth.documents import AuthSession, User
-from auth.email.outbox import EmailConfig
-from auth.email.senders import EmailSender, FileSender, SmtpSender
-from auth.manager import AuthManager
-from auth.routes import AuthController
-from auth.security import (
-    SecurityConfig,
-    attach_security,
-    security_controllers,
-    security_documents,
-)
+from auth.dependencies import AUTH_MANAGER_STATE_KEY
 from realtime.asyncapi import build_asyncapi
-from realtime.bus import EventBus
-from realtime.collab.documents import COLLAB_DOCUMENT_MODELS
-from realtime.collab.endpoint import COLLAB_STATE_KEY, collab_socket
-from realtime.config import RealtimeConfig
-from realtime.gateway import HUB_STATE_KEY, realtime_socket
+from realtime.collab.endpoint import COLLAB_STATE_KEY
+from realtime.gateway import HUB_STATE_KEY
 from realtime.hub import RealtimeHub
-from realtime.routes import ASYNCAPI_STATE_KEY, RealtimeController, asyncapi_document
-from realtime.sse import event_stream
+from realtime.routes import ASYNCAPI_STATE_KEY
 from server import jobs
-from server.cli import ServerCLIPlugin
-from server.collab_wiring import attach_live_edits, open_rooms
-from server.core.db import init_db, make_client
+from server.compose.build import open_services
+from server.compose.catalog import ROUTE_HANDLERS
+from server.compose.cli import ServerCLIPlugin
+from server.compose.collab import open_rooms
+from server.compose.config import mcp_config, realtime_config
+from server.compose.providers import DEPENDENCIES, SERVICES_STATE_KEY
+from server.compose.services import Services
+from server.core.degraded import DEGRADED_HANDLERS
 from server.core.errors import EXCEPTION_HANDLERS
-from server.event_catalog import event_types as catalog_event_types
-from server.groups.wiring import (
-    GROUP_DOCUMENT_MODELS,
-    GROUP_ROUTE_HANDLERS,
-    attach_groups,
-)
-from server.health import HEALTH_CHECKS_STATE_KEY, HealthController
+from server.event_catalog import event_types
+from server.health import HEALTH_CHECKS_STATE_KEY
 from server.logging_setup import configure_logging
 from server.metrics import RequestMetricsMiddleware
 from server.middleware import RequestIdMiddleware
-from server.notes.wiring import NOTE_DOCUMENT_MODELS, NOTE_ROUTE_HANDLERS, attach_notes
 from server.openapi import contract_render_plugins
-from server.search.wiring import (
-    SEARCH_DOCUMENT_MODELS,
-    SEARCH_ROUTE_HANDLERS,
-    attach_search,
-)
 from server.security_headers import SecurityHeadersMiddleware
-from server.services import Services
 from server.settings import Settings
-from server.shop.documents import Ownership, Purchase, ShopItem
-from server.shop.manager import ShopManager
-from server.shop.routes import ShopController
-from server.wallet.documents import Account, IdempotencyRecord, Transfer
-from server.wallet.ledger import Ledger
-from server.wallet.manager import WalletManager
-from server.wallet.routes import AdminWalletController, WalletController
 
 log = logging.getLogger("server.app")
-
-DOCUMENT_MODELS: list[Any] = [User, AuthSession]
-DOCUMENT_MODELS += [Account, Transfer, IdempotencyRecord]
-DOCUMENT_MODELS += [ShopItem, Ownership, Purchase]
-DOCUMENT_MODELS += security_documents()
-SECURITY_CONTROLLERS: list[Any] = security_controllers()
-DOCUMENT_MODELS += GROUP_DOCUMENT_MODELS
-DOCUMENT_MODELS += AGENT_DOCUMENT_MODELS
-DOCUMENT_MODELS += NOTE_DOCUMENT_MODELS
-DOCUMENT_MODELS += COLLAB_DOCUMENT_MODELS
-DOCUMENT_MODELS += SEARCH_DOCUMENT_MODELS
-SERVICES_STATE_KEY = "services"
 EXPOSED_HEADERS = ("X-Request-ID", "Idempotent-Replayed", "Retry-After", "ETag", "Location")
-
-
-def auth_config(settings: Settings) -> AuthConfig:
-    return AuthConfig(
-        secret_key=settings.secret_key,
-        access_token_ttl=settings.access_token_ttl_seconds,
-        refresh_token_ttl=settings.refresh_token_ttl_seconds,
-        session_idle_timeout=settings.session_idle_timeout_seconds,
-        refresh_grace=settings.refresh_grace_seconds,
-        password_min_length=settings.password_min_length,
-        login_max_failures=settings.login_max_failures,
-        login_failure_window=settings.login_failure_window_seconds,
-        auth_per_ip_per_minute=settings.rate_limit_auth_per_ip_per_minute,
-        auth_per_account_per_minute=settings.rate_limit_auth_per_account_per_minute,
-        register_per_ip_per_hour=settings.rate_limit_register_per_ip_per_hour,
-        trusted_proxies=tuple(settings.trusted_proxies),
-        hot_cache_seconds=settings.auth_hot_cache_seconds,
-        rate_limit_batch=settings.rate_limit_batch,
-        argon2_time_cost=settings.argon2_time_cost,
-        argon2_memory_kib=settings.argon2_memory_kib,
-        argon2_parallelism=settings.argon2_parallelism,
-    )
-
-
-def email_sender(settings: Settings) -> EmailSender:
-    if settings.email_backend == "smtp":
-        return SmtpSender(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls,
-            use_tls=settings.smtp_use_tls,
-            timeout=settings.smtp_timeout_seconds,
-        )
-    return FileSender(settings.email_file_dir)
-
-
-def security_config(settings: Settings) -> SecurityConfig:
-    return SecurityConfig(
-        email=EmailConfig(
-            sender_address=settings.email_from,
-            public_base_url=settings.public_base_url,
-            app_name=settings.app_name,
-            max_attempts=settings.email_max_attempts,
-            retry_base_seconds=settings.email_retry_base_seconds,
-        ),
-        totp_keys=tuple(settings.totp_encryption_keys),
-        totp_issuer=settings.totp_issuer or settings.app_name,
-        api_token_touch_seconds=settings.api_token_touch_seconds,
-        webauthn_rp_id=settings.webauthn_rp_id,
-        webauthn_rp_name=settings.webauthn_rp_name,
-        webauthn_origins=tuple(settings.webauthn_origins),
-    )
-
-
-def voice_config(settings: Settings) -> VoiceConfig:
-    return VoiceConfig(
-        livekit_url=settings.livekit_url,
-        livekit_public_url=settings.livekit_public_url,
-        livekit_api_key=settings.livekit_api_key,
-        livekit_api_secret=settings.livekit_api_secret,
-        agent_name=settings.voice_agent_name,
-        token_ttl_seconds=settings.voice_token_ttl_seconds,
-        sessions_per_minute=settings.voice_sessions_per_minute,
-        deepgram_api_key=settings.deepgram_api_key,
-        deepgram_base_url=settings.deepgram_base_url,
-        stt_model=settings.deepgram_stt_model,
-        tts_model=settings.deepgram_tts_model,
-        min_endpointing_delay=settings.voice_endpointing_delay_seconds,
-        approval_timeout_seconds=settings.voice_approval_timeout_seconds,
-    )
-
-
-def agents_config(settings: Settings) -> AgentsConfig:
-    return AgentsConfig(
-        ollama_url=settings.ollama_url,
-        ollama_model=settings.ollama_model,
-        agent_models=dict(settings.agent_models),
-        connect_timeout=settings.ollama_connect_timeout_seconds,
-        read_timeout=settings.ollama_timeout_seconds,
-        router=settings.agent_router,
-        messages_per_minute=settings.chat_messages_per_minute,
-        max_message_chars=settings.chat_max_message_chars,
-        limits=AgentLimits(
-            max_tool_steps=settings.agent_max_tool_steps,
-            tool_result_max_chars=settings.agent_tool_result_max_chars,
-            context_messages=settings.agent_context_messages,
-        ),
-    )
-
-
-def mcp_config(settings: Settings) -> McpConfig:
-    base = settings.public_base_url.rstrip("/")
-    return McpConfig(
-        enabled=settings.mcp_enabled,
-        resource_url=settings.mcp_resource_url or f"{base}/mcp",
-        authorization_server=base,
-        elicitation_timeout_seconds=settings.mcp_elicitation_timeout_seconds,
-    )
-
-
-async def open_services(settings: Settings) -> Services:
-    """Connect to MongoDB and Redis and build every manager."""
-    mongo = make_client(settings.mongodb_url)
-    await init_db(mongo, settings.mongodb_db, DOCUMENT_MODELS)
-    # A blocking pool: past `redis_max_connections` callers wait (up to 5 s) for a connection
-    # instead of failing with "Too many connections" (which loses events under load).
-    redis = Redis(
-        connection_pool=BlockingConnectionPool.from_url(
-            settings.redis_url,
-            max_connections=settings.redis_max_connections,
-            timeout=5,
-            socket_timeout=5,
-            socket_connect_timeout=5,
-            health_check_interval=30,
-        )
-    )
-    redis.auto_close_connection_pool = True
-    bus = EventBus(
-        redis,
-        stream_maxlen=settings.event_stream_maxlen,
-        catalog=event_types(),
-        strict=settings.events_strict,
-    )
-    auth = AuthManager(mongo=mongo, redis=redis, bus=bus, config=auth_config(settings))
-    attach_security(auth, redis, security_config(settings), email_sender(settings))
-    ledger = Ledger(mongo=mongo, bus=bus)
-    wallet = WalletManager(
-        ledger=ledger,
-        mongo=mongo,
-        idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
-        require_verified_email=settings.wallet_require_verified_email,
-        reward_secret=settings.reward_webhook_secret,
-    )
-    auth.add_user_created_hook(wallet.on_user_created)
-    shop = ShopManager(mongo=mongo, wallet=wallet, ledger=ledger, bus=bus)
-    services = Services(
-        mongo=mongo, redis=redis, bus=bus, auth=auth, ledger=ledger, wallet=wallet, shop=shop
-    )
-    attach_groups(services, settings)
-    attach_notes(services, settings)
-    attach_live_edits(services)
-    attach_search(services, settings)
-    await attach_agents(services, agents_config(settings), settings.mongodb_db)
-    register_channel_authorizers(services)
-    return services
-
-
-def register_channel_authorizers(services: Services) -> None:
-    """Who may read `family:{id}` / `workspace:{id}` (`user:{id}` is built in)."""
-    for prefix, manager in (("family", services.families), ("workspace", services.workspaces)):
-        if manager is not None:
-            services.channel_authorizers.register_channel_authorizer(
-                prefix,
-                manager.is_member,
-                presence=True,
-                recheck_on={f"{prefix}.member_removed", f"{prefix}.deleted"},
-                scope=f"{manager.kind.scope_area}:read",
-            )
-
-
-def realtime_config(settings: Settings) -> RealtimeConfig:
-    return RealtimeConfig(
-        redis_url=settings.redis_url,
-        allowed_origins=tuple(settings.ws_allowed_origins),
-        allow_missing_origin=settings.ws_allow_missing_origin,
-        ticket_ttl=settings.realtime_ticket_ttl_seconds,
-        queue_max_frames=settings.ws_queue_max_frames,
-        max_frame_bytes=settings.ws_max_frame_bytes,
-        max_subscriptions=settings.ws_max_subscriptions,
-        frames_per_second=settings.ws_frames_per_second,
-        frames_burst=settings.ws_frames_burst,
-        send_timeout=settings.ws_send_timeout_seconds,
-        sse_keepalive=settings.sse_keepalive_seconds,
-        sse_ticket_reuse=settings.sse_ticket_reuse_seconds,
-        sse_max_stream=settings.sse_max_stream_seconds,
-        presence_ttl=settings.presence_ttl_seconds,
-        redis_timeout=settings.realtime_redis_timeout_seconds,
-    )
-
-
-def event_types() -> dict[str, type]:
-    """Every event type with its payload Struct (`server/event_catalog.py`)."""
-    return catalog_event_types()
 
 
 def _health_checks(services: Services) -> dict[str, Any]:
@@ -293,10 +54,20 @@ def _health_checks(services: Services) -> dict[str, Any]:
     async def redis_ping() -> None:
         await services.redis.ping()
 
-    checks: dict[str, Any] = {"mongodb": (mongo_ping, True), "redis": (redis_ping, True)}
-    if services.chat is not None:
-        checks["llm"] = llm_health_check(services)  # non-critical: degraded, not down
-    return checks
+    async def llm_probe() -> None:
+        await services.chat.llm_factory.probe()
+
+    async def embeddings_probe() -> None:
+        await services.search.embedder.embed_query("ping")
+
+    # The LLM is non-critical: down makes the api degraded, not down.
+    return {
+        "mongodb": (mongo_ping, True),
+        "redis": (redis_ping, True),
+        "llm": (llm_probe, False),
+        # An unreachable embedder: degraded (notes stay searchable lexically), never down.
+        "embeddings": (embeddings_probe, False),
+    }
 
 
 def _job(fn: Callable[[dict[str, Any]], Awaitable[Any]]) -> Any:
@@ -365,7 +136,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state[SERVICES_STATE_KEY] = services
         app.state[AUTH_MANAGER_STATE_KEY] = services.auth
         app.state[HEALTH_CHECKS_STATE_KEY] = _health_checks(services)
-        app.state[VOICE_STATE_KEY] = VoiceManager(services=services, config=voice_config(settings))
         hub = RealtimeHub(
             auth=services.auth,
             authorizers=services.channel_authorizers,
@@ -403,28 +173,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await services.close()
 
     app = Litestar(
-        route_handlers=[
-            HealthController,
-            PrometheusController,
-            AuthController,
-            *SECURITY_CONTROLLERS,
-            WalletController,
-            AdminWalletController,
-            ShopController,
-            *GROUP_ROUTE_HANDLERS,
-            *NOTE_ROUTE_HANDLERS,
-            *SEARCH_ROUTE_HANDLERS,
-            *AGENT_ROUTE_HANDLERS,
-            *MCP_ROUTE_HANDLERS,
-            VoiceController,
-            RealtimeController,
-            realtime_socket,
-            collab_socket,
-            event_stream,
-            asyncapi_document,
-        ],
-        dependencies=dict(AUTH_DEPENDENCIES),
-        exception_handlers=EXCEPTION_HANDLERS,
+        route_handlers=ROUTE_HANDLERS,
+        dependencies=DEPENDENCIES,
+        exception_handlers={**EXCEPTION_HANDLERS, **DEGRADED_HANDLERS},
         middleware=[RequestMetricsMiddleware],
         cors_config=CORSConfig(
             allow_origins=settings.cors_origins,
@@ -438,7 +189,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
             render_plugins=contract_render_plugins(),
         ),
-        plugins=[*jobs.queue_plugins(_saq_config(settings)), ServerCLIPlugin()],
+        plugins=[*jobs.queue_plugins(_saq_config(settings)), ServerCLIPlugin(open_services)],
         lifespan=[lifespan],
         state=State(
             {

@@ -23,6 +23,7 @@ EVENT_MODULES: tuple[str, ...] = (
     "server.notes.vault.schemas",
     "agents.voice.schemas",
     "agents.mcp.schemas",
+    "server.memory.schemas",
 )
 
 

@@ -22,14 +22,14 @@ async def expire_shop_rentals(ctx: dict[str, Any]) -> int:
 
 async def cleanup_expired_sessions(ctx: dict[str, Any]) -> int:
     """Delete login sessions whose refresh token expired (and long-revoked ones)."""
-    deleted = await ctx["services"].auth.cleanup_sessions()
+    deleted = await ctx["services"].sessions.cleanup_sessions()
     log.info("expired sessions cleaned", extra={"deleted": deleted})
     return deleted
 
 
 async def drain_email_outbox(ctx: dict[str, Any]) -> dict[str, int]:
     """Send due e-mails from the outbox (retries with backoff live in the outbox itself)."""
-    counts: dict[str, int] = await ctx["services"].auth.outbox.drain()
+    counts: dict[str, int] = await ctx["services"].outbox.drain()
     if any(counts.values()):
         log.info("e-mail outbox drained", extra=counts)
     return counts
@@ -37,7 +37,7 @@ async def drain_email_outbox(ctx: dict[str, Any]) -> dict[str, int]:
 
 async def cleanup_security_tokens(ctx: dict[str, Any]) -> int:
     """Delete expired single-use tokens (e-mail links) a day after they expired."""
-    deleted: int = await ctx["services"].auth.one_time_tokens.cleanup()
+    deleted: int = await ctx["services"].one_time_tokens.cleanup()
     return deleted
 
 

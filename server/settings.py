@@ -34,6 +34,8 @@ class Settings(BaseSettings):
 
     login_max_failures: int = 5
     login_failure_window_seconds: int = 15 * 60
+    login_account_budget: int = Field(default=100, ge=0)
+    login_account_budget_window_seconds: int = Field(default=3600, ge=60)
     rate_limit_auth_per_ip_per_minute: int = 30
     rate_limit_register_per_ip_per_hour: int = 20
 
@@ -80,7 +82,7 @@ class Settings(BaseSettings):
     ollama_embed_timeout_seconds: float = Field(default=60.0, gt=0)
     search_rrf_k: int = Field(default=60, ge=1)
     search_lexical_weight: float = Field(default=1.0, ge=0)
-    search_semantic_weight: float = Field(default=1.0, ge=0)
+    search_semantic_weight: float = Field(default=1.3, ge=0)
     agent_router: Literal["llm", "keywords"] = "llm"
     chat_messages_per_minute: int = Field(default=20, ge=1)
     chat_max_message_chars: int = Field(default=10_000, ge=1)

@@ -15,6 +15,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from agents.approvals import ApprovalDecided
 from agents.documents import ChatApproval
 from agents.mcp.execute import ToolOutcome, denied, run_tool
 from agents.mcp.schemas import (
@@ -116,7 +117,7 @@ class McpApprovals:
             {"$set": {"status": "approved" if approve else "denied", "decided_at": utcnow()}},
         )
         if decided is None:
-            raise Conflict("This approval was already answered.", code="APPROVAL_DECIDED")
+            raise ApprovalDecided()
         spec = self._registry.get(approval.tool)
         outcome: ToolOutcome
         if not approve or spec is None:

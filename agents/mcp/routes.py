@@ -51,12 +51,20 @@ def _metadata(server: McpServer) -> dict[str, Any]:
 
 
 @get(
-    [METADATA_PATH, METADATA_PATH + "/{rest:path}"],
+    METADATA_PATH,
     summary="OAuth 2.0 protected-resource metadata of the MCP server (RFC 9728)",
     tags=["mcp"],
-    exclude_from_auth=True,
+    operation_id="mcpProtectedResourceMetadata",
 )
 async def protected_resource_metadata(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return _metadata(mcp_server(request.app.state))
+
+
+@get(METADATA_PATH + "/{rest:path}", include_in_schema=False)
+async def protected_resource_metadata_at_path(
+    request: Request[Any, Any, Any], rest: str
+) -> dict[str, Any]:
+    """The same document where RFC 9728 section 3.1 puts it for the resource `/mcp`."""
     return _metadata(mcp_server(request.app.state))
 
 
@@ -87,4 +95,9 @@ class ApprovalsController(Controller):
         return await approvals.decide(actor, approval_id, data.approve)
 
 
-MCP_ROUTE_HANDLERS: list[Any] = [mcp_mount, protected_resource_metadata, ApprovalsController]
+MCP_ROUTE_HANDLERS: list[Any] = [
+    mcp_mount,
+    protected_resource_metadata,
+    protected_resource_metadata_at_path,
+    ApprovalsController,
+]

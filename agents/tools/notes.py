@@ -179,3 +179,30 @@ async def notes_move(ctx: ToolContext, args: MoveArgs) -> Any:
 async def notes_delete(ctx: ToolContext, args: NoteIdArgs) -> Any:
     await ctx.services.notes.delete(ctx.actor, args.note_id)
     return {"deleted": args.note_id, "trash": True}
+
+
+class SearchArgs(ToolArgs):
+    query: Annotated[str, Meta(min_length=1, max_length=500, description="What to look for")]
+    space: (
+        Annotated[
+            str,
+            Meta(max_length=200, description=SPACE_HELP + "; omit to search every space I read"),
+        ]
+        | None
+    ) = None
+    limit: Annotated[int, Meta(ge=1, le=20)] = 5
+
+
+@REGISTRY.tool(
+    "notes_search",
+    "Search my notes (hybrid keyword + meaning) for passages about something; each hit has "
+    "the note id, title, heading path and the passage's offsets to cite.",
+    area="notes",
+    args=SearchArgs,
+)
+async def notes_search(ctx: ToolContext, args: SearchArgs) -> Any:
+    """Through `SearchManager.search`: only spaces the user can read are ever ranked."""
+    space = None
+    if args.space:
+        space = await resolve_space(ctx, args.space) or "personal"
+    return await ctx.services.search.search(ctx.actor, args.query, space=space, limit=args.limit)

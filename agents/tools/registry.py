@@ -16,13 +16,16 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from pydantic import BaseModel
 
 from server.core.actor import Actor
 from server.core.wire import invalid
+
+if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
+    from server.compose.services import Managers
 
 
 class ToolArgs(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -35,7 +38,7 @@ class NoArgs(ToolArgs):
 
 @dataclass(frozen=True, slots=True)
 class ToolContext:
-    services: Any
+    services: Managers  # the domain's managers: no connections, no trusted ledger
     actor: Actor  # the user's actor, channel "agent"
     call_id: str  # the model's tool call id (stable across a resume: used for idempotency)
 

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from msgspec import Meta
 
 from agents.tools.registry import REGISTRY, NoArgs, ToolArgs, ToolContext
-from server.core.errors import ServiceUnavailable
 from server.core.wire import ObjectIdStr
 
 
@@ -26,7 +25,7 @@ class ActivityArgs(ToolArgs):
     args=NoArgs,
 )
 async def security_sessions(ctx: ToolContext, args: NoArgs) -> Any:
-    return await ctx.services.auth.list_sessions(ctx.actor)
+    return await ctx.services.sessions.list_sessions(ctx.actor)
 
 
 @REGISTRY.tool(
@@ -38,7 +37,7 @@ async def security_sessions(ctx: ToolContext, args: NoArgs) -> Any:
     needs_approval=True,
 )
 async def security_revoke_session(ctx: ToolContext, args: SessionArgs) -> Any:
-    await ctx.services.auth.revoke_session(ctx.actor, args.session_id)
+    await ctx.services.sessions.revoke_session(ctx.actor, args.session_id)
     return {"revoked": args.session_id}
 
 
@@ -49,10 +48,7 @@ async def security_revoke_session(ctx: ToolContext, args: SessionArgs) -> Any:
     args=NoArgs,
 )
 async def security_two_factor(ctx: ToolContext, args: NoArgs) -> Any:
-    totp = ctx.services.auth.totp
-    if totp is None:
-        raise ServiceUnavailable("Two-factor authentication is not configured.")
-    return await totp.status(ctx.actor)
+    return await ctx.services.totp.status(ctx.actor)
 
 
 @REGISTRY.tool(
@@ -62,10 +58,7 @@ async def security_two_factor(ctx: ToolContext, args: NoArgs) -> Any:
     args=NoArgs,
 )
 async def security_passkeys(ctx: ToolContext, args: NoArgs) -> Any:
-    webauthn = ctx.services.auth.webauthn
-    if webauthn is None:
-        raise ServiceUnavailable("Passkeys are not configured.")
-    return await webauthn.list(ctx.actor)
+    return await ctx.services.webauthn.list(ctx.actor)
 
 
 @REGISTRY.tool(
@@ -75,4 +68,4 @@ async def security_passkeys(ctx: ToolContext, args: NoArgs) -> Any:
     args=ActivityArgs,
 )
 async def security_recent_activity(ctx: ToolContext, args: ActivityArgs) -> Any:
-    return await ctx.services.auth.audit.page(ctx.actor, None, args.limit)
+    return await ctx.services.audit.page(ctx.actor, None, args.limit)

@@ -9,7 +9,7 @@ from msgspec import Meta
 
 from agents.tools.groups import resolve_group
 from agents.tools.registry import REGISTRY, NoArgs, ToolArgs, ToolContext
-from server.core.errors import NotFound, ServiceUnavailable
+from server.core.errors import NotFound
 from server.core.wire import convert
 from server.shop.schemas import PurchaseRequest
 
@@ -40,15 +40,8 @@ class BuyArgs(ToolArgs):
     ) = None
 
 
-def _shop(ctx: ToolContext) -> Any:
-    shop = getattr(ctx.services, "shop", None)
-    if shop is None:
-        raise ServiceUnavailable("The shop is not available.")
-    return shop
-
-
 async def _catalogue(ctx: ToolContext, type_: str | None = None) -> list[Any]:
-    page = await _shop(ctx).list_items(ctx.actor, type_=type_, limit=200)
+    page = await ctx.services.shop.list_items(ctx.actor, type_=type_, limit=200)
     return list(page.items)
 
 
@@ -101,7 +94,7 @@ async def shop_buy(ctx: ToolContext, args: BuyArgs) -> Any:
         pay_with = {"familyId": await resolve_group(ctx, "family", args.group)}
     elif args.pay_with == "workspace":
         pay_with = {"workspaceId": await resolve_group(ctx, "workspace", args.group)}
-    outcome = await _shop(ctx).purchase(
+    outcome = await ctx.services.shop.purchase(
         ctx.actor,
         convert({"itemId": item_id, "rent": args.rent, "payWith": pay_with}, PurchaseRequest),
         idempotency_key=f"agent-{ctx.call_id}",
@@ -116,4 +109,4 @@ async def shop_buy(ctx: ToolContext, args: BuyArgs) -> Any:
     args=NoArgs,
 )
 async def shop_inventory(ctx: ToolContext, args: NoArgs) -> Any:
-    return await _shop(ctx).inventory(ctx.actor)
+    return await ctx.services.shop.inventory(ctx.actor)

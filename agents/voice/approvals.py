@@ -18,7 +18,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from server.core.errors import Conflict, NotFound
+from agents.approvals import ApprovalDecided
+from server.core.errors import NotFound
 
 _YES = {
     "yes", "yeah", "yep", "yup", "sure", "ok", "okay", "approve", "approved", "confirm",
@@ -103,7 +104,7 @@ class ApprovalBroker:
             f"{_key(approval_id)}:decision", value, nx=True, ex=max(60, int(ttl))
         )
         if not won:
-            raise Conflict("This approval was already answered.", code="APPROVAL_ALREADY_DECIDED")
+            raise ApprovalDecided()
         await self._redis.publish(f"{_key(approval_id)}:decided", value)
         return Decision(approved, by)
 

@@ -3,7 +3,7 @@ dispatch metadata, resolved to an `Actor` on channel `voice` (never more than th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from beanie import PydanticObjectId
 
@@ -11,12 +11,17 @@ from agents.voice.tokens import DispatchMetadata
 from auth.documents import User
 from server.core.actor import Actor
 
+if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
+    from server.compose.services import Managers
+
 
 class VoiceIdentityError(PermissionError):
     """The participant is not the user this voice session was minted for."""
 
 
-async def resolve_actor(services: Any, meta: DispatchMetadata, participant_identity: str) -> Actor:
+async def resolve_actor(
+    services: Managers, meta: DispatchMetadata, participant_identity: str
+) -> Actor:
     if participant_identity != meta.user_id:
         raise VoiceIdentityError("participant identity does not match the dispatched user")
     if not PydanticObjectId.is_valid(meta.user_id):

@@ -7,9 +7,8 @@ the voice agent asked aloud).
 
 from __future__ import annotations
 
-from typing import Any
-
 from beanie import PydanticObjectId
+from redis.asyncio import Redis
 
 from agents.catalog import AGENTS
 from agents.documents import ChatSession
@@ -26,6 +25,7 @@ from agents.voice.schemas import (
 from agents.voice.tokens import mint_token
 from auth.ratelimit import RateLimiter
 from auth.scopes import require_scope
+from realtime.bus import EventBus
 from server.core.actor import Actor
 from server.core.channels import user_channel
 from server.core.errors import NotFound, ServiceUnavailable, Unprocessable
@@ -37,11 +37,11 @@ class VoiceUnavailable(ServiceUnavailable):
 
 
 class VoiceManager:
-    def __init__(self, *, services: Any, config: VoiceConfig) -> None:
-        self.services = services
+    def __init__(self, *, redis: Redis, bus: EventBus, config: VoiceConfig) -> None:
+        self._bus = bus
         self.config = config
-        self.limits = RateLimiter(services.redis, prefix="rl:voice")
-        self.broker = ApprovalBroker(services.redis)
+        self.limits = RateLimiter(redis, prefix="rl:voice")
+        self.broker = ApprovalBroker(redis)
 
     async def start_session(self, actor: Actor, cmd: VoiceSessionRequest) -> VoiceSessionView:
         # cmd.identity / cmd.room / cmd.name are deliberately never read.
@@ -91,7 +91,7 @@ class VoiceManager:
         )
         # The worker publishes the resolution too once it resumes; this one is immediate so
         # the user's other devices drop the prompt at once.
-        await self.services.bus.publish(
+        await self._bus.publish(
             user_channel(actor.user_id),
             APPROVAL_RESOLVED,
             ApprovalResolvedEvent(

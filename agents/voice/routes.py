@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from litestar import Controller, post
-from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from agents.voice.manager import VoiceManager
@@ -16,17 +14,10 @@ from agents.voice.schemas import (
 )
 from server.core.actor import Actor
 
-VOICE_STATE_KEY = "voice_manager"
-
-
-def provide_voice(state: State) -> VoiceManager:
-    return state[VOICE_STATE_KEY]  # type: ignore[no-any-return]
-
 
 class VoiceController(Controller):
     path = "/api/v1/voice"
     tags = ["voice"]
-    dependencies = {"voice": Provide(provide_voice, sync_to_thread=False)}
 
     @post(
         "/sessions",

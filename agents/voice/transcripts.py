@@ -11,18 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.voice.metrics import TurnMetricsRecorder
 from agents.voice.schemas import TRANSCRIPT, TranscriptEvent
 from server.core.channels import user_channel
+
+if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
+    from agents.voice.turns import VoiceTurns
+    from server.compose.services import Services
 
 log = logging.getLogger("agents.voice.transcripts")
 
 
 class TranscriptPublisher:
     def __init__(
-        self, *, services: Any, turns: Any, metrics: TurnMetricsRecorder | None = None
+        self, *, services: Services, turns: VoiceTurns, metrics: TurnMetricsRecorder | None = None
     ) -> None:
         self.services = services
         self.turns = turns

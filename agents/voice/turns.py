@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beanie import PydanticObjectId
 
@@ -38,6 +38,9 @@ from agents.voice.schemas import (
 from server.core.actor import Actor
 from server.core.channels import user_channel
 from server.core.errors import Conflict, DomainError, NotFound
+
+if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
+    from server.compose.services import Services
 
 log = logging.getLogger("agents.voice.turns")
 
@@ -83,7 +86,7 @@ class VoiceTurns:
     def __init__(
         self,
         *,
-        services: Any,
+        services: Services,
         actor: Actor,
         chat_session_id: str,
         agent: str | None = None,

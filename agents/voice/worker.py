@@ -4,12 +4,16 @@ the token's room configuration asks for `VoiceConfig.agent_name`).
 A job checks the signed dispatch metadata and the participant's identity, opens the same
 services as the api (MongoDB, Redis, managers, the chat service), and runs an
 `AgentSession` (Deepgram STT/TTS, Silero VAD, the LangGraph agent) for that one user.
+
+The process entry is the composition root's (`python -m server.compose.voice start`): it
+hands `run_job` the config and a way to open the services; nothing here imports the app.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from livekit.agents import NOT_GIVEN, AutoSubscribe, JobContext, JobProcess, WorkerOptions, room_io
 
@@ -20,25 +24,20 @@ from agents.voice.tokens import InvalidDispatch, decode_metadata
 from agents.voice.transcripts import TranscriptPublisher
 from agents.voice.turns import VoiceTurns
 
+if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
+    from server.compose.services import Services
+
 log = logging.getLogger("agents.voice.worker")
-
-
-def _settings() -> tuple[Any, VoiceConfig]:
-    from server.app import voice_config
-    from server.settings import Settings
-
-    settings = Settings()
-    return settings, voice_config(settings)
 
 
 def prewarm(proc: JobProcess) -> None:
     proc.userdata["vad"] = load_vad()
 
 
-async def entrypoint(ctx: JobContext) -> None:
-    from server.app import open_services
-
-    settings, config = _settings()
+async def run_job(
+    ctx: JobContext, config: VoiceConfig, open_services: Callable[[], Awaitable[Services]]
+) -> None:
+    """One voice room: check the dispatch, open the services, run the session."""
     try:
         meta = decode_metadata(ctx.job.metadata, config.livekit_api_secret)
     except InvalidDispatch as exc:
@@ -49,7 +48,7 @@ async def entrypoint(ctx: JobContext) -> None:
         return
     await ctx.connect(auto_subscribe=AutoSubscribe.AUDIO_ONLY)
     participant = await ctx.wait_for_participant(identity=meta.user_id)
-    services = await open_services(settings)
+    services = await open_services()
     ctx.add_shutdown_callback(services.close)
     try:
         actor = await resolve_actor(services, meta, participant.identity)
@@ -79,7 +78,13 @@ async def entrypoint(ctx: JobContext) -> None:
     session.say(GREETING)
 
 
-def worker_options(config: VoiceConfig, *, metrics_port: int | None = None) -> WorkerOptions:
+def worker_options(
+    config: VoiceConfig,
+    entrypoint: Callable[[JobContext], Awaitable[None]],
+    *,
+    metrics_port: int | None = None,
+) -> WorkerOptions:
+    """`entrypoint` is a module-level function (job processes import it by name)."""
     return WorkerOptions(
         entrypoint_fnc=entrypoint,
         prewarm_fnc=prewarm,

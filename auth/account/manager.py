@@ -31,7 +31,7 @@ from auth.stepup import require_recent_auth
 from auth.tokens import sha256_hex
 from server.core.actor import Actor
 from server.core.clock import utcnow
-from server.core.errors import BadRequest, Conflict, RateLimited
+from server.core.errors import BadRequest, Conflict, RateLimited, valid_email
 from server.core.wire import validate
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ class AccountManager:
         cmd = validate(cmd)
         require_recent_auth(actor)
         user = await self._auth.get_user(actor)
-        new_email = cmd.new_email.strip().lower()
+        new_email = valid_email(cmd.new_email, field="newEmail")
         if new_email == user.email:
             raise Conflict("That is already your address.", code="EMAIL_UNCHANGED")
         if await User.find_one(User.email == new_email) is not None:
@@ -200,7 +200,7 @@ class AccountManager:
             await self._auth.totp.verify_login(user, cmd.totp_code, cmd.backup_code)
         await self._tokens.consume("password_reset", cmd.token)
         await self._auth.set_password(user, cmd.new_password)
-        await self._auth.revoke_all_sessions(user.id, reason="password_reset")  # type: ignore[arg-type]
+        await self._auth.sessions.revoke_all_sessions(user.id, reason="password_reset")  # type: ignore[arg-type]
         await self._auth.audit.record(
             "password.reset", user_id=user.id, ip=ctx.ip, user_agent=ctx.user_agent
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, post
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
+from auth.account.manager import AccountManager
 from auth.account.schemas import (
     AcceptedView,
     ChangeEmailRequest,
@@ -14,7 +15,7 @@ from auth.account.schemas import (
     ResetPasswordRequest,
 )
 from auth.limits import auth_rate_limit
-from auth.manager import AuthManager, ClientContext
+from auth.manager import ClientContext
 from auth.scopes import require_full_session
 from server.core.actor import Actor
 
@@ -26,32 +27,32 @@ class AccountController(Controller):
 
     @post("/email/verify", status_code=HTTP_200_OK, summary="Confirm an address (link token)")
     async def verify_email(
-        self, data: EmailTokenRequest, auth_manager: AuthManager
+        self, data: EmailTokenRequest, account: AccountManager
     ) -> EmailVerifiedView:
-        return await auth_manager.account.confirm_email(data)  # type: ignore[no-any-return]
+        return await account.confirm_email(data)
 
     @post("/email/resend-verification", status_code=HTTP_202_ACCEPTED)
-    async def resend_verification(self, actor: Actor, auth_manager: AuthManager) -> AcceptedView:
+    async def resend_verification(self, actor: Actor, account: AccountManager) -> AcceptedView:
         require_full_session(actor)
-        await auth_manager.account.resend_verification(actor)
+        await account.resend_verification(actor)
         return AcceptedView()
 
     @post("/email/change", status_code=HTTP_202_ACCEPTED, summary="Change the address (step-up)")
     async def change_email(
-        self, data: ChangeEmailRequest, actor: Actor, auth_manager: AuthManager
+        self, data: ChangeEmailRequest, actor: Actor, account: AccountManager
     ) -> AcceptedView:
-        await auth_manager.account.change_email(actor, data)
+        await account.change_email(actor, data)
         return AcceptedView()
 
     @post("/password/forgot", status_code=HTTP_202_ACCEPTED, summary="Mail a reset link")
     async def forgot_password(
-        self, data: ForgotPasswordRequest, auth_manager: AuthManager, client: ClientContext
+        self, data: ForgotPasswordRequest, account: AccountManager, client: ClientContext
     ) -> AcceptedView:
-        await auth_manager.account.forgot_password(data, client)
+        await account.forgot_password(data, client)
         return AcceptedView()
 
     @post("/password/reset", status_code=HTTP_204_NO_CONTENT, summary="Set a new password")
     async def reset_password(
-        self, data: ResetPasswordRequest, auth_manager: AuthManager, client: ClientContext
+        self, data: ResetPasswordRequest, account: AccountManager, client: ClientContext
     ) -> None:
-        await auth_manager.account.reset_password(data, client)
+        await account.reset_password(data, client)

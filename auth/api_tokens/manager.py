@@ -8,6 +8,7 @@ the stored record, so a revoked token stops working on the very next request.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta
 
 from beanie import PydanticObjectId, SortDirection
@@ -53,6 +54,12 @@ class ApiTokenManager:
     def __init__(self, audit: AuditLog, *, touch_interval_seconds: int = 60) -> None:
         self._audit = audit
         self._touch_interval = touch_interval_seconds
+        # Set by the AuthManager: ends the streams of revoked tokens (issue 15, F2).
+        self.on_revoked: Callable[[ObjectId, list[str]], Awaitable[None]] | None = None
+
+    async def _revoked(self, user_id: ObjectId, token_ids: list[str]) -> None:
+        if self.on_revoked is not None and token_ids:
+            await self.on_revoked(user_id, [f"tok:{tid}" for tid in token_ids])
 
     async def create(self, actor: Actor, cmd: ApiTokenCreate) -> ApiTokenCreated:
         """A new token (its secret shown once). Needs a full session authenticated within the
@@ -126,13 +133,35 @@ class ApiTokenManager:
         )
         if result.modified_count != 1:
             raise NotFound("No such API token.", code="TOKEN_NOT_FOUND")
+        await self._revoked(actor.user_id, [token_id])
         await self._audit.record("token.revoked", actor=actor, data={"tokenId": token_id})
 
     async def revoke_all(self, user_id: ObjectId) -> int:
+        live = [
+            str(d["_id"])
+            async for d in ApiToken.get_pymongo_collection().find(
+                {"user_id": user_id, "revoked_at": None}, {"_id": 1}
+            )
+        ]
         result = await ApiToken.get_pymongo_collection().update_many(
             {"user_id": user_id, "revoked_at": None}, {"$set": {"revoked_at": utcnow()}}
         )
+        await self._revoked(user_id, live)
         return int(result.modified_count)
+
+    async def is_live(self, token_id: str) -> bool:
+        """False once the token is revoked, expired or gone (for streams opened with it)."""
+        if not ObjectId.is_valid(token_id):
+            return False
+        raw = await ApiToken.get_pymongo_collection().find_one(
+            {"_id": ObjectId(token_id)}, {"revoked_at": 1, "expires_at": 1}
+        )
+        if raw is None or raw.get("revoked_at") is not None:
+            return False
+        expires = raw.get("expires_at")
+        if expires is not None and expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        return expires is None or expires > utcnow()
 
     async def authenticate(self, raw: str, *, ip: str | None, user_agent: str | None) -> Actor:
         """The `Actor` for an `sbp_` bearer token (401 `INVALID_TOKEN` otherwise)."""
@@ -168,4 +197,5 @@ class ApiTokenManager:
             scopes=frozenset(token.scopes),
             mfa=False,
             auth_time=None,
+            credential_id=f"tok:{token.id}",
         )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from litestar import Controller, delete, get, post
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from auth.api_tokens.manager import ApiTokenManager
 from auth.api_tokens.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenView
 from auth.limits import auth_rate_limit
-from auth.manager import AuthManager
 from auth.scopes import require_full_session
 from server.core.actor import Actor
 
@@ -19,16 +19,16 @@ class ApiTokenController(Controller):
 
     @post("/", status_code=HTTP_201_CREATED, summary="Create an API token (shown once)")
     async def create(
-        self, data: ApiTokenCreate, actor: Actor, auth_manager: AuthManager
+        self, data: ApiTokenCreate, actor: Actor, api_tokens: ApiTokenManager
     ) -> ApiTokenCreated:
-        return await auth_manager.token_manager.create(actor, data)
+        return await api_tokens.create(actor, data)
 
     @get("/", summary="My API tokens (no secrets)")
-    async def list_tokens(self, actor: Actor, auth_manager: AuthManager) -> list[ApiTokenView]:
+    async def list_tokens(self, actor: Actor, api_tokens: ApiTokenManager) -> list[ApiTokenView]:
         require_full_session(actor)
-        return await auth_manager.token_manager.list(actor)
+        return await api_tokens.list(actor)
 
     @delete("/{token_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Revoke an API token")
-    async def revoke(self, token_id: str, actor: Actor, auth_manager: AuthManager) -> None:
+    async def revoke(self, token_id: str, actor: Actor, api_tokens: ApiTokenManager) -> None:
         require_full_session(actor)
-        await auth_manager.token_manager.revoke(actor, token_id)
+        await api_tokens.revoke(actor, token_id)

@@ -7,9 +7,9 @@ from typing import Annotated
 from litestar import Controller, get
 from litestar.params import Parameter
 
+from auth.audit.manager import AuditLog
 from auth.audit.schemas import AuditPage
 from auth.limits import auth_rate_limit
-from auth.manager import AuthManager
 from auth.scopes import require_full_session
 from server.core.actor import Actor
 
@@ -23,9 +23,9 @@ class AuditController(Controller):
     async def list_events(
         self,
         actor: Actor,
-        auth_manager: AuthManager,
+        audit: AuditLog,
         cursor: Annotated[str | None, Parameter(max_length=20)] = None,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
     ) -> AuditPage:
         require_full_session(actor)
-        return await auth_manager.audit.page(actor, cursor, limit)
+        return await audit.page(actor, cursor, limit)

@@ -6,8 +6,8 @@ from litestar import Controller, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from auth.limits import auth_rate_limit
-from auth.manager import AuthManager
 from auth.scopes import require_full_session
+from auth.totp.manager import TotpManager
 from auth.totp.schemas import (
     BackupCodesRequest,
     BackupCodesView,
@@ -25,28 +25,26 @@ class TotpController(Controller):
     guards = [auth_rate_limit]
 
     @get("/", summary="Whether 2FA is on")
-    async def status(self, actor: Actor, auth_manager: AuthManager) -> TotpStatusView:
+    async def status(self, actor: Actor, totp: TotpManager) -> TotpStatusView:
         require_full_session(actor)
-        return await auth_manager.totp_manager.status(actor)
+        return await totp.status(actor)
 
     @post("/setup", status_code=HTTP_200_OK, summary="Start TOTP enrolment (step-up)")
-    async def setup(self, actor: Actor, auth_manager: AuthManager) -> TotpSetupView:
-        return await auth_manager.totp_manager.setup(actor)
+    async def setup(self, actor: Actor, totp: TotpManager) -> TotpSetupView:
+        return await totp.setup(actor)
 
     @post("/confirm", status_code=HTTP_200_OK, summary="Turn 2FA on; returns backup codes once")
     async def confirm(
-        self, data: TotpConfirmRequest, actor: Actor, auth_manager: AuthManager
+        self, data: TotpConfirmRequest, actor: Actor, totp: TotpManager
     ) -> BackupCodesView:
-        return await auth_manager.totp_manager.confirm(actor, data)
+        return await totp.confirm(actor, data)
 
     @post("/disable", status_code=HTTP_204_NO_CONTENT, summary="Turn 2FA off (code or password)")
-    async def disable(
-        self, data: TotpDisableRequest, actor: Actor, auth_manager: AuthManager
-    ) -> None:
-        await auth_manager.totp_manager.disable(actor, data)
+    async def disable(self, data: TotpDisableRequest, actor: Actor, totp: TotpManager) -> None:
+        await totp.disable(actor, data)
 
     @post("/backup-codes", status_code=HTTP_200_OK, summary="New backup codes (old ones die)")
     async def backup_codes(
-        self, data: BackupCodesRequest, actor: Actor, auth_manager: AuthManager
+        self, data: BackupCodesRequest, actor: Actor, totp: TotpManager
     ) -> BackupCodesView:
-        return await auth_manager.totp_manager.regenerate_backup_codes(actor, data)
+        return await totp.regenerate_backup_codes(actor, data)

@@ -6,9 +6,10 @@ from litestar import Controller, delete, get, patch, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from auth.limits import auth_rate_limit
-from auth.manager import AuthManager, ClientContext
+from auth.manager import ClientContext
 from auth.schemas import AuthResponse
 from auth.scopes import require_full_session
+from auth.webauthn.manager import WebAuthnManager
 from auth.webauthn.schemas import (
     PasskeyLoginOptionsRequest,
     PasskeyLoginVerify,
@@ -26,43 +27,43 @@ class WebAuthnController(Controller):
     guards = [auth_rate_limit]
 
     @post("/register/options", status_code=HTTP_200_OK, summary="Passkey creation options")
-    async def register_options(self, actor: Actor, auth_manager: AuthManager) -> PasskeyOptionsView:
-        return await auth_manager.webauthn.register_options(actor)  # type: ignore[no-any-return]
+    async def register_options(self, actor: Actor, webauthn: WebAuthnManager) -> PasskeyOptionsView:
+        return await webauthn.register_options(actor)
 
     @post("/register/verify", status_code=HTTP_201_CREATED, summary="Store a new passkey")
     async def register_verify(
-        self, data: PasskeyRegisterVerify, actor: Actor, auth_manager: AuthManager
+        self, data: PasskeyRegisterVerify, actor: Actor, webauthn: WebAuthnManager
     ) -> PasskeyView:
-        return await auth_manager.webauthn.register_verify(actor, data)  # type: ignore[no-any-return]
+        return await webauthn.register_verify(actor, data)
 
     @post("/login/options", status_code=HTTP_200_OK, summary="Passkey sign-in options")
     async def login_options(
-        self, data: PasskeyLoginOptionsRequest, auth_manager: AuthManager
+        self, data: PasskeyLoginOptionsRequest, webauthn: WebAuthnManager
     ) -> PasskeyOptionsView:
-        return await auth_manager.webauthn.login_options(data)  # type: ignore[no-any-return]
+        return await webauthn.login_options(data)
 
     @post("/login/verify", status_code=HTTP_200_OK, summary="Sign in with a passkey")
     async def login_verify(
-        self, data: PasskeyLoginVerify, auth_manager: AuthManager, client: ClientContext
+        self, data: PasskeyLoginVerify, webauthn: WebAuthnManager, client: ClientContext
     ) -> AuthResponse:
-        return await auth_manager.webauthn.login_verify(data, client)  # type: ignore[no-any-return]
+        return await webauthn.login_verify(data, client)
 
     @get("/credentials", summary="My passkeys")
-    async def list_credentials(self, actor: Actor, auth_manager: AuthManager) -> list[PasskeyView]:
+    async def list_credentials(self, actor: Actor, webauthn: WebAuthnManager) -> list[PasskeyView]:
         require_full_session(actor)
-        return await auth_manager.webauthn.list(actor)  # type: ignore[no-any-return]
+        return await webauthn.list(actor)
 
     @patch("/credentials/{passkey_id:str}", summary="Rename a passkey")
     async def rename(
-        self, passkey_id: str, data: PasskeyRename, actor: Actor, auth_manager: AuthManager
+        self, passkey_id: str, data: PasskeyRename, actor: Actor, webauthn: WebAuthnManager
     ) -> PasskeyView:
         require_full_session(actor)
-        return await auth_manager.webauthn.rename(actor, passkey_id, data)  # type: ignore[no-any-return]
+        return await webauthn.rename(actor, passkey_id, data)
 
     @delete(
         "/credentials/{passkey_id:str}",
         status_code=HTTP_204_NO_CONTENT,
         summary="Remove a passkey (step-up)",
     )
-    async def remove(self, passkey_id: str, actor: Actor, auth_manager: AuthManager) -> None:
-        await auth_manager.webauthn.delete(actor, passkey_id)
+    async def remove(self, passkey_id: str, actor: Actor, webauthn: WebAuthnManager) -> None:
+        await webauthn.delete(actor, passkey_id)

@@ -32,6 +32,9 @@ class Actor:
     scopes: frozenset[str] | None = None
     mfa: bool = False
     auth_time: float | None = field(default=None, compare=False)
+    # An API token's credential id (`tok:<id>`), so streams opened with it end when it is
+    # revoked (issue 15, F2); None for login sessions, which have `session_id`.
+    credential_id: str | None = None
 
     @property
     def is_admin(self) -> bool:

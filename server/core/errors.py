@@ -219,3 +219,38 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     RecursionError: handle_recursion,
     Exception: handle_unexpected,
 }
+
+
+def valid_email(address: str, *, field: str = "email") -> str:
+    """`checked_email` for managers: 422 `INVALID_EMAIL` naming the field (issue 15, F15)."""
+    from server.core.text import checked_email
+
+    try:
+        return checked_email(address)
+    except ValueError as exc:
+        raise Unprocessable(
+            f"The e-mail address is not valid: {exc}",
+            code="INVALID_EMAIL",
+            details=[{"field": field, "message": str(exc)}],
+        ) from None
+
+
+def valid_name(text: str, *, field: str = "name", low: int = 3, high: int = 50) -> str:
+    """A display name in NFKC without control, bidi-override or zero-width characters and
+    `low`..`high` characters long, else 422 (issue 15, F15)."""
+    from server.core.text import clean_name
+
+    try:
+        name = clean_name(text)
+    except ValueError as exc:
+        raise Unprocessable(
+            f"The {field} is not valid: {exc}",
+            code="INVALID_NAME",
+            details=[{"field": field, "message": str(exc)}],
+        ) from None
+    if not low <= len(name) <= high:
+        raise Unprocessable(
+            f"The {field} must be {low}-{high} characters.",
+            details=[{"field": field, "message": f"{low}-{high} characters"}],
+        )
+    return name

@@ -39,3 +39,22 @@ def clean_name(text: str) -> str:
     if bad:
         raise ValueError("contains invisible or control characters: " + ", ".join(bad[:5]))
     return normal
+
+
+def checked_email(address: str) -> str:
+    """`address` normalised (NFKC, lower case) and validated by `email-validator` (issue 15,
+    F15): ASCII only, so a Cyrillic look-alike, an RTL override or a `,` list is refused.
+    Raises ValueError with a reason a client can show."""
+    from email_validator import EmailNotValidError, validate_email
+
+    normal = unicodedata.normalize("NFKC", address).strip().lower()
+    bad = unsafe_characters(normal)
+    if bad:
+        raise ValueError("contains invisible or control characters: " + ", ".join(bad[:5]))
+    if not normal.isascii():
+        raise ValueError("only ASCII addresses are accepted")
+    try:
+        checked = validate_email(normal, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+    return checked.normalized.lower()

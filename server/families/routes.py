@@ -4,27 +4,27 @@ recovery. Thin: every rule lives in `FamilyManager`."""
 from __future__ import annotations
 
 from litestar import Controller, delete, get, post, put
-from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from server.core.actor import Actor
 from server.families.manager import FamilyManager
 from server.families.schemas import RecoveryOpen, RelationshipSet, RelationshipView
+from server.groups.manager import GroupManager
 from server.groups.routes import group_controller
 from server.groups.schemas import MemberView, RecoveryResult, VoteCast, VoteView
 
-FamilyController = group_controller("family", "/api/v1/families", "families")
+
+def families_as_groups(families: NamedDependency[FamilyManager]) -> GroupManager:
+    return families
 
 
-def provide_families(state: State) -> FamilyManager:
-    return state["services"].families  # type: ignore[no-any-return]
+FamilyController = group_controller("family", "/api/v1/families", families_as_groups)
 
 
 class FamilyExtrasController(Controller):
     path = "/api/v1/families"
     tags = ["family"]
-    dependencies = {"families": Provide(provide_families, sync_to_thread=False)}
 
     @get("/{group_id:str}/relationships")
     async def relationships(

@@ -42,6 +42,7 @@ from server.groups.schemas import (
     MemberView,
 )
 from server.notifications.manager import NotificationManager
+from server.shop.manager import ShopManager
 from server.wallet.ledger import Ledger
 from server.wallet.manager import WalletManager
 
@@ -68,6 +69,7 @@ class GroupManagerBase:
         notifications: NotificationManager,
         ledger: Ledger,
         wallet: WalletManager,
+        shop: ShopManager,
         config: GroupConfig | None = None,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -78,6 +80,7 @@ class GroupManagerBase:
         self._notifications = notifications
         self.ledger = ledger
         self.wallet_manager = wallet
+        self.shop = shop  # fulfils purchases that were waiting for an admin's approval
         self.config = config or GroupConfig()
         self.now = now
         # F1: token-request auto-approval budget and open-request cap (a collaborator).

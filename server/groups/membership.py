@@ -10,7 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from server.core.actor import Actor
 from server.core.db import Tx
-from server.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from server.core.errors import Conflict, Forbidden, NotFound, Unprocessable, valid_name
 from server.core.wire import validate
 from server.groups.base import GroupManagerBase
 from server.groups.documents import (
@@ -77,12 +77,7 @@ class MembershipMixin(GroupManagerBase):
     async def create(self, actor: Actor, cmd: GroupCreate) -> GroupView:
         cmd = validate(cmd)
         self.require_write(actor)
-        name = cmd.name.strip()
-        if len(name) < 3:
-            raise Unprocessable(
-                "The name must be 3-50 characters.",
-                details=[{"field": "name", "message": "3-50 characters"}],
-            )
+        name = valid_name(cmd.name)
         await self._ensure_counter(actor.user_id)
         now = self.now()
         first_role = self.kind.owner_role or self.kind.roles[0]
@@ -152,12 +147,7 @@ class MembershipMixin(GroupManagerBase):
         group, member = await self.load_admin(actor, group_id)
         changes: dict[str, Any] = {}
         if cmd.name is not msgspec.UNSET:
-            name = cmd.name.strip()
-            if len(name) < 3:
-                raise Unprocessable(
-                    "The name must be 3-50 characters.",
-                    details=[{"field": "name", "message": "3-50 characters"}],
-                )
+            name = valid_name(cmd.name)
             changes["name"] = name
         if cmd.description is not msgspec.UNSET:
             changes["description"] = cmd.description

@@ -23,8 +23,6 @@ from server.groups.schemas import DecisionRequest, RequestView
 
 
 class PurchasesMixin(RequestsMixin):
-    shop: Any = None  # the ShopManager, set by the wiring
-
     async def _may_pay_now(self, group: GroupDocument, member: Any, price: int) -> bool:
         if not member.can_spend:
             return False
@@ -93,7 +91,7 @@ class PurchasesMixin(RequestsMixin):
     ) -> RequestView:
         from server.shop.manager import Payment
 
-        if self.shop is None or not req.purchase:
+        if not req.purchase:
             raise Conflict("The shop is not available.", code="SHOP_UNAVAILABLE")
         account = await self._account(group)
         decided: dict[str, Any] = {}

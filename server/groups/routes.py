@@ -3,10 +3,10 @@ inbox (`/api/v1/invitations`). Thin: every rule lives in the managers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Controller, Response, delete, get, patch, post, put
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -39,11 +39,11 @@ from server.wallet.routes import IdempotencyKey
 from server.wallet.schemas import TransferPage
 
 
-def group_controller(kind: str, base: str, services_attr: str) -> type[Controller]:
-    """The routes every group kind has, under `base` (e.g. `/api/v1/families`)."""
-
-    def provide_groups(state: State) -> GroupManager:
-        return getattr(state["services"], services_attr)  # type: ignore[no-any-return]
+def group_controller(
+    kind: str, base: str, provide_groups: Callable[..., GroupManager]
+) -> type[Controller]:
+    """The routes every group kind has, under `base` (e.g. `/api/v1/families`);
+    `provide_groups` picks this kind's manager out of the app's dependencies."""
 
     class GroupController(Controller):
         path = base
@@ -242,16 +242,11 @@ def group_controller(kind: str, base: str, services_attr: str) -> type[Controlle
     return GroupController
 
 
-def provide_inbox(state: State) -> InvitationInbox:
-    return state["services"].invitations  # type: ignore[no-any-return]
-
-
 class InvitationInboxController(Controller):
     """Invitations I received, to families and workspaces alike."""
 
     path = "/api/v1/invitations"
     tags = ["invitations"]
-    dependencies = {"inbox": Provide(provide_inbox, sync_to_thread=False)}
 
     @get("/")
     async def received(

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Response, delete, get, patch, post
-from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.params import HeaderParameter, Parameter
 
 from server.core.actor import Actor
@@ -25,14 +23,6 @@ from server.notes.schemas import (
 )
 from server.spaces.manager import SpaceManager
 from server.spaces.schemas import SpaceView
-
-
-def provide_notes(state: State) -> NotesManager:
-    return state["services"].notes  # type: ignore[no-any-return]
-
-
-def provide_spaces(state: State) -> SpaceManager:
-    return state["services"].spaces  # type: ignore[no-any-return]
 
 
 def if_match_version(value: str | None) -> int | None:
@@ -64,10 +54,6 @@ IfMatch = Annotated[
 class SpaceController(Controller):
     path = "/api/v1/spaces"
     tags = ["notes"]
-    dependencies = {
-        "spaces": Provide(provide_spaces, sync_to_thread=False),
-        "notes": Provide(provide_notes, sync_to_thread=False),
-    }
 
     @get("/", summary="The spaces I can read (personal first)")
     async def list_spaces(self, actor: Actor, spaces: SpaceManager) -> list[SpaceView]:
@@ -105,7 +91,6 @@ class SpaceController(Controller):
 class NoteController(Controller):
     path = "/api/v1/notes"
     tags = ["notes"]
-    dependencies = {"notes": Provide(provide_notes, sync_to_thread=False)}
 
     @post("/", summary="Create a note (in my personal space unless spaceId is given)")
     async def create_note(

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get, post, put
-from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.params import Parameter
 
 from server.core.actor import Actor
@@ -20,14 +18,9 @@ from server.notifications.schemas import (
 )
 
 
-def provide_notifications(state: State) -> NotificationManager:
-    return state["services"].notifications  # type: ignore[no-any-return]
-
-
 class NotificationController(Controller):
     path = "/api/v1/notifications"
     tags = ["notifications"]
-    dependencies = {"notifications": Provide(provide_notifications, sync_to_thread=False)}
 
     @get("/", summary="My notifications, newest first")
     async def list_notifications(

@@ -1,6 +1,6 @@
 """Wallet notifications: the ledger's after-commit hooks that notify the account's user.
 
-Registered by the composition root (`server/groups/wiring.py`) with
+Registered by the composition root (`server/compose/build.py`) with
 `wallet.add_moved_hook` / `wallet.add_frozen_hook`; the wallet itself never imports this.
 
 - `wallet.transfer_received`: tokens credited to a user's own wallet — a transfer from

@@ -11,6 +11,6 @@ class SearchConfig:
     embedder: str = "wordllama"  # wordllama | ollama
     rrf_k: int = 60
     lexical_weight: float = 1.0
-    semantic_weight: float = 1.0
+    semantic_weight: float = 1.3
     candidates: int = 100  # per list, before fusion
     max_results: int = 100  # deepest page reachable with the cursor

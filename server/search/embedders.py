@@ -9,8 +9,9 @@ production: langchain-ollama's `OllamaEmbeddings` with the same timeouts as the 
 from __future__ import annotations
 
 import asyncio
+from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import numpy as np
@@ -39,6 +40,15 @@ def normalise(vectors: npt.ArrayLike) -> Vectors:
     return (arr / np.where(norms == 0, 1, norms)).astype(np.float32)
 
 
+@lru_cache(maxsize=1)
+def _wordllama_model() -> Any:
+    """Loaded once per process (every app built in one process shares the read-only model)."""
+    import wordllama
+    from wordllama import WordLlama
+
+    return WordLlama.load(dim=256, cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+
+
 class WordLlamaEmbedder:
     """WordLlama from the files inside its wheel (the package's own lookup of the bundled
     tokenizer misses, so we point it at the package folder and forbid downloads)."""
@@ -46,12 +56,7 @@ class WordLlamaEmbedder:
     name = "wordllama-l2_supercat_256"
 
     def __init__(self, batch_size: int = 256) -> None:
-        import wordllama
-        from wordllama import WordLlama
-
-        self._model = WordLlama.load(
-            dim=256, cache_dir=Path(wordllama.__file__).parent, disable_download=True
-        )
+        self._model = _wordllama_model()
         self._batch = batch_size
 
     def _embed(self, texts: list[str]) -> Vectors:

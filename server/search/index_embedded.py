@@ -61,8 +61,10 @@ class Postings:
 
 @dataclass(frozen=True, slots=True)
 class BM25Params:
-    k1: float = 1.2
-    b: float = 0.75
+    """k1 0.9, b 0.4 (Anserini's MS MARCO defaults; better than 1.2/0.75 on the eval set)."""
+
+    k1: float = 0.9
+    b: float = 0.4
 
 
 class EmbeddedIndex:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from litestar import Controller, get
-from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.params import Parameter
 
 from server.core.actor import Actor
@@ -12,14 +10,9 @@ from server.search.manager import SearchManager
 from server.search.schemas import RelatedPage, SearchPage
 
 
-def provide_search(state: State) -> SearchManager:
-    return state["services"].search  # type: ignore[no-any-return]
-
-
 class SearchController(Controller):
     path = "/api/v1"
     tags = ["search"]
-    dependencies = {"search": Provide(provide_search, sync_to_thread=False)}
 
     @get("/search", summary="Hybrid search over the notes I can read")
     async def search_notes(

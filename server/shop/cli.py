@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
+from litestar import Litestar
 
 from server.core.actor import ROLE_SHOP_ADMIN
-
-if TYPE_CHECKING:
-    from litestar import Litestar
-
-    from server.services import Services
+from server.wallet.cli import RunOpened
 
 
-def register_shop_cli(cli: click.Group) -> None:
-    from server.cli import run_with_services
-
+def register_shop_cli(cli: click.Group, run_opened: RunOpened) -> None:
     @cli.group(name="shop", help="The shop catalogue.")
     def shop() -> None:
         pass
@@ -26,10 +21,10 @@ def register_shop_cli(cli: click.Group) -> None:
     def seed(app: Litestar) -> None:
         from server.shop.seed import seed_catalogue
 
-        async def _work(services: Services) -> Any:
+        async def _work() -> Any:
             return await seed_catalogue()
 
-        added = run_with_services(app, _work)
+        added = run_opened(app, _work)
         click.echo(f"added {added} items")
 
     @shop.command(name="grant-admin", help="Give a user the shop-admin role (edits the catalogue).")
@@ -38,13 +33,13 @@ def register_shop_cli(cli: click.Group) -> None:
     def grant_admin(app: Litestar, username: str, revoke: bool) -> None:
         from auth.documents import User
 
-        async def _work(services: Services) -> Any:
+        async def _work() -> Any:
             update = {"$pull" if revoke else "$addToSet": {"roles": ROLE_SHOP_ADMIN}}
             return await User.get_pymongo_collection().update_one(
                 {"username": username.strip().lower()}, update
             )
 
-        result = run_with_services(app, _work)
+        result = run_opened(app, _work)
         if result.matched_count == 0:
             click.echo(f"error: no user {username}", err=True)
             sys.exit(1)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
-from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -26,14 +24,9 @@ from server.shop.schemas import (
 from server.wallet.routes import IdempotencyKey
 
 
-def provide_shop(state: State) -> ShopManager:
-    return state["services"].shop  # type: ignore[no-any-return]
-
-
 class ShopController(Controller):
     path = "/api/v1/shop"
     tags = ["shop"]
-    dependencies = {"shop": Provide(provide_shop, sync_to_thread=False)}
 
     @get("/items", summary="The catalogue")
     async def list_items(
@@ -95,4 +88,4 @@ class ShopController(Controller):
         return await shop.inventory(actor)
 
 
-__all__ = ["ShopController", "provide_shop"]
+__all__ = ["ShopController"]

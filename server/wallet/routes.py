@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.params import HeaderParameter, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -36,13 +34,6 @@ IdempotencyKey = Annotated[
 ]
 
 
-def provide_wallet(state: State) -> WalletManager:
-    return state["services"].wallet  # type: ignore[no-any-return]
-
-
-WALLET_DEPENDENCIES = {"wallet": Provide(provide_wallet, sync_to_thread=False)}
-
-
 def outcome_response(outcome: Outcome[Any], status: int = HTTP_201_CREATED) -> Response[Any]:
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return Response(content=outcome.value, status_code=status, headers=headers)
@@ -51,7 +42,6 @@ def outcome_response(outcome: Outcome[Any], status: int = HTTP_201_CREATED) -> R
 class WalletController(Controller):
     path = "/api/v1/wallet"
     tags = ["wallet"]
-    dependencies = WALLET_DEPENDENCIES
 
     @get("", summary="The caller's wallet")
     async def my_wallet(self, actor: Actor, wallet: WalletManager) -> WalletView:
@@ -100,7 +90,6 @@ class WalletController(Controller):
 class AdminWalletController(Controller):
     path = "/api/v1/admin/wallet"
     tags = ["wallet", "admin"]
-    dependencies = WALLET_DEPENDENCIES
 
     @post("/mint", status_code=HTTP_201_CREATED, summary="Mint tokens (admins)")
     async def mint(

@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 from litestar import Controller, post
-from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK
 
 from server.core.actor import Actor
+from server.groups.manager import GroupManager
 from server.groups.routes import group_controller
 from server.groups.schemas import GroupView
 from server.workspaces.manager import WorkspaceManager
 from server.workspaces.schemas import TransferOwnership
 
-WorkspaceController = group_controller("workspace", "/api/v1/workspaces", "workspaces")
+
+def workspaces_as_groups(workspaces: NamedDependency[WorkspaceManager]) -> GroupManager:
+    return workspaces
 
 
-def provide_workspaces(state: State) -> WorkspaceManager:
-    return state["services"].workspaces  # type: ignore[no-any-return]
+WorkspaceController = group_controller("workspace", "/api/v1/workspaces", workspaces_as_groups)
 
 
 class WorkspaceExtrasController(Controller):
     path = "/api/v1/workspaces"
     tags = ["workspace"]
-    dependencies = {"workspaces": Provide(provide_workspaces, sync_to_thread=False)}
 
     @post("/{group_id:str}/transfer-ownership", status_code=HTTP_200_OK)
     async def transfer_ownership(

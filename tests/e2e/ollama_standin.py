@@ -2,8 +2,9 @@
 
 It speaks what langchain-ollama's client uses: `POST /api/chat` streaming NDJSON (text
 chunks, `tool_calls`, a final `done` line with token counts), `GET /api/tags`,
-`POST /api/show`. Each `/api/chat` request takes the next scripted answer; requests are
-recorded, and a client that goes away mid-stream is noticed (`disconnected_at`).
+`POST /api/show`, `POST /api/embed` (bag-of-words vectors, `embed_delay`).
+Each `/api/chat` request takes the next scripted answer; requests are recorded, and a client
+that goes away mid-stream is noticed (`disconnected_at`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,17 @@ def answer(content: str = "", tool_calls: list[tuple[str, dict[str, Any]]] | Non
     return {"content": content, "tool_calls": tool_calls or []}
 
 
+EMBED_DIM = 8
+
+
+def embed_words(text: str) -> list[float]:
+    """A deterministic bag-of-words vector: texts sharing words point the same way."""
+    vector = [0.0] * EMBED_DIM
+    for word in text.lower().split():
+        vector[sum(word.encode()) % EMBED_DIM] += 1.0
+    return vector
+
+
 class OllamaStandIn:
     def __init__(
         self, script: list[Answer], *, chunk_delay: float = 0.0, model: str = "llama3.1"
@@ -30,6 +42,8 @@ class OllamaStandIn:
         self.requests: list[dict[str, Any]] = []
         self.disconnected_at: float | None = None
         self.chunks_sent = 0
+        self.embed_delay = 0.0  # seconds before answering /api/embed (timeouts)
+        self.embed_inputs: list[list[str]] = []
 
     def _line(self, message: dict[str, Any], done: bool, **extra: Any) -> bytes:
         body = {
@@ -61,6 +75,13 @@ class OllamaStandIn:
             await self._json(send, {"models": [{"name": self.model, "model": self.model}]})
         elif path == "/api/show":
             await self._json(send, {"modelfile": "", "parameters": "", "template": ""})
+        elif path == "/api/embed":
+            request = json.loads(body)
+            inputs = request["input"] if isinstance(request["input"], list) else [request["input"]]
+            self.embed_inputs.append(inputs)
+            await asyncio.sleep(self.embed_delay)
+            vectors = [embed_words(text) for text in inputs]
+            await self._json(send, {"model": request["model"], "embeddings": vectors})
         elif path == "/api/chat":
             self.requests.append(json.loads(body))
             await self._chat(receive, send)

@@ -13,8 +13,8 @@ from typing import Any
 
 from litestar import Litestar
 
-from server.app import SERVICES_STATE_KEY
 from server.app import create_app as create_real_app
+from server.compose.providers import SERVICES_STATE_KEY
 from server.core.actor import Actor
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
+import websockets
 
-from tests.e2e.realtime_support import register
+from tests.e2e.realtime_support import ORIGIN, connect, expect_close, recv, register
 
 pytestmark = pytest.mark.e2e
 
@@ -26,3 +29,36 @@ async def test_forged_last_event_id_is_ignored_not_a_500(shared_api, last_event_
         async for line in r.aiter_lines():
             if line.startswith("event:") or line.startswith("data:"):
                 break
+
+
+async def test_revoking_an_api_token_closes_its_websocket(shared_api):
+    """F2: revoking an API token left the WebSocket opened with it running for up to 15
+    minutes (only login sessions were re-checked). Revocation now closes it with 4002, as a
+    logged-out session's socket; a socket of the user's login session stays open."""
+    user = await register(shared_api.base)
+    async with httpx.AsyncClient(base_url=shared_api.base, timeout=30) as client:
+        created = await client.post(
+            "/api/v1/auth/tokens",
+            json={"name": "script", "scopes": ["realtime:subscribe"]},
+            headers=user.headers,
+        )
+        assert created.status_code == 201, created.text
+        token = created.json()
+        bearer = {"Authorization": f"Bearer {token['token']}"}
+        ticket = await client.post("/api/v1/realtime/ticket", headers=bearer)
+        assert ticket.status_code == 201, ticket.text
+        by_token = await websockets.connect(
+            f"{shared_api.ws}?ticket={ticket.json()['ticket']}", origin=ORIGIN
+        )
+        assert (await recv(by_token))["type"] == "ready"
+        by_session = await connect(shared_api, user)
+        revoked = await client.delete(f"/api/v1/auth/tokens/{token['id']}", headers=user.headers)
+        assert revoked.status_code == 204, revoked.text
+        assert (await expect_close(by_token))[0] == 4002
+        # The login session's socket is untouched.
+        await by_session.send(json.dumps({"type": "ping", "ref": "p1"}))
+        assert (await recv(by_session))["type"] == "pong"
+        await by_session.close()
+        # A ticket for the revoked token is refused too.
+        again = await client.post("/api/v1/realtime/ticket", headers=bearer)
+        assert again.status_code == 401

@@ -191,3 +191,90 @@ async def test_401_carries_resource_metadata(api, http):
     assert meta.json()["resource"].endswith("/mcp")
     assert "wallet:transfer" in meta.json()["scopes_supported"]
     assert r.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+async def test_denied_in_the_app_moves_nothing_and_both_events_reach_the_user(
+    api, http, module_apis
+):
+    alice = await funded(http, module_apis.env(**SETTINGS), 40)
+    bob = await register(http)
+    alice_rt = await rt_login(api.base, type("U", (), {"username": alice["user"]["username"]})())
+    ws = await connect(api, alice_rt)
+    try:
+        await subscribe(ws, alice_rt.channel)
+        async with mcp_client(api.base, alice["accessToken"]) as client:
+            parked = structured(
+                await client.call_tool(
+                    "wallet_transfer", {"to_username": bob["user"]["username"], "amount": 10}
+                )
+            )
+            answer = await http.post(
+                f"/api/v1/chat/approvals/{parked['approvalId']}",
+                json={"approve": False},
+                headers=alice["headers"],
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["status"] == "denied"
+            assert answer.json()["resultStatus"] == "denied"
+            balance = structured(await client.call_tool("wallet_balance", {}))["balance"]
+        requested, resolved = await recv_events(ws, 2)
+    finally:
+        await ws.close()
+    assert balance == 40
+    assert requested["type"] == "mcp.approval_requested"
+    assert requested["data"]["approvalId"] == parked["approvalId"]
+    assert requested["data"]["tool"] == "wallet_transfer"
+    assert resolved["type"] == "mcp.approval_resolved"
+    assert resolved["data"]["status"] == "denied"
+    other = await register(http)
+    foreign = await http.post(
+        f"/api/v1/chat/approvals/{parked['approvalId']}",
+        json={"approve": True},
+        headers=other["headers"],
+    )
+    assert foreign.status_code == 404
+
+
+async def test_resources_and_prompts(api, http):
+    user = await register(http)
+    note = await http.post(
+        "/api/v1/notes", json={"title": "Garden plan", "body": "Tomatoes"}, headers=user["headers"]
+    )
+    assert note.status_code == 201, note.text
+    token = await api_token(http, user, ["notes:read"])
+    async with mcp_client(api.base, token["token"]) as client:
+        resources = (await client.list_resources()).resources
+        templates = (await client.list_resource_templates()).resource_templates
+        space = await client.read_resource(resources[0].uri)
+        one = await client.read_resource(f"secondbrain://notes/{note.json()['id']}")
+        prompts = {p.name for p in (await client.list_prompts()).prompts}
+        prompt = await client.get_prompt("send_tokens", {"to": "bob", "amount": "5"})
+    assert resources and str(resources[0].uri).startswith("secondbrain://spaces/")
+    assert {t.uri_template for t in templates} >= {"secondbrain://notes/{noteId}"}
+    assert "Garden plan" in space.contents[0].text  # type: ignore[union-attr]
+    assert "Tomatoes" in one.contents[0].text  # type: ignore[union-attr]
+    assert {"summarize_space", "weekly_review", "send_tokens"} <= prompts
+    assert "5 tokens to bob" in prompt.messages[0].content.text  # type: ignore[union-attr]
+
+
+async def test_handshake_era_clients_are_served_statelessly(api, http, module_apis):
+    """Clients on 2025-11-25 (`initialize`) work too; with no back channel on a stateless
+    server, an approval is parked even if the client could elicit."""
+    alice = await funded(http, module_apis.env(**SETTINGS), 20)
+    bob = await register(http)
+
+    async def never(_ctx: Any, _params: Any) -> types.ElicitResult:
+        raise AssertionError("no elicitation on a stateless handshake-era request")
+
+    async with mcp_client(
+        api.base, alice["accessToken"], mode="legacy", elicitation_callback=never
+    ) as client:
+        assert client.protocol_version == "2025-11-25"
+        assert "wallet_transfer" in {t.name for t in (await client.list_tools()).tools}
+        assert structured(await client.call_tool("wallet_balance", {}))["balance"] == 20
+        parked = structured(
+            await client.call_tool(
+                "wallet_transfer", {"to_username": bob["user"]["username"], "amount": 5}
+            )
+        )
+    assert parked["status"] == "awaiting_approval"

@@ -31,7 +31,7 @@ CHAT = "/api/v1/chat"
 
 async def token_actor(client: Any, raw: str) -> Actor:
     """The actor the server builds for a bearer API token (what an agent would act for)."""
-    return await services(client).auth.api_tokens.authenticate(raw, ip=None, user_agent=None)  # type: ignore[no-any-return]
+    return await services(client).api_tokens.authenticate(raw, ip=None, user_agent=None)  # type: ignore[no-any-return]
 
 
 async def test_auth_managers_refuse_an_api_token_actor_even_with_every_scope(client):
@@ -43,19 +43,18 @@ async def test_auth_managers_refuse_an_api_token_actor_even_with_every_scope(cli
     sessions = await client.get("/api/v1/auth/sessions", headers=user["headers"])
     session_id = sessions.json()[0]["id"]
     auth = services(client).auth
+    security = services(client)
 
     calls = [
-        auth.list_sessions(actor),
-        auth.revoke_session(actor, session_id),
-        auth.revoke_other_sessions(actor),
-        auth.audit.page(actor, None, 10),
-        auth.api_tokens.list(actor),
-        auth.api_tokens.revoke(actor, "0" * 24),
+        auth.sessions.list_sessions(actor),
+        auth.sessions.revoke_session(actor, session_id),
+        auth.sessions.revoke_other_sessions(actor),
+        security.audit.page(actor, None, 10),
+        security.api_tokens.list(actor),
+        security.api_tokens.revoke(actor, "0" * 24),
+        security.totp.status(actor),
+        security.webauthn.list(actor),
     ]
-    if auth.totp is not None:
-        calls.append(auth.totp.status(actor))
-    if auth.webauthn is not None:
-        calls.append(auth.webauthn.list(actor))
     for call in calls:
         with pytest.raises(Forbidden) as refused:
             await call
@@ -78,12 +77,9 @@ async def test_security_agent_tools_refuse_an_api_token_actor(client):
         security_sessions(ctx, NoArgs()),
         security_revoke_session(ctx, SessionArgs(session_id=session_id)),
         security_recent_activity(ctx, ActivityArgs(limit=5)),
+        security_two_factor(ctx, NoArgs()),
+        security_passkeys(ctx, NoArgs()),
     ]
-    auth = services(client).auth
-    if auth.totp is not None:
-        tools.append(security_two_factor(ctx, NoArgs()))
-    if auth.webauthn is not None:
-        tools.append(security_passkeys(ctx, NoArgs()))
     for tool in tools:
         with pytest.raises(Forbidden) as refused:
             await tool

@@ -11,7 +11,8 @@ from litestar_saq import SAQPlugin
 from pymongo import AsyncMongoClient
 
 from auth.documents import AuthSession
-from server.app import _saq_config, open_services
+from server.app import _saq_config
+from server.compose.build import open_services
 from server.core.clock import utcnow
 
 pytestmark = pytest.mark.integration

@@ -49,16 +49,17 @@ async def test_huge_token_request_through_the_agent_tool_is_refused_and_nothing_
     )
     assert http.status_code == 422, http.text
     http_error = http.json()["error"]
-    assert http_error["code"] == "VALIDATION_ERROR"
+    # One amount type everywhere (issue 15, F11): an out-of-range amount is INVALID_AMOUNT.
+    assert http_error["code"] == "INVALID_AMOUNT"
 
     spec = REGISTRY["family_token_request_create"]
     ctx = ToolContext(services=services(client), actor=_actor(kid), call_id="call_huge")
-    # The model's arguments are checked like an HTTP body...
-    with pytest.raises(DomainError) as parsed:
-        spec.parse({"group": fid, "amount": HUGE, "reason": "a new console"})
-    assert (parsed.value.status_code, parsed.value.code) == (422, "VALIDATION_ERROR")
-    assert parsed.value.details[0]["field"] == "amount"
-    # ...and arguments that skipped that check are refused by the tool and the manager.
+    # The model's arguments decode like an HTTP body (the amount is an integer)...
+    parsed = spec.parse({"group": fid, "amount": HUGE, "reason": "a new console"})
+    # ...and the range is the manager's: the tool gets HTTP's answer.
+    with pytest.raises(DomainError) as ran:
+        await spec.run(ctx, parsed)
+    assert (ran.value.status_code, ran.value.code) == (422, http_error["code"])
     unchecked = spec.args(group=fid, amount=HUGE, reason="a new console")  # type: ignore[call-arg]
     with pytest.raises(DomainError) as ran:
         await spec.run(ctx, unchecked)
@@ -90,7 +91,7 @@ async def test_api_token_creation_needs_step_up_in_the_manager(client):
     """Step-up for creating an API token was checked only by its route; any other caller of
     the manager (agent, CLI) could create one from an old session."""
     user = await person(client, "tok")
-    manager = services(client).auth.token_manager
+    manager = services(client).api_tokens
     cmd = ApiTokenCreate(name="ci", scopes=["wallet:read"])
     stale = Actor(user_id=ObjectId(user["id"]), username=user["username"], auth_time=None)
     with pytest.raises(Forbidden) as refused:

@@ -32,6 +32,7 @@ RULES: dict[tuple[str, str], tuple[str, Any]] = {
     ("POST", "/api/v1/notes/{note_id:str}/restore"): ("write", None),
     ("POST", "/api/v1/notes/{note_id:str}/move"): ("write", {"spaceId": "@personal"}),
     ("GET", "/api/v1/notes/{note_id:str}/revisions"): ("read", None),
+    ("GET", "/api/v1/notes/{note_id:str}/related"): ("read", None),  # search, same rights
     ("GET", "/api/v1/notes/{note_id:str}/revisions/{version:int}"): ("read", None),
     ("POST", "/api/v1/notes/{note_id:str}/revisions/{version:int}/restore"): (
         "write",

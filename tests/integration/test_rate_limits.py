@@ -52,7 +52,8 @@ async def test_failed_logins_grow_a_delay_not_a_lock(app_factory, redis):
         assert_error(throttled, 429, "LOGIN_THROTTLED")
         first_wait = int(throttled.headers["retry-after"])
         # Once the delay passes (simulated by expiring it), the right password works again.
-        await redis.delete(f"auth:delay:{name}")
+        # Keyed on (account, client IP) since issue 15 F5.
+        await redis.delete(f"auth:delay:u:{user['user']['id']}|127.0.0.1")
         ok = await client.post("/api/v1/auth/login", json={"login": name, "password": PASSWORD})
         assert ok.status_code == 200
         assert first_wait >= 1
@@ -62,9 +63,9 @@ async def test_delay_doubles_with_each_further_failure(app_factory, redis):
     async with app_factory(login_max_failures=2) as client:
         waits = []
         for _ in range(4):
-            await redis.delete("auth:delay:someone")
+            await redis.delete("auth:delay:l:someone|127.0.0.1")
             await client.post("/api/v1/auth/login", json={"login": "someone", "password": "x" * 12})
-            waits.append(await redis.ttl("auth:delay:someone"))
+            waits.append(await redis.ttl("auth:delay:l:someone|127.0.0.1"))
         # failures 1 (no delay), 2 -> 1 s, 3 -> 2 s, 4 -> 4 s
         assert waits[0] == -2
         assert waits[1] <= waits[2] <= waits[3]

@@ -6,7 +6,7 @@ import msgspec
 import pytest
 
 from realtime.protocol import CLIENT_FRAMES, CLOSE_CODES, SERVER_FRAMES, Subscribe, client_decoder
-from server.app import event_types
+from server.event_catalog import event_types
 from tests.helpers import assert_error, register
 
 pytestmark = pytest.mark.integration

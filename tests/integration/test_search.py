@@ -154,3 +154,34 @@ async def test_bad_queries_are_422(client):
     assert_error(bad_mode, 422, "INVALID_MODE")
     bad_cursor = await client.get(SEARCH, params={"q": "a", "cursor": "!!"}, headers=me["headers"])
     assert_error(bad_cursor, 422, "INVALID_CURSOR")
+
+
+async def test_agent_notes_search_refuses_another_familys_space(client):
+    """The agent's search runs as its user: another family's space is 404 and its notes
+    never appear in an unscoped search either."""
+    import json
+
+    from agents.scripted import ScriptedLLMFactory, call, reply
+    from tests.agents_support import new_session, of, say, use_script
+
+    me = await person(client)
+    admin, _, family_id = await family_with(client, members=0)
+    theirs = await space_of(client, admin, "family", family_id)
+    await indexed(client, await new_note(client, admin, spaceId=theirs["id"], body=BUDGET))
+    mine = await new_note(client, me, title="Money", body=BUDGET)
+    await indexed(client, mine)
+    use_script(
+        client,
+        ScriptedLLMFactory(
+            [
+                call("notes_search", {"query": "zebra budget", "space": theirs["id"]}),
+                call("notes_search", {"query": "zebra budget"}),
+                reply("Found it [1]."),
+            ]
+        ),
+    )
+    sid = await new_session(client, me, agent="personal")
+    ends = of(await say(client, me, sid, "what did I write about the zebra budget?"), "tool.end")
+    assert ends[0]["status"] != "ok" and "SPACE_NOT_FOUND" in json.dumps(ends[0])
+    assert ends[1]["status"] == "ok"
+    assert [h["noteId"] for h in json.loads(ends[1]["result"])["hits"]] == [mine["id"]]

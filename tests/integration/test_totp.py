@@ -91,7 +91,7 @@ async def test_secret_is_encrypted_at_rest_and_keys_rotate(app_factory):
     # The new key goes first; the old one still decrypts until everything is re-encrypted.
     async with app_factory(totp_encryption_keys=[new_key, old_key], mongodb_db=db) as client:
         name = user["user"]["username"]
-        rotated = await client.app.state["services"].auth.totp.rotate_keys()
+        rotated = await client.app.state["services"].totp.rotate_keys()
         assert rotated == 1
         stored = await TotpCredential.find_one(TotpCredential.user_id != None)  # noqa: E711
         assert Fernet(new_key.encode()).decrypt(stored.secret_enc.encode()).decode() == secret

@@ -256,7 +256,7 @@ async def test_a_tap_in_the_app_answers_the_spoken_question(app_factory):
             }
             assert await asyncio.wait_for(spoken_after_tap, 10) == "Sent 30 tokens."
             again = await client.post(path, json={"approve": False}, headers=alice["headers"])
-            assert_error(again, 409, "APPROVAL_ALREADY_DECIDED")
+            assert_error(again, 409, "APPROVAL_DECIDED")
         assert await balance(client, alice) == 70
         assert await balance(client, bob) == 30
 

@@ -27,7 +27,7 @@ from hypothesis.stateful import (
 from redis.asyncio import Redis
 
 from realtime.bus import EventBus
-from server.app import DOCUMENT_MODELS
+from server.compose.catalog import DOCUMENT_MODELS
 from server.core.db import init_db, make_client
 from server.core.errors import DomainError
 from server.wallet.audit import run_audit

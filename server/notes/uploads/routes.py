@@ -6,8 +6,6 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.response import Stream
 
 from server.core.actor import Actor
@@ -23,14 +21,9 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
 
 
-def provide_documents(state: State) -> DocumentManager:
-    return state["services"].documents  # type: ignore[no-any-return]
-
-
 class DocumentController(Controller):
     path = "/api/v1"
     tags = ["notes"]
-    dependencies = {"documents": Provide(provide_documents, sync_to_thread=False)}
 
     @post(
         "/spaces/{space_id:str}/documents",

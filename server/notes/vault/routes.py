@@ -6,8 +6,6 @@ from collections.abc import AsyncIterator
 from typing import IO, Any
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.response import Stream
 
 from server.core.actor import Actor
@@ -21,14 +19,6 @@ from server.notes.vault.schemas import ImportView
 CHUNK = 256 * 1024
 
 
-def provide_importer(state: State) -> VaultImporter:
-    return state["services"].vault_import  # type: ignore[no-any-return]
-
-
-def provide_exporter(state: State) -> VaultExporter:
-    return state["services"].vault_export  # type: ignore[no-any-return]
-
-
 async def file_chunks(spool: IO[bytes]) -> AsyncIterator[bytes]:
     try:
         while chunk := spool.read(CHUNK):
@@ -40,10 +30,6 @@ async def file_chunks(spool: IO[bytes]) -> AsyncIterator[bytes]:
 class VaultController(Controller):
     path = "/api/v1"
     tags = ["notes"]
-    dependencies = {
-        "importer": Provide(provide_importer, sync_to_thread=False),
-        "exporter": Provide(provide_exporter, sync_to_thread=False),
-    }
 
     @post(
         "/spaces/{space_id:str}/imports",

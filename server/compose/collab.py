@@ -1,34 +1,27 @@
-"""How live editing joins the app (composition root): the notes domain behind the
+"""How live editing joins the app (part of the composition root): the notes domain behind the
 `NoteGate` port, REST edits applied to live documents, the rooms of the api process."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from realtime.collab.config import CollabConfig
+from redis.asyncio import Redis
+
 from realtime.collab.gate import NoteGrant
 from realtime.collab.live_edits import LiveEdits, materialising
 from realtime.collab.rooms import Rooms
 from realtime.collab.store import CollabStore
 from realtime.hub import RealtimeHub
+from server.compose.config import collab_config
+from server.compose.services import Services
 from server.core.actor import Actor
 from server.core.errors import DomainError
 from server.notes.documents import Note
 from server.notes.manager import CHANGE_RETRIES, NotesManager, draft_of
+from server.settings import Settings
 from server.spaces.manager import space_channel
 
 log = logging.getLogger("server.collab")
-
-
-def collab_config(settings: Any) -> CollabConfig:
-    return CollabConfig(
-        max_message_bytes=settings.collab_max_message_bytes,
-        queue_max_bytes=settings.collab_queue_max_bytes,
-        compact_after=settings.collab_compact_after,
-        materialise_idle_seconds=settings.collab_materialise_idle_seconds,
-        awareness_timeout_seconds=settings.collab_awareness_timeout_seconds,
-    )
 
 
 class NotesGate:
@@ -73,18 +66,18 @@ class NotesGate:
             materialising.reset(token)
 
 
-def attach_live_edits(services: Any) -> None:
+def attach_live_edits(notes: NotesManager, redis: Redis) -> None:
     """REST (and agent, import, restore) edits of a note with a live document go into it."""
-    edits = LiveEdits(CollabStore(), services.redis)
+    edits = LiveEdits(CollabStore(), redis)
 
     async def on_change(before: Note, after: Note) -> None:
         assert after.id is not None
         await edits.note_changed(after.id, (before.title, before.body), (after.title, after.body))
 
-    services.notes.writer.change_hooks.append(on_change)
+    notes.writer.change_hooks.append(on_change)
 
 
-def open_rooms(services: Any, hub: RealtimeHub, settings: Any) -> Rooms:
+def open_rooms(services: Services, hub: RealtimeHub, settings: Settings) -> Rooms:
     return Rooms(
         store=CollabStore(),
         gate=NotesGate(services.notes),
