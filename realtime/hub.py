@@ -51,6 +51,12 @@ class _Revoked(msgspec.Struct):
 _revoked_decoder = msgspec.json.Decoder(_Revoked)
 
 
+def _credential_of(conn: Connection) -> str | None:
+    """What a revocation names for this stream: its login session, else its API token
+    (`tok:<id>`, an SSE stream opened with an `sbp_` bearer; issue 15, F2)."""
+    return conn.actor.session_id or conn.actor.credential_id
+
+
 class RealtimeHub:
     def __init__(
         self,
@@ -131,7 +137,8 @@ class RealtimeHub:
         except SubscribeTimeout as exc:
             raise RealtimeError("UNAVAILABLE", "Real-time delivery is unavailable.") from exc
         # A revocation published before the line above was listening is caught here.
-        if conn.actor.session_id and not await self.auth.session_is_live(conn.actor.session_id):
+        credential = _credential_of(conn)
+        if credential and not await self.auth.session_is_live(credential):
             conn.close(CLOSE_SESSION_REVOKED, "session revoked")
 
     async def detach(self, conn: Connection) -> None:
@@ -151,7 +158,7 @@ class RealtimeHub:
             revoked = _revoked_decoder.decode(event.raw).data.session_ids
         except msgspec.DecodeError:
             return
-        if conn.actor.session_id in revoked:
+        if _credential_of(conn) in revoked:
             conn.close(CLOSE_SESSION_REVOKED, "session revoked")
 
     # ------------------------------------------------------------ subscriptions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -62,3 +63,51 @@ async def test_revoking_an_api_token_closes_its_websocket(shared_api):
         # A ticket for the revoked token is refused too.
         again = await client.post("/api/v1/realtime/ticket", headers=bearer)
         assert again.status_code == 401
+
+
+async def _close_event(response: httpx.Response) -> dict[str, object]:
+    """Read an SSE stream until its `close` event and return that event's data."""
+    event = None
+    async for line in response.aiter_lines():
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and event == "close":
+            closed: dict[str, object] = json.loads(line.split(":", 1)[1])
+            return closed
+        elif not line:
+            event = None
+    raise AssertionError("the stream ended without a close event")
+
+
+@pytest.mark.parametrize("opened_with", ["ticket", "bearer"])
+async def test_revoking_an_api_token_ends_its_sse_stream(shared_api, opened_with):
+    """F2 (SSE): an SSE stream opened with an API token — through a ticket, or with the
+    `sbp_` token as bearer — kept running after the token was revoked (the hub compared a
+    revocation only with login-session ids, and a bearer API token has none). It now ends
+    with a `close` event carrying 4002, like a revoked session's socket."""
+    user = await register(shared_api.base)
+    async with httpx.AsyncClient(base_url=shared_api.base, timeout=30) as client:
+        created = await client.post(
+            "/api/v1/auth/tokens",
+            json={"name": "sse script", "scopes": ["realtime:subscribe"]},
+            headers=user.headers,
+        )
+        assert created.status_code == 201, created.text
+        token = created.json()
+        bearer = {"Authorization": f"Bearer {token['token']}"}
+        if opened_with == "ticket":
+            ticket = await client.post("/api/v1/realtime/ticket", headers=bearer)
+            assert ticket.status_code == 201, ticket.text
+            params = {"channels": user.channel, "ticket": ticket.json()["ticket"]}
+            headers: dict[str, str] = {}
+        else:
+            params = {"channels": user.channel}
+            headers = bearer
+        async with client.stream("GET", STREAM, params=params, headers=headers) as stream:
+            assert stream.status_code == 200
+            revoked = await client.delete(
+                f"/api/v1/auth/tokens/{token['id']}", headers=user.headers
+            )
+            assert revoked.status_code == 204, revoked.text
+            closed = await asyncio.wait_for(_close_event(stream), timeout=20)
+        assert closed["code"] == 4002, closed
