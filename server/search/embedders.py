@@ -56,11 +56,15 @@ class WordLlamaEmbedder:
     name = "wordllama-l2_supercat_256"
 
     def __init__(self, batch_size: int = 256) -> None:
-        self._model = _wordllama_model()
+        # Loaded on first use (about 1.3 s), not at start-up: an api process is ready
+        # sooner, and one that never embeds (tests, a process behind a worker) never pays.
+        self._loaded = False
         self._batch = batch_size
 
     def _embed(self, texts: list[str]) -> Vectors:
-        return normalise(self._model.embed(texts, norm=True, batch_size=self._batch))
+        model = _wordllama_model()
+        self._loaded = True
+        return normalise(model.embed(texts, norm=True, batch_size=self._batch))
 
     async def embed_documents(self, texts: list[str]) -> Vectors:
         if not texts:
@@ -68,6 +72,8 @@ class WordLlamaEmbedder:
         return await asyncio.to_thread(self._embed, texts)
 
     async def embed_query(self, text: str) -> Vectors:
+        if not self._loaded:  # the first call loads the model: off the event loop
+            return (await asyncio.to_thread(self._embed, [text]))[0]
         return self._embed([text])[0]  # one short text: faster inline than via a thread
 
 
