@@ -16,6 +16,20 @@ pytestmark = pytest.mark.e2e
 STREAM = "/api/v1/events/stream"
 
 
+async def _realtime_api_token(
+    client: httpx.AsyncClient, headers: dict[str, str], name: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A new `realtime:subscribe` API token of the user, and its bearer header."""
+    created = await client.post(
+        "/api/v1/auth/tokens",
+        json={"name": name, "scopes": ["realtime:subscribe"]},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    token: dict[str, str] = created.json()
+    return token, {"Authorization": f"Bearer {token['token']}"}
+
+
 @pytest.mark.parametrize("last_event_id", [":²", "e:¹²", ":٣", "x:" + "9" * 90])
 async def test_forged_last_event_id_is_ignored_not_a_500(shared_api, last_event_id):
     """F9: a forged `Last-Event-ID` such as `:²` was a 500: `str.isdigit` accepts
@@ -38,14 +52,7 @@ async def test_revoking_an_api_token_closes_its_websocket(shared_api):
     logged-out session's socket; a socket of the user's login session stays open."""
     user = await register(shared_api.base)
     async with httpx.AsyncClient(base_url=shared_api.base, timeout=30) as client:
-        created = await client.post(
-            "/api/v1/auth/tokens",
-            json={"name": "script", "scopes": ["realtime:subscribe"]},
-            headers=user.headers,
-        )
-        assert created.status_code == 201, created.text
-        token = created.json()
-        bearer = {"Authorization": f"Bearer {token['token']}"}
+        token, bearer = await _realtime_api_token(client, user.headers, "script")
         ticket = await client.post("/api/v1/realtime/ticket", headers=bearer)
         assert ticket.status_code == 201, ticket.text
         by_token = await websockets.connect(
@@ -87,14 +94,7 @@ async def test_revoking_an_api_token_ends_its_sse_stream(shared_api, opened_with
     with a `close` event carrying 4002, like a revoked session's socket."""
     user = await register(shared_api.base)
     async with httpx.AsyncClient(base_url=shared_api.base, timeout=30) as client:
-        created = await client.post(
-            "/api/v1/auth/tokens",
-            json={"name": "sse script", "scopes": ["realtime:subscribe"]},
-            headers=user.headers,
-        )
-        assert created.status_code == 201, created.text
-        token = created.json()
-        bearer = {"Authorization": f"Bearer {token['token']}"}
+        token, bearer = await _realtime_api_token(client, user.headers, "sse script")
         if opened_with == "ticket":
             ticket = await client.post("/api/v1/realtime/ticket", headers=bearer)
             assert ticket.status_code == 201, ticket.text
