@@ -11,7 +11,7 @@ event never announces an approval that was not stored.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bson import ObjectId
 
@@ -34,6 +34,9 @@ from server.core.clock import utcnow
 from server.core.db import Tx, run_in_transaction
 from server.core.errors import Conflict, NotFound
 
+if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
+    from server.compose.services import Services
+
 
 def pending_view(a: ChatApproval) -> PendingApprovalView:
     return PendingApprovalView(
@@ -50,7 +53,7 @@ def pending_view(a: ChatApproval) -> PendingApprovalView:
 
 
 class McpApprovals:
-    def __init__(self, *, services: Any, registry: Registry) -> None:
+    def __init__(self, *, services: Services, registry: Registry) -> None:
         self._services = services
         self._registry = registry
 

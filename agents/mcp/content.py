@@ -8,7 +8,7 @@ one note. A scope or access problem is an MCP error carrying our error code.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
@@ -17,6 +17,9 @@ from agents.mcp.execute import run_tool
 from agents.tools.registry import Registry, to_jsonable
 from server.core.actor import Actor
 from server.core.errors import DomainError
+
+if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
+    from server.compose.services import Managers
 
 SPACE_PREFIX = "secondbrain://spaces/"
 NOTE_PREFIX = "secondbrain://notes/"
@@ -48,7 +51,7 @@ PROMPTS: dict[str, tuple[str, list[types.PromptArgument], str]] = {
 
 
 class McpContent:
-    def __init__(self, *, services: Any, registry: Registry) -> None:
+    def __init__(self, *, services: Managers, registry: Registry) -> None:
         self._services = services
         self._registry = registry
         self._templates = types.ListResourceTemplatesResult(

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.tools.registry import ToolArgs, ToolContext, ToolSpec, to_jsonable
 from server.core.actor import Actor
 from server.core.errors import DomainError
+
+if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
+    from server.compose.services import Managers
 
 log = logging.getLogger("agents.mcp")
 
@@ -42,7 +45,7 @@ def denied() -> ToolOutcome:
 
 
 async def run_tool(
-    services: Any, actor: Actor, spec: ToolSpec, args: ToolArgs, call_id: str
+    services: Managers, actor: Actor, spec: ToolSpec, args: ToolArgs, call_id: str
 ) -> ToolOutcome:
     """Call `spec` with `args` as `actor` (channel `agent`); domain errors become results."""
     ctx = ToolContext(services=services, actor=actor.with_channel("agent"), call_id=call_id)

@@ -24,7 +24,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 import mcp_types as types
@@ -46,6 +46,9 @@ from auth.client_ip import resolve_client_ip
 from auth.manager import AuthManager, ClientContext
 from server.core.actor import Actor
 from server.core.errors import DomainError, ServiceUnavailable, error_body
+
+if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
+    from server.compose.services import Services
 
 log = logging.getLogger("agents.mcp")
 
@@ -83,7 +86,7 @@ class McpServer:
     def __init__(
         self,
         *,
-        services: Any,
+        services: Services,
         auth: AuthManager,
         registry: Registry,
         config: McpConfig,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
@@ -29,6 +29,9 @@ from agents.mcp.state import RequestState
 from agents.tools.registry import Registry, ToolSpec
 from server.core.actor import Actor
 from server.core.errors import DomainError
+
+if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
+    from server.compose.services import Managers
 
 APPROVAL_KEY = "approval"
 APPROVAL_SCHEMA: dict[str, Any] = {
@@ -96,7 +99,7 @@ class McpTools:
     def __init__(
         self,
         *,
-        services: Any,
+        services: Managers,
         registry: Registry,
         approvals: McpApprovals,
         state: RequestState,
