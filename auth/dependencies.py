@@ -8,9 +8,9 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from auth.bearer import prefetched_for
 from auth.client_ip import resolve_client_ip
 from auth.manager import AuthManager, ClientContext
-from auth.sessions import prefetched_for
 from server.core.actor import Actor
 from server.core.errors import Unauthorized
 

@@ -14,10 +14,10 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from auth.bearer import prefetch_claims
 from auth.client_ip import resolve_client_ip
 from auth.dependencies import get_auth_manager
 from auth.liveness import HOT_LIVE, HOT_REVOKED
-from auth.sessions import prefetch_claims
 from auth.tokens import decode_access_token, sha256_hex
 from server.core.degraded import DEGRADED_ANSWERS, REDIS_ERRORS
 from server.core.errors import Unauthorized

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from beanie import PydanticObjectId
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from auth.account_throttle import AccountThrottle, device_hash
+from auth.account_throttle import AccountThrottle
 from auth.audit.manager import AuditLog
 from auth.config import AuthConfig
 from auth.context import (
@@ -25,7 +22,8 @@ from auth.context import (
     SecurityNotifier,
     SessionListener,
 )
-from auth.documents import AuthSession, User
+from auth.credentials import Credentials, check_username
+from auth.documents import User
 from auth.liveness import HotSessions
 from auth.passwords import Passwords, check_password_policy
 from auth.ratelimit import BatchedCounts, LoginThrottle, RateLimiter
@@ -37,12 +35,9 @@ from auth.schemas import (
     RegisterRequest,
     UserView,
 )
-from auth.sessions import KEEP_PREVIOUS_HASHES, Prefetched, Sessions, user_view
+from auth.session_start import SessionStarter
+from auth.sessions import Prefetched, Sessions, user_view
 from auth.stepup import require_recent_auth
-from auth.tokens import (
-    new_refresh_secret,
-    sha256_hex,
-)
 from realtime.bus import EventBus
 from server.core.actor import Actor
 from server.core.clock import utcnow
@@ -51,9 +46,9 @@ from server.core.errors import (
     BadRequest,
     Conflict,
     Unauthorized,
-    Unprocessable,
     valid_email,
 )
+from server.core.ids import stored_id
 from server.core.wire import validate
 
 if TYPE_CHECKING:
@@ -64,9 +59,6 @@ __all__ = ["AuthManager", "ClientContext", "user_view"]
 
 log = logging.getLogger("auth.manager")
 
-RESERVED_PREFIXES = ("family_", "team_", "admin_", "system_", "bot_", "service_")
-_USERNAME_RE = re.compile(r"^[a-z0-9_-]{3,50}$")
-_INVALID_LOGIN = "The login or password is incorrect."
 
 # Called inside the registration transaction, e.g. to open the user's wallet account.
 UserCreatedHook = Callable[[User, AsyncClientSession], Awaitable[None]]
@@ -96,8 +88,6 @@ class AuthManager:
         self.api_tokens: ApiTokenManager | None = None
         self.totp: TotpManager | None = None
         self._verifier: EmailVerifier | None = None
-        self._login_guards: list[LoginGuard] = []
-        self._session_listeners: list[SessionListener] = []
         self._notifier: SecurityNotifier | None = None
         self.passwords = Passwords(
             time_cost=config.argon2_time_cost,
@@ -118,7 +108,7 @@ class AuthManager:
             limits=self._limits,
             hot_sessions=self.hot_sessions,
         )
-        self._throttle = AccountThrottle(
+        throttle = AccountThrottle(
             redis,
             LoginThrottle(
                 redis,
@@ -128,6 +118,12 @@ class AuthManager:
             ),
             budget=config.login_account_budget,
             budget_window=config.login_account_budget_window,
+        )
+        self.credentials = Credentials(
+            passwords=self.passwords, throttle=throttle, audit=self.audit
+        )
+        self.session_start = SessionStarter(
+            config=config, audit=self.audit, sessions=self.sessions, credentials=self.credentials
         )
 
     async def authenticate(
@@ -161,9 +157,10 @@ class AuthManager:
         if self.api_tokens is not None:
             self.api_tokens.on_revoked = self.sessions.credentials_revoked
         self.totp = totp or self.totp
+        self.credentials.totp = self.totp
         self._verifier = verifier or self._verifier
-        self._login_guards.extend(login_guards)
-        self._session_listeners.extend(session_listeners)
+        self.session_start.login_guards.extend(login_guards)
+        self.session_start.session_listeners.extend(session_listeners)
         self._notifier = notifier or self._notifier
 
     # ---------------------------------------------------------------- registration, login
@@ -188,7 +185,7 @@ class AuthManager:
         """Validate, hash and insert a user (with every user-created hook) in one transaction."""
         username = username.strip().lower()
         email = valid_email(email)
-        self._check_username(username)
+        check_username(username)
         check_password_policy(
             password, min_length=self.config.password_min_length, username=username
         )
@@ -214,162 +211,46 @@ class AuthManager:
             ) from exc
         return user
 
-    @staticmethod
-    def _check_username(username: str) -> None:
-        if not _USERNAME_RE.match(username):
-            raise Unprocessable(
-                "The username is not valid.",
-                details=[{"field": "username", "message": "3-50 characters of a-z 0-9 _ -"}],
-            )
-        if username.startswith(RESERVED_PREFIXES):
-            raise Unprocessable(
-                "This username is reserved.",
-                code="USERNAME_RESERVED",
-                details=[{"field": "username", "message": "uses a reserved prefix"}],
-            )
-
     async def find_user_by_login(self, login: str) -> User | None:
-        login = login.strip().lower()
-        field = User.email if "@" in login else User.username
-        return await User.find_one(field == login)
+        return await self.credentials.find_user_by_login(login)
 
     async def login(self, cmd: LoginRequest, ctx: ClientContext) -> AuthResponse:
         cmd = validate(cmd)
         await self._limits.hit(
             "login", ctx.ip or "-", limit=self.config.auth_per_ip_per_minute, window=60
         )
-        user = await self.verify_credentials(cmd.login, cmd.password, ctx=ctx)
-        mfa = await self._second_factor(user, cmd.totp_code, cmd.backup_code, ctx)
+        user = await self.credentials.verify(cmd.login, cmd.password, ctx=ctx)
+        mfa = await self.credentials.second_factor(user, cmd.totp_code, cmd.backup_code, ctx)
         return await self.complete_login(user, auth_method="password", mfa=mfa, ctx=ctx)
-
-    async def _second_factor(
-        self, user: User, totp_code: str | None, backup_code: str | None, ctx: ClientContext
-    ) -> bool:
-        """True when a second factor was checked; 401 when one is due and missing or wrong."""
-        if self.totp is None:
-            return False
-        try:
-            return await self.totp.verify_login(user, totp_code, backup_code)
-        except Unauthorized as exc:
-            await self.audit.record(
-                "login.mfa_required" if exc.code == "TOTP_REQUIRED" else "login.failed",
-                user_id=user.id,
-                ip=ctx.ip,
-                user_agent=ctx.user_agent,
-                data={"reason": exc.code},
-            )
-            raise
 
     async def complete_login(
         self, user: User, *, auth_method: str, mfa: bool, ctx: ClientContext
     ) -> AuthResponse:
         """Every factor passed: apply the login guards (lockdown), open a session, audit it."""
-        for guard in self._login_guards:
-            await guard.check_login(user, auth_method, ctx)
-        response = await self.start_session(user, auth_method=auth_method, mfa=mfa, ctx=ctx)
-        await self.audit.record(
-            "login.succeeded",
-            user_id=user.id,
-            ip=ctx.ip,
-            user_agent=ctx.user_agent,
-            auth_method=auth_method,
-            data={"mfa": mfa},
+        return await self.session_start.complete_login(
+            user, auth_method=auth_method, mfa=mfa, ctx=ctx
         )
-        return response
 
     async def verify_credentials(
         self, login: str, password: str, *, ctx: ClientContext | None = None
     ) -> User:
         """The user for a correct login and password, else 401 (same answer and cost for all)."""
-        subject = login.strip().lower()
-        ip = ctx.ip if ctx else None
-        device = device_hash(ip, ctx.user_agent if ctx else None)
-        user = await self.find_user_by_login(subject)
-        # Username and e-mail share one account key (issue 15, F5).
-        account = f"u:{user.id}" if user is not None else f"l:{subject}"
-        await self._throttle.check(account, ip, device)
-        ok = await self.passwords.verify(user.password_hash if user else None, password)
-        if not ok or user is None or not user.is_active:
-            await self._throttle.failure(account, ip)
-            await self.audit.record(
-                "login.failed",
-                user_id=user.id if user else None,
-                ip=ctx.ip if ctx else None,
-                user_agent=ctx.user_agent if ctx else None,
-                data={"reason": "INVALID_CREDENTIALS", "login": subject[:254]},
-            )
-            raise Unauthorized(_INVALID_LOGIN, code="INVALID_CREDENTIALS")
-        await self._throttle.success(account, ip, device)
-        if self.passwords.needs_rehash(user.password_hash):
-            user.password_hash = await self.passwords.hash(password)
-            await User.get_pymongo_collection().update_one(
-                {"_id": user.id}, {"$set": {"password_hash": user.password_hash}}
-            )
-        return user
-
-    # ---------------------------------------------------------------- sessions and tokens
+        return await self.credentials.verify(login, password, ctx=ctx)
 
     async def start_session(
         self, user: User, *, auth_method: str, mfa: bool, ctx: ClientContext
     ) -> AuthResponse:
-        secret = new_refresh_secret()
-        now = utcnow()
-        session = AuthSession(
-            user_id=user.id,  # type: ignore[arg-type]
-            refresh_hash=sha256_hex(secret),
-            auth_method=auth_method,
-            mfa=mfa,
-            ip=ctx.ip,
-            user_agent=(ctx.user_agent or "")[:300] or None,
-            created_at=now,
-            last_used_at=now,
-            auth_time=now,
-            expires_at=now + timedelta(seconds=self.config.refresh_token_ttl),
-        )
-        await session.insert()
-        await self.sessions.mark_live(str(session.id))
-        for listener in self._session_listeners:
-            await listener.on_session_started(user, session, ctx)
-        return self.sessions.auth_response(user, session, secret)
+        return await self.session_start.start(user, auth_method=auth_method, mfa=mfa, ctx=ctx)
 
     async def reauthenticate(
         self, actor: Actor, cmd: ReauthRequest, ctx: ClientContext
     ) -> AuthResponse:
-        """Step-up: check the password (and 2FA) again; the session gets a new refresh token
-        and a fresh `auth_time`, so the next ≤ 5 minutes allow sensitive changes."""
+        """Step-up: check the password (and 2FA) again (see `SessionStarter.reauthenticate`)."""
         cmd = validate(cmd)
         if actor.session_id is None or actor.auth_method == "api_token":
             raise Unauthorized("Log in to confirm it is you.", code="SESSION_REQUIRED")
         user = await self.get_user(actor)
-        await self.verify_credentials(user.username, cmd.password, ctx=ctx)
-        mfa = await self._second_factor(user, cmd.totp_code, cmd.backup_code, ctx)
-        session = await AuthSession.get(PydanticObjectId(actor.session_id))
-        if session is None or not session.is_active:
-            raise Unauthorized("The session has ended. Log in again.", code="SESSION_REVOKED")
-        secret = new_refresh_secret()
-        now = utcnow()
-        await AuthSession.get_pymongo_collection().update_one(
-            {"_id": session.id},
-            {
-                "$set": {
-                    "refresh_hash": sha256_hex(secret),
-                    "auth_time": now,
-                    "last_used_at": now,
-                    "mfa": mfa or session.mfa,
-                },
-                "$push": {
-                    "previous_hashes": {
-                        "$each": [session.refresh_hash],
-                        "$slice": -KEEP_PREVIOUS_HASHES,
-                    }
-                },
-                "$inc": {"generation": 1},
-            },
-        )
-        session.auth_time = now
-        session.mfa = mfa or session.mfa
-        await self.audit.record("session.reauthenticated", actor=actor, data={"mfa": mfa})
-        return self.sessions.auth_response(user, session, secret)
+        return await self.session_start.reauthenticate(actor, user, cmd, ctx)
 
     # ---------------------------------------------------------------- the account itself
 
@@ -424,7 +305,7 @@ class AuthManager:
             {"$set": {"password_hash": new_hash, "password_changed_at": now, "updated_at": now}},
         )
         await self.sessions.revoke_all_sessions(
-            user.id,  # type: ignore[arg-type]
+            stored_id(user.id),
             except_session=actor.session_id,
             reason="password_changed",
         )

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from auth import sessions
+from auth import roles
 from auth.documents import User
 from auth.tokens import issue_access_token
 from tests.helpers import admin_user, assert_error, register, services
@@ -61,5 +61,5 @@ async def test_demotion_bites_without_waiting_for_the_token_to_expire(client):
     await User.get_pymongo_collection().update_one(
         {"username": admin["user"]["username"]}, {"$set": {"roles": []}}
     )
-    sessions._ROLE_CACHE.clear()  # what 5 s would do
+    roles._ROLE_CACHE.clear()  # what 5 s would do
     assert_error(await mint(client, admin["headers"], admin["user"]["username"]), 403)
