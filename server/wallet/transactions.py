@@ -92,9 +92,7 @@ class LedgerRunner:
         except TransactionBusy as exc:
             raise WalletBusy() from exc
 
-    async def run_on(
-        self, accounts: tuple[ObjectId, ...], work: Callable[[Tx], Awaitable[T]]
-    ) -> T:
+    async def run_on(self, accounts: tuple[ObjectId, ...], work: Callable[[Tx], Awaitable[T]]) -> T:
         """`run(work)` for a transaction that writes `accounts`: queued on their in-process
         locks, refused at once (503 `WALLET_BUSY`) while one of them is known busy."""
         if self.busy.is_busy(*accounts):
