@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     reward_webhook_secret: str = ""
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=24 * 3600)
     wallet_require_verified_email: bool = True
+    # A ledger transaction conflicting this long answers 503 WALLET_BUSY (issue 15, F7).
+    ledger_busy_seconds: float = Field(default=10.0, gt=0, le=60)
     shop_rental_sweep_cron: str = "* * * * *"
     redis_max_connections: int = Field(default=256, ge=8)
 

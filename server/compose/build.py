@@ -139,7 +139,7 @@ async def open_services(settings: Settings) -> Services:
     security = build_security(auth, redis, security_config(settings), email_sender(settings))
 
     # server/wallet and the shop
-    ledger = Ledger(mongo=mongo, bus=bus)
+    ledger = Ledger(mongo=mongo, bus=bus, busy_seconds=settings.ledger_busy_seconds)
     wallet = WalletManager(
         ledger=ledger,
         mongo=mongo,

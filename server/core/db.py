@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -19,6 +20,8 @@ from beanie import Document, init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+
+from server.core.errors import ServiceUnavailable
 
 log = logging.getLogger("server.core.db")
 T = TypeVar("T")
@@ -30,6 +33,23 @@ _RETRYABLE_CODES = {
     251,
     24,
 }  # WriteConflict, TransactionAborted, NoSuchTransaction, LockTimeout
+
+
+BUSY_RETRY_AFTER_SECONDS = 2
+
+
+class TransactionBusy(ServiceUnavailable):
+    """A transaction still conflicted when its `max_seconds` ran out (issue 15, F7).
+
+    A process killed mid-transaction leaves its locks held until the transaction lifetime
+    ends (~60 s in SecantusDB); every writer of those documents conflicts until then. A
+    503 with `Retry-After` after a bounded wait is better than retrying for a minute.
+    """
+
+    code = "TRANSACTION_BUSY"
+
+    def __init__(self, message: str = "The data is busy; retry shortly.") -> None:
+        super().__init__(message, headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)})
 
 
 class Publisher(Protocol):
@@ -129,15 +149,18 @@ async def run_in_transaction(
     *,
     publisher: Publisher | None = None,
     attempts: int = 8,
+    max_seconds: float | None = None,
 ) -> T:
     """Run `work(tx)` in one transaction; retry the whole of it on transient failures.
 
     Each attempt gets a fresh `Tx`; only the attempt that commits runs its queued events
     and after-commit steps (after the commit, before this returns). Transactions stay short
     (SecantusDB holds locks of a killed process until the transaction lifetime ends), and
-    conflicts back off with jitter before the next try.
+    conflicts back off with jitter before the next try. With `max_seconds`, a transaction
+    still conflicting after that long (or after its last attempt) raises `TransactionBusy`.
     """
     delay = 0.005
+    started = time.monotonic()
     for attempt in range(1, attempts + 1):
         async with client.start_session() as session:
             tx = Tx(session, publisher)
@@ -145,7 +168,13 @@ async def run_in_transaction(
                 async with await session.start_transaction():
                     result = await work(tx)
             except PyMongoError as exc:
-                if attempt == attempts or not _is_transient(exc):
+                if not _is_transient(exc):
+                    raise
+                if max_seconds is not None and (
+                    attempt == attempts or time.monotonic() - started + delay > max_seconds
+                ):
+                    raise TransactionBusy() from exc
+                if attempt == attempts:
                     raise
                 log.debug("transaction retry", extra={"attempt": attempt, "err": str(exc)})
             else:

@@ -2,8 +2,8 @@
 
 - The first request with a key runs. Its outcome is stored under `<scope>:<actor>:<key>`
   with a fingerprint of its parameters: a success in the same transaction as the money
-  movement, a domain error (4xx) right after it. Unexpected failures store nothing, so the
-  client may retry them.
+  movement, a domain error (4xx) right after it. Unexpected failures and 5xx answers
+  (503 `WALLET_BUSY`) store nothing, so the client may retry them with the same key.
 - The same key with the same parameters answers the stored outcome (status and body).
 - The same key with other parameters answers 409 `IDEMPOTENCY_KEY_REUSED`.
 - Concurrent duplicates: each runs its transaction; all but one hit the unique record (or
@@ -152,6 +152,8 @@ class IdempotencyStore:
         except (StoredError, KeyReused):
             raise
         except DomainError as exc:
+            if exc.status_code >= 500:  # retryable (WALLET_BUSY): the retry must run again
+                raise
             body = {"code": exc.code, "message": exc.message, "details": exc.details}
             try:
                 await self._insert(rec, body, error=True, status=exc.status_code, session=None)

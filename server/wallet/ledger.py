@@ -25,7 +25,7 @@ from pymongo.errors import DuplicateKeyError
 
 from server.core.channels import owner_channel
 from server.core.clock import utcnow
-from server.core.db import Publisher, Tx, run_in_transaction
+from server.core.db import Publisher, Tx
 from server.core.errors import Conflict
 from server.wallet.documents import ISSUER_OWNER_ID, OWNER_TYPES, TRANSFER_KINDS, Account, Transfer
 from server.wallet.errors import (
@@ -39,16 +39,13 @@ from server.wallet.errors import (
 from server.wallet.events import TRANSFER_COMPLETED, WALLET_FROZEN, WALLET_UNFROZEN
 from server.wallet.hooks import FrozenHook, LedgerHooks, MovedHook
 from server.wallet.idempotency import KeyReused
-from server.wallet.locks import KeyedLocks
 from server.wallet.movement import Moved, Movement, check_amount
 from server.wallet.schemas import TransferCompletedEvent, TransferView, WalletFrozenEvent
+from server.wallet.transactions import LedgerRunner
 from server.wallet.views import TransferViews
 
 log = logging.getLogger("server.wallet")
 T = TypeVar("T")
-
-# Transactions on one hot account conflict; the ledger retries them more than most.
-LEDGER_TX_ATTEMPTS = 60
 
 
 def _account(doc: dict[str, Any]) -> Account:
@@ -58,12 +55,15 @@ def _account(doc: dict[str, Any]) -> Account:
 class Ledger:
     """Accounts and money movement for already-authorised intents (no `Actor` checks)."""
 
-    def __init__(self, *, mongo: AsyncMongoClient[Any], bus: Publisher) -> None:
+    def __init__(
+        self, *, mongo: AsyncMongoClient[Any], bus: Publisher, busy_seconds: float = 10.0
+    ) -> None:
         self._mongo = mongo
         self._bus = bus
         self._issuer_id: ObjectId | None = None
         self.views = TransferViews()
-        self.account_locks = KeyedLocks()
+        self.runner = LedgerRunner(mongo, bus, busy_seconds=busy_seconds)
+        self.account_locks = self.runner.locks
         self.hooks = LedgerHooks()
 
     def add_moved_hook(self, hook: MovedHook) -> None:
@@ -76,10 +76,14 @@ class Ledger:
 
     async def run(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         """Run `work(tx)` in one transaction with the ledger's retry policy; what `work`
-        queued on `tx` (events, after-commit steps) runs once it committed."""
-        return await run_in_transaction(
-            self._mongo, work, publisher=self._bus, attempts=LEDGER_TX_ATTEMPTS
-        )
+        queued on `tx` (events, after-commit steps) runs once it committed; 503
+        `WALLET_BUSY` after `busy_seconds` of conflicts (server/wallet/transactions.py)."""
+        return await self.runner.run(work)
+
+    async def run_on(self, accounts: tuple[ObjectId, ...], work: Callable[[Tx], Awaitable[T]]) -> T:
+        """`run` for a transaction writing `accounts`: queued on their in-process locks,
+        refused at once while one of them is known busy."""
+        return await self.runner.run_on(accounts, work)
 
     # -------------------------------------------------------------- accounts
 
@@ -254,8 +258,8 @@ class Ledger:
         intent is the same, else 409 `IDEMPOTENCY_KEY_REUSED`; nothing is published then.
         """
         try:
-            async with self.account_locks.hold(movement.from_account, movement.to_account):
-                return await self.run(lambda tx: self.move(tx, movement))
+            accounts = (movement.from_account, movement.to_account)
+            return await self.run_on(accounts, lambda tx: self.move(tx, movement))
         except DuplicateKeyError:
             return await self._replay_movement(movement)
 

@@ -260,8 +260,8 @@ class WalletManager:
             await rec.save(tx.session, response)
             return response
 
-        async with self._ledger.account_locks.hold(movement.from_account, movement.to_account):
-            return await self._ledger.run(work)
+        accounts = (movement.from_account, movement.to_account)
+        return await self._ledger.run_on(accounts, work)
 
     async def mint(
         self, actor: Actor, cmd: MintRequest, *, idempotency_key: str | None
