@@ -7,7 +7,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
-HOST ?= 0.0.0.0
+HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
@@ -45,7 +45,7 @@ services: $(SYNCED) ## start the dev database and Redis (or reuse them) and prin
 	$(PY) -m scripts.devservices start
 	@$(PY) -m scripts.devservices env
 
-run: $(SYNCED) ## dev services + SAQ worker (background) + api on HOST:PORT, 0.0.0.0:8000 (foreground)
+run: $(SYNCED) ## dev services + SAQ worker (background) + api on HOST:PORT, 127.0.0.1:8000 (foreground)
 	$(PY) -m scripts.run_dev --host $(HOST) --port $(PORT)
 
 worker: $(SYNCED) ## dev services + the SAQ worker alone (foreground)

@@ -1,6 +1,6 @@
 """Run the app locally against the dev services (what ``make run`` and ``make worker`` do).
 
-    python -m scripts.run_dev [--host 0.0.0.0] [--port 8000]   # SAQ worker + api (server.serve)
+    python -m scripts.run_dev [--host 127.0.0.1] [--port 8000]   # SAQ worker + api (server.serve)
     python -m scripts.run_dev --worker-only                    # the SAQ worker alone
 
 Starts (or reuses) the dev database and Redis through ``scripts.devservices``, exports
@@ -131,7 +131,7 @@ def run_worker() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m scripts.run_dev", description=__doc__)
-    parser.add_argument("--host", default="0.0.0.0", help="api bind address (0.0.0.0)")
+    parser.add_argument("--host", default="127.0.0.1", help="api bind address (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="api port (8000)")
     parser.add_argument("--worker-only", action="store_true", help="run only the SAQ worker")
     args = parser.parse_args(argv)

@@ -85,3 +85,15 @@ def test_relative_links_resolve_inside_the_repository(path: Path):
     assert broken == [], f"{path.name}: links that do not resolve inside the repository"
     outside = re.findall(r"`(\.\./[^`]*)`", path.read_text())
     assert outside == [], f"{path.name}: paths outside the repository"
+
+
+def test_make_run_binds_loopback_by_default():
+    """Bug: `make run` bound 0.0.0.0 with the published dev secret, exposing a dev api to the
+    network; the default is loopback and exposing it is an explicit `HOST=0.0.0.0`."""
+    from scripts.run_dev import main  # noqa: F401 (the module the Makefile runs)
+
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^HOST \?= 127\.0\.0\.1$", makefile, re.MULTILINE)
+    run_dev = (ROOT / "scripts" / "run_dev.py").read_text()
+    assert 'add_argument("--host", default="127.0.0.1"' in run_dev
+    assert "HOST=0.0.0.0" in README.read_text()
