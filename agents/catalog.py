@@ -13,6 +13,14 @@ _COMMON = (
 )
 
 
+CITE_RULE = (
+    "When you answer from the user's notes, search them with notes_search first and cite "
+    "every passage you use with its source number in square brackets, like [1], right after "
+    "the sentence it supports; cite only numbers a search gave you. If the notes say nothing "
+    "about it, say so plainly."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class AgentSpec:
     name: str
@@ -23,7 +31,12 @@ class AgentSpec:
     keywords: tuple[str, ...]
 
     def system_prompt(self, username: str) -> str:
-        return f"{self.prompt}\n\n{_COMMON.format(username=username)}"
+        cite = (
+            f"\n\n{CITE_RULE}"
+            if "notes_search" in self.tools and CITE_RULE not in self.prompt
+            else ""
+        )
+        return f"{self.prompt}{cite}\n\n{_COMMON.format(username=username)}"
 
 
 def _group_tools(kind: str) -> tuple[str, ...]:
@@ -46,6 +59,16 @@ def _group_tools(kind: str) -> tuple[str, ...]:
             "change_role",
         )
     )
+
+
+KNOWLEDGE_TOOLS = (
+    "notes_search",
+    "notes_get",
+    "notes_list",
+    "memory_list",
+    "memory_save",
+    "memory_update",
+)
 
 
 NOTE_TOOLS = (
@@ -136,6 +159,18 @@ AGENTS: dict[str, AgentSpec] = {
                 *NOTE_TOOLS,
             ),
             keywords=("workspace", "team", "colleague", "project", "editor", "viewer", "role"),
+        ),
+        AgentSpec(
+            name="knowledge",
+            title="Knowledge assistant",
+            description="Answers from your notes (what you wrote about something), with "
+            "sources, and what you asked to remember.",
+            prompt="You are the user's knowledge assistant: you answer questions from their "
+            "notes (the second brain) and the facts they asked you to remember. "
+            + CITE_RULE
+            + " When the user says 'remember that…', save it with memory_save.",
+            tools=KNOWLEDGE_TOOLS,
+            keywords=("my notes", "remember", "notes say", "knowledge"),
         ),
         AgentSpec(
             name="commerce",

@@ -29,6 +29,7 @@ from agents.router import route
 from agents.run import ChatRun
 from agents.schemas import (
     AgentView,
+    Citation,
     MessagePage,
     MessageView,
     SessionCreate,
@@ -40,6 +41,7 @@ from auth.scopes import require_scope
 from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.errors import Conflict, NotFound, Unprocessable
+from server.core.wire import convert
 
 if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
     from server.compose.services import Managers
@@ -63,6 +65,7 @@ def message_view(m: ChatMessage) -> MessageView:
         tools=m.tools,
         usage=m.usage,
         created_at=m.created_at,
+        citations=[convert(c, Citation) for c in m.citations],
     )
 
 

@@ -38,6 +38,9 @@ class ChatMessage(Document):
     status: str = "complete"
     tools: list[dict[str, Any]] = Field(default_factory=list)
     usage: dict[str, int] | None = None
+    # the sources its [n] markers point at: {index, noteId, chunkId, title, headingPath,
+    # start, end, page?} (agents/citations.py)
+    citations: list[dict[str, Any]] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
 
     class Settings:

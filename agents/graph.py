@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
 
 import msgspec
@@ -31,6 +31,7 @@ from langgraph.graph.message import add_messages
 from langgraph.types import interrupt
 
 from agents.catalog import AGENTS
+from agents.citations import Sources
 from agents.config import AgentLimits
 from agents.tools import REGISTRY, ToolContext, ToolSpec
 from agents.tools.registry import Registry, render_result
@@ -48,16 +49,20 @@ CONTEXT_KEY = "agent_context"
 
 @dataclass(frozen=True, slots=True)
 class AgentContext:
-    """Who a run acts for: the services (managers) and the user's actor."""
+    """Who a run acts for: the services (managers) and the user's actor; `sources` are the
+    run's numbered search hits (what its `[n]` citations may point at)."""
 
     services: Managers  # the domain's managers: no connections, no trusted ledger
     actor: Actor
+    sources: Sources = field(default_factory=Sources)
 
     def for_config(self) -> dict[str, Any]:
-        return {CONTEXT_KEY: AgentContext(self.services, self.actor.with_channel("agent"))}
+        return {
+            CONTEXT_KEY: AgentContext(self.services, self.actor.with_channel("agent"), self.sources)
+        }
 
 
-def _agent_context(config: RunnableConfig) -> AgentContext:
+def agent_context(config: RunnableConfig | dict[str, Any]) -> AgentContext:
     ctx = (config.get("configurable") or {}).get(CONTEXT_KEY)
     if not isinstance(ctx, AgentContext):
         raise RuntimeError("an agent graph runs with configurable.agent_context set")
@@ -123,7 +128,7 @@ def compile_agent_graph(
             return tool, None, f"Invalid arguments: {exc.message} {exc.details}"
 
     async def model_node(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        system = SystemMessage(spec.system_prompt(_agent_context(config).actor.username))
+        system = SystemMessage(spec.system_prompt(agent_context(config).actor.username))
         messages = [system, *_context(state.get("messages", []), limits.context_messages)]
         response = await bound.ainvoke(messages)
         if isinstance(response, AIMessage) and response.tool_calls:
@@ -173,7 +178,7 @@ def compile_agent_graph(
         return {"decisions": decisions}
 
     async def tools_node(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        ctx = _agent_context(config)
+        ctx = agent_context(config)
         write = get_stream_writer()
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
@@ -198,7 +203,13 @@ def compile_agent_graph(
             else:
                 try:
                     value = await tool.run(
-                        ToolContext(services=ctx.services, actor=ctx.actor, call_id=call_id), args
+                        ToolContext(
+                            services=ctx.services,
+                            actor=ctx.actor,
+                            call_id=call_id,
+                            sources=ctx.sources,
+                        ),
+                        args,
                     )
                     payload = value
                 except DomainError as exc:

@@ -19,9 +19,32 @@ log = logging.getLogger("agents.router")
 class RouteChoice(BaseModel):
     """The agent that should answer the user's message."""
 
-    agent: Literal["personal", "family", "workspace", "commerce", "security"] = Field(
-        description="One of: personal, family, workspace, commerce, security"
+    agent: Literal["personal", "family", "workspace", "knowledge", "commerce", "security"] = Field(
+        description="One of: personal, family, workspace, knowledge, commerce, security"
     )
+
+
+# Questions about what the user wrote (or asks to be remembered) go to the knowledge agent
+# before any LLM or keyword routing: the phrasing is unambiguous and cheap to recognise.
+KNOWLEDGE_PATTERNS = re.compile(
+    r"\b("
+    r"what (did|have) i (write|written|wrote|note|noted|jot|jotted)"
+    r"|did i (write|note|jot)"
+    r"|i (wrote|noted) (down )?(about|on)"
+    r"|what (do|does|did) my notes? (say|said|mention)"
+    r"|(in|from|according to|search|check) my notes"
+    r"|find (me )?my notes? (on|about|for|called|titled)"
+    r"|(where|which note) did i (write|put|note)"
+    r"|remember that"
+    r"|what do you remember"
+    r")\b",
+    re.IGNORECASE,
+)
+
+
+def pattern_route(text: str) -> str | None:
+    """`knowledge` when the message asks about the user's notes or memories, else None."""
+    return "knowledge" if KNOWLEDGE_PATTERNS.search(text) else None
 
 
 def router_prompt() -> str:
@@ -34,7 +57,10 @@ def router_prompt() -> str:
 
 
 def keyword_route(text: str) -> str:
-    """The agent whose keywords the message mentions most (ties: catalogue order)."""
+    """The knowledge agent for a knowledge pattern, else the agent whose keywords the message
+    mentions most (ties: catalogue order)."""
+    if (by_pattern := pattern_route(text)) is not None:
+        return by_pattern
     lowered = text.lower()
     best, best_score = DEFAULT_AGENT, 0
     for spec in AGENTS.values():
@@ -45,7 +71,9 @@ def keyword_route(text: str) -> str:
 
 
 async def route(text: str, llm: BaseChatModel | None, *, timeout: float = 10.0) -> tuple[str, str]:
-    """(agent, how) where how is "llm" or "keywords"."""
+    """(agent, how) where how is "llm" or "keywords" (a knowledge pattern counts as keywords)."""
+    if (by_pattern := pattern_route(text)) is not None:
+        return by_pattern, "keywords"
     if llm is not None:
         try:
             structured = llm.with_structured_output(RouteChoice)

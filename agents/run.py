@@ -19,8 +19,9 @@ from bson import ObjectId
 from langchain_core.messages import AIMessage
 
 from agents.approvals import Approvals
+from agents.citations import CitationStream, Sources
 from agents.documents import ChatMessage, ChatSession
-from agents.graph import ANSWER_NODE
+from agents.graph import ANSWER_NODE, agent_context
 from agents.llm import CONNECTION_ERRORS, LLMFactory
 from server.core.actor import Actor
 from server.core.clock import utcnow
@@ -75,6 +76,7 @@ class ChatRun:
     approvals: list[str] = field(default_factory=list)
     status: str = "complete"
     finished: bool = False
+    cites: CitationStream = field(default_factory=lambda: CitationStream(Sources()))
 
     def _usage_from(self, update: Any) -> None:
         for message in (update or {}).get("messages", []) if isinstance(update, dict) else []:
@@ -133,6 +135,7 @@ class ChatRun:
         if self.graph is None:
             self.graph = service.compiled(self.agent)
         config = service.run_config(self.session_id, self.actor)
+        self.cites = CitationStream(agent_context(config).sources)
         put = queue.put_nowait
         put(
             ChatEvent(
@@ -158,8 +161,7 @@ class ChatRun:
                         continue
                     piece = chunk.content if isinstance(chunk.content, str) else chunk.text
                     if piece:
-                        self.text.append(piece)
-                        put(ChatEvent("token", {"text": piece}))
+                        self._say(*self.cites.feed(piece), put)
                 elif mode == "custom":
                     if isinstance(payload, dict) and "type" in payload:
                         if payload["type"] == "tool.end":
@@ -169,6 +171,7 @@ class ChatRun:
                 elif mode == "updates":
                     for event in await self._on_update(payload):
                         put(event)
+            self._say(*self.cites.flush(), put)
         except Exception as exc:
             if _is_connection_error(exc):
                 service.llm_factory.mark_unavailable()
@@ -195,6 +198,14 @@ class ChatRun:
             )
         )
         put(None)
+
+    def _say(self, text: str, citations: list[dict[str, Any]], put: Any) -> None:
+        """A piece of the answer: the citations it uses first go out just before it."""
+        for citation in citations:
+            put(ChatEvent("citation", citation))
+        if text:
+            self.text.append(text)
+            put(ChatEvent("token", {"text": text}))
 
     async def _on_update(self, payload: dict[str, Any]) -> list[ChatEvent]:
         events: list[ChatEvent] = []
@@ -238,6 +249,7 @@ class ChatRun:
             status=self.status,
             tools=self.tools,
             usage=self.usage,
+            citations=self.cites.citations,
         )
         doc = message.model_dump(by_alias=True, exclude={"id"})
         result = await ChatMessage.get_pymongo_collection().replace_one(

@@ -62,6 +62,20 @@ class SessionPage(Output):
     next_cursor: str | None
 
 
+class Citation(Output, omit_defaults=True):
+    """A source an answer's `[index]` marker points at: the note body's [start, end) is the
+    cited chunk (`page` for a document note)."""
+
+    index: int
+    note_id: str
+    chunk_id: str
+    title: str
+    heading_path: list[str]
+    start: int
+    end: int
+    page: int | None = None
+
+
 class MessageView(Output):
     id: str
     session_id: str
@@ -72,6 +86,7 @@ class MessageView(Output):
     tools: list[dict[str, Any]]
     usage: dict[str, int] | None
     created_at: datetime
+    citations: list[Citation] = msgspec.field(default_factory=list)
 
 
 class MessagePage(Output):

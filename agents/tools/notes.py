@@ -13,9 +13,10 @@ from bson import ObjectId
 from msgspec import Meta
 
 from agents.tools.registry import REGISTRY, ToolArgs, ToolContext
-from server.core.errors import BadRequest, NotFound
+from server.core.errors import BadRequest, DomainError, NotFound
 from server.core.wire import ObjectIdStr, convert
 from server.notes.schemas import NoteCreate, NoteMove, NoteUpdate, Title
+from server.search.chunker import content_hash
 
 SPACE_HELP = (
     "Which space: 'personal' (default), 'family', 'workspace', the family's or workspace's "
@@ -193,16 +194,69 @@ class SearchArgs(ToolArgs):
     limit: Annotated[int, Meta(ge=1, le=20)] = 5
 
 
+PASSAGE_CHARS = 600  # of each passage shown to the model (the citation spans the chunk)
+
+
 @REGISTRY.tool(
     "notes_search",
-    "Search my notes (hybrid keyword + meaning) for passages about something; each hit has "
-    "the note id, title, heading path and the passage's offsets to cite.",
+    "Search my notes (hybrid keyword + meaning) for passages about something; each hit has a "
+    "source number to cite as [n], the note id, title, heading path and the passage's text.",
     area="notes",
     args=SearchArgs,
 )
 async def notes_search(ctx: ToolContext, args: SearchArgs) -> Any:
-    """Through `SearchManager.search`: only spaces the user can read are ever ranked."""
+    """Through `SearchManager.search`: only spaces the user can read are ever ranked. Each
+    hit is checked against the note body as the user reads it now (`NotesManager.get`): the
+    span must still be the indexed chunk, or the hit is left out (a stale index never yields
+    a citation at the wrong offsets)."""
     space = None
     if args.space:
         space = await resolve_space(ctx, args.space) or "personal"
-    return await ctx.services.search.search(ctx.actor, args.query, space=space, limit=args.limit)
+    page = await ctx.services.search.search(ctx.actor, args.query, space=space, limit=args.limit)
+    bodies: dict[str, str | None] = {}
+    hits: list[dict[str, Any]] = []
+    for hit in page.hits:
+        if hit.note_id not in bodies:
+            try:
+                bodies[hit.note_id] = (await ctx.services.notes.get(ctx.actor, hit.note_id)).body
+            except DomainError:
+                bodies[hit.note_id] = None
+        body = bodies[hit.note_id]
+        if body is None or not span_matches(
+            body, hit.title, hit.heading_path, hit.start, hit.end, hit.chunk_id
+        ):
+            continue
+        text = body[hit.start : hit.end]
+        entry: dict[str, Any] = {
+            "noteId": hit.note_id,
+            "chunkId": hit.chunk_id,
+            "title": hit.title,
+            "headingPath": hit.heading_path,
+            "text": text if len(text) <= PASSAGE_CHARS else text[:PASSAGE_CHARS] + "…",
+        }
+        if hit.page is not None:
+            entry["page"] = hit.page
+        if ctx.sources is not None:
+            number = ctx.sources.add(
+                note_id=hit.note_id,
+                chunk_id=hit.chunk_id,
+                title=hit.title,
+                heading_path=hit.heading_path,
+                start=hit.start,
+                end=hit.end,
+                page=hit.page,
+            )
+            entry = {"source": number, **entry}
+        hits.append(entry)
+    return {"hits": hits, "mode": page.mode, "degraded": page.degraded}
+
+
+def span_matches(
+    body: str, title: str, heading_path: list[str], start: int, end: int, chunk_id: str
+) -> bool:
+    """True when body[start:end] is still the text the chunk was made of (its id carries the
+    content hash of title, heading path and text)."""
+    parts = chunk_id.split(":")
+    if len(parts) < 2 or not 0 <= start < end <= len(body):
+        return False
+    return content_hash(title, tuple(heading_path), body[start:end]) == parts[1]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from pydantic import BaseModel
 
+from agents.citations import Sources
 from server.core.actor import Actor
 from server.core.wire import invalid
 
@@ -41,6 +42,7 @@ class ToolContext:
     services: Managers  # the domain's managers: no connections, no trusted ledger
     actor: Actor  # the user's actor, channel "agent"
     call_id: str  # the model's tool call id (stable across a resume: used for idempotency)
+    sources: Sources | None = None  # the run's numbered sources (notes_search adds to them)
 
 
 ToolFn = Callable[[ToolContext, Any], Awaitable[Any]]

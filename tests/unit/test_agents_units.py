@@ -67,6 +67,7 @@ def test_agents_use_registered_tools_and_money_needs_approval():
         "personal",
         "family",
         "workspace",
+        "knowledge",
         "commerce",
         "security",
     }
@@ -91,6 +92,13 @@ def test_render_result_trims_lists_to_valid_json_and_cuts_the_rest():
         ("which devices are signed in? I think I was hacked", "security"),
         ("add Sam to the team workspace as an editor", "workspace"),
         ("hello there", "personal"),
+        ("what did I write about the zebra budget?", "knowledge"),
+        ("What do my notes say about Rome?", "knowledge"),
+        ("find my note on taxes", "knowledge"),
+        ("remember that I like green tea", "knowledge"),
+        ("write a note: buy milk", "personal"),
+        ("what did I buy last week?", "commerce"),
+        ("I wrote a check to dad", "family"),
     ],
 )
 def test_keyword_router(text, agent):
