@@ -1,4 +1,4 @@
-"""Family and workspace tools (FamilyManager / WorkspaceManager share one shape).
+"""Family and workspace tools (both kinds share the `GroupManager` facade).
 
 Groups are named by id or by name; when the user belongs to exactly one group of the kind,
 the argument may be left out. Members are named by username.
@@ -14,6 +14,8 @@ from msgspec import Meta
 from agents.tools.registry import REGISTRY, ToolArgs, ToolContext
 from server.core.errors import BadRequest, NotFound
 from server.core.wire import ObjectIdStr, convert
+from server.groups.hooks import KindRules
+from server.groups.manager import GroupManager
 from server.groups.schemas import (
     Amount,
     Comment,
@@ -94,7 +96,8 @@ class RoleArgs(GroupArgs, kw_only=True):
     role: Annotated[RoleName, Meta(description="The new role")]
 
 
-def _manager(ctx: ToolContext, kind: str) -> Any:
+def _manager(ctx: ToolContext, kind: str) -> GroupManager[KindRules]:
+    """The kind's facade, typed: renaming a manager method makes mypy flag these tools."""
     return ctx.services.families if kind == "family" else ctx.services.workspaces
 
 

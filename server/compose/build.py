@@ -36,9 +36,10 @@ from server.compose.services import Managers, Services
 from server.core.db import init_db, make_client
 from server.event_catalog import event_types
 from server.families.documents import Family
-from server.families.manager import FamilyManager
+from server.families.manager import FamilyExtras, FamilyManager
 from server.groups.inbox import InvitationInbox
 from server.groups.kinds import family_kind, workspace_kind
+from server.groups.manager import GroupManager
 from server.memory.manager import MemoryManager
 from server.notes.manager import NotesManager
 from server.notes.store import NoteStore
@@ -53,7 +54,7 @@ from server.spaces.manager import SpaceManager
 from server.wallet.ledger import Ledger
 from server.wallet.manager import WalletManager
 from server.workspaces.documents import Workspace
-from server.workspaces.manager import WorkspaceManager
+from server.workspaces.manager import WorkspaceExtras, WorkspaceManager
 
 QUEUE_NAME = "default"  # the SAQ queue the worker serves (server/app.py)
 
@@ -156,7 +157,8 @@ async def open_services(settings: Settings) -> Services:
     ledger.add_moved_hook(wallet_notifier.on_moved)
     ledger.add_frozen_hook(wallet_notifier.on_frozen)
     groups_config = group_config(settings)
-    families = FamilyManager(
+    families = GroupManager.build(
+        FamilyExtras,
         kind=family_kind(
             max_members=settings.family_max_members, max_per_user=settings.family_max_per_user
         ),
@@ -169,7 +171,8 @@ async def open_services(settings: Settings) -> Services:
         shop=shop,
         config=groups_config,
     )
-    workspaces = WorkspaceManager(
+    workspaces = GroupManager.build(
+        WorkspaceExtras,
         kind=workspace_kind(
             max_members=settings.workspace_max_members,
             max_per_user=settings.workspace_max_per_user,

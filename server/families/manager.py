@@ -1,4 +1,5 @@
-"""`FamilyManager`: the shared group manager plus relationships, backup admins and recovery."""
+"""Families: the shared `GroupManager` composed with `FamilyExtras` — relationships, backup
+admins and recovery, and the family's `KindRules` (relationships follow joins and leaves)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from server.core.wire import validate
 from server.families.documents import Relationship
 from server.families.events import RelationshipChanged
 from server.families.schemas import RELATIONS, RecoveryOpen, RelationshipSet, RelationshipView
+from server.groups.core import GroupCore
 from server.groups.documents import UNLIMITED, GroupDocument, Invitation, Membership, QuorumVote
 from server.groups.manager import GroupManager
 from server.groups.schemas import MemberView, RecoveryResult, VoteCast, VoteView
-from server.groups.votes import vote_view
+from server.groups.votes import Votes, vote_view
 
 
 def pair_key(a: Any, b: Any) -> str:
@@ -27,10 +29,20 @@ def pair_key(a: Any, b: Any) -> str:
     return f"{x}:{y}"
 
 
-class FamilyManager(GroupManager):
-    # ------------------------------------------------------------------ relationships
+class FamilyExtras:
+    """What only families have; built on the family kind's core and votes."""
 
-    def _check_relationship(self, relationship: str | None) -> str | None:
+    def __init__(self, core: GroupCore, votes: Votes) -> None:
+        self.core = core
+        self.votes = votes
+        votes.decide_with("recovery", Recovery(self))
+
+    # ------------------------------------------------------------------ KindRules
+
+    def may_delete(self, member: Membership) -> bool:
+        return self.core.kind.is_admin(member.role)
+
+    def check_relationship(self, relationship: str | None) -> str | None:
         relationship = (relationship or "other").strip().lower()
         if relationship not in RELATIONS:
             raise Unprocessable(
@@ -63,14 +75,14 @@ class FamilyManager(GroupManager):
                     "user_b": b,
                     "a_is": a_is,
                     "b_is": b_is,
-                    "updated_at": self.now(),
+                    "updated_at": self.core.now(),
                 }
             },
             upsert=True,
             session=session,
         )
 
-    async def _on_member_joined(
+    async def on_member_joined(
         self, group: GroupDocument, inv: Invitation, session: AsyncClientSession
     ) -> None:
         if inv.relationship:
@@ -78,7 +90,7 @@ class FamilyManager(GroupManager):
                 group.id, inv.invitee_id, inv.inviter_id, inv.relationship, session
             )
 
-    async def _after_member_joined(self, group: GroupDocument, inv: Invitation) -> None:
+    async def after_member_joined(self, group: GroupDocument, inv: Invitation) -> None:
         if inv.relationship:
             await self._publish_relationship(
                 group, inv.invitee_id, inv.inviter_id, inv.relationship
@@ -94,9 +106,9 @@ class FamilyManager(GroupManager):
             relationship=relationship,
             inverse=RELATIONS[relationship],
         )
-        await self.publish_group(group.id, "family.relationship_changed", event)
+        await self.core.publish_group(group.id, "family.relationship_changed", event)
 
-    async def _on_member_removed(
+    async def on_member_removed(
         self, group: GroupDocument, user_id: Any, session: AsyncClientSession
     ) -> None:
         await Relationship.get_pymongo_collection().delete_many(
@@ -105,8 +117,8 @@ class FamilyManager(GroupManager):
         )
 
     async def relationships(self, actor: Actor, family_id: Any) -> list[RelationshipView]:
-        self.require_read(actor)
-        group, _ = await self.load(actor, family_id)
+        self.core.require_read(actor)
+        group, _ = await self.core.load(actor, family_id)
         raws = (
             await Relationship.get_pymongo_collection().find({"family_id": group.id}).to_list(500)
         )
@@ -129,12 +141,12 @@ class FamilyManager(GroupManager):
         self, actor: Actor, family_id: Any, user_id: Any, cmd: RelationshipSet
     ) -> RelationshipView:
         cmd = validate(cmd)
-        self.require_write(actor)
-        group, _ = await self.load_admin(actor, family_id)
-        relationship = self._check_relationship(cmd.relationship)
+        self.core.require_write(actor)
+        group, _ = await self.core.load_admin(actor, family_id)
+        relationship = self.check_relationship(cmd.relationship)
         assert relationship is not None
-        user = await self._target(group, user_id)
-        related = await self._target(group, cmd.to_user_id or str(actor.user_id))
+        user = await self.core.target(group, user_id)
+        related = await self.core.target(group, cmd.to_user_id or str(actor.user_id))
         if user.user_id == related.user_id:
             raise Unprocessable(
                 "A relationship needs two different members.", code="INVALID_RELATIONSHIP"
@@ -150,10 +162,10 @@ class FamilyManager(GroupManager):
     # ------------------------------------------------------------------ backup admins
 
     async def set_backup_admin(self, actor: Actor, family_id: Any, user_id: Any) -> MemberView:
-        self.require_write(actor)
-        group, _ = await self.load_admin(actor, family_id)
-        target = await self._target(group, user_id)
-        if self.kind.is_admin(target.role):
+        self.core.require_write(actor)
+        group, _ = await self.core.load_admin(actor, family_id)
+        target = await self.core.target(group, user_id)
+        if self.core.kind.is_admin(target.role):
             raise Conflict("Admins can't be backup admins.", code="ALREADY_ADMIN")
         if target.backup_rank is not None:
             return await self._member_out(target)
@@ -165,9 +177,9 @@ class FamilyManager(GroupManager):
         return await self._set_rank(group, target, rank)
 
     async def remove_backup_admin(self, actor: Actor, family_id: Any, user_id: Any) -> None:
-        self.require_write(actor)
-        group, _ = await self.load_admin(actor, family_id)
-        target = await self._target(group, user_id)
+        self.core.require_write(actor)
+        group, _ = await self.core.load_admin(actor, family_id)
+        target = await self.core.target(group, user_id)
         if target.backup_rank is None:
             return
         await self._set_rank(group, target, None)
@@ -182,15 +194,15 @@ class FamilyManager(GroupManager):
         )
         member = Membership.model_validate(raw)
         view = await self._member_out(member)
-        await self.publish_group(
+        await self.core.publish_group(
             group.id,
             "family.backup_admin_changed",
-            await self.member_event(group.id, member, view.username),
+            await self.core.member_event(group.id, member, view.username),
         )
         return view
 
     async def _member_out(self, m: Membership) -> MemberView:
-        return self.member_view(m, (await self.usernames([m.user_id])).get(m.user_id, ""))
+        return self.core.member_view(m, (await self.core.usernames([m.user_id])).get(m.user_id, ""))
 
     # ------------------------------------------------------------------ recovery
 
@@ -204,11 +216,11 @@ class FamilyManager(GroupManager):
         self, actor: Actor, family_id: Any, cmd: RecoveryOpen | None
     ) -> RecoveryResult:
         """No active admin left: promote the first active backup admin, else open a vote."""
-        self.require_write(actor)
-        group, member = await self.load(actor, family_id)
-        members = await self.members_of(group.id)  # type: ignore[arg-type]
+        self.core.require_write(actor)
+        group, member = await self.core.load(actor, family_id)
+        members = await self.core.members_of(group.id)  # type: ignore[arg-type]
         active = await self._active_users([m.user_id for m in members])
-        if any(self.kind.is_admin(m.role) and m.user_id in active for m in members):
+        if any(self.core.kind.is_admin(m.role) and m.user_id in active for m in members):
             raise Conflict("This family has an active admin.", code="ADMIN_PRESENT")
         backups = sorted(
             (m for m in members if m.backup_rank is not None and m.user_id in active),
@@ -218,8 +230,8 @@ class FamilyManager(GroupManager):
             view = await self._promote(group, backups[0], session=None)
             return RecoveryResult(outcome="promoted", promoted_user_id=view.user_id)
         reason = cmd.reason if cmd else "No active admin"
-        vote = await self.open_vote(
-            group, member, "recovery", reason, self.config.recovery_window_seconds
+        vote = await self.votes.open_vote(
+            group, member, "recovery", reason, self.core.config.recovery_window_seconds
         )
         return RecoveryResult(outcome="vote", vote=vote_view(vote))
 
@@ -227,11 +239,11 @@ class FamilyManager(GroupManager):
         self, actor: Actor, family_id: Any, vote_id: Any, cmd: VoteCast
     ) -> VoteView:
         cmd = validate(cmd)
-        self.require_write(actor)
-        group, member = await self.load(actor, family_id)
-        return await self.cast_vote(group, member, vote_id, "recovery", cmd.approve)
+        self.core.require_write(actor)
+        group, member = await self.core.load(actor, family_id)
+        return await self.votes.cast_vote(group, member, vote_id, "recovery", cmd.approve)
 
-    async def _promote_in(self, group_id: Any, user_id: Any, session: AsyncClientSession) -> bool:
+    async def promote_in(self, group_id: Any, user_id: Any, session: AsyncClientSession) -> bool:
         raw = await Membership.get_pymongo_collection().find_one_and_update(
             {"group_kind": "family", "group_id": group_id, "user_id": user_id, "role": "member"},
             {
@@ -247,7 +259,7 @@ class FamilyManager(GroupManager):
         )
         if raw is None:
             return False
-        await self.document.get_pymongo_collection().update_one(
+        await self.core.document.get_pymongo_collection().update_one(
             {"_id": group_id}, {"$inc": {"admin_count": 1}}, session=session
         )
         return True
@@ -257,22 +269,22 @@ class FamilyManager(GroupManager):
     ) -> MemberView:
         async def work(tx: Tx) -> bool:
             s = tx.session
-            return await self._promote_in(group.id, target.user_id, s)
+            return await self.promote_in(group.id, target.user_id, s)
 
-        if not await self.transaction(work):
+        if not await self.core.transaction(work):
             raise Conflict("The member changed meanwhile; try again.", code="CONCURRENT_UPDATE")
-        return await self._announce_promotion(group, target.user_id)
+        return await self.announce_promotion(group, target.user_id)
 
-    async def _announce_promotion(self, group: GroupDocument, user_id: Any) -> MemberView:
-        fresh = await self.membership(group.id, user_id)  # type: ignore[arg-type]
+    async def announce_promotion(self, group: GroupDocument, user_id: Any) -> MemberView:
+        fresh = await self.core.membership(group.id, user_id)  # type: ignore[arg-type]
         assert fresh is not None
         view = await self._member_out(fresh)
-        await self.publish_group(
+        await self.core.publish_group(
             group.id,
             "family.member_role_changed",
-            await self.member_event(group.id, fresh, view.username),
+            await self.core.member_event(group.id, fresh, view.username),
         )
-        await self.notify(
+        await self.core.notify(
             [user_id],
             "family.member_role_changed",
             f"You are now an admin of {group.name}.",
@@ -280,14 +292,19 @@ class FamilyManager(GroupManager):
         )
         return view
 
-    async def _on_vote_approved(self, group: GroupDocument, vote: QuorumVote, tx: Tx) -> None:
-        if vote.purpose == "recovery":
-            await self._promote_in(group.id, vote.opened_by, tx.session)
-        else:
-            await super()._on_vote_approved(group, vote, tx)
 
-    async def _after_vote_approved(self, group: GroupDocument, vote: QuorumVote) -> None:
-        if vote.purpose == "recovery":
-            await self._announce_promotion(group, vote.opened_by)
-        else:
-            await super()._after_vote_approved(group, vote)
+class Recovery:
+    """An approved recovery vote makes the member who opened it an admin."""
+
+    def __init__(self, family: FamilyExtras) -> None:
+        self.family = family
+
+    async def apply(self, group: GroupDocument, vote: QuorumVote, tx: Tx) -> None:
+        await self.family.promote_in(group.id, vote.opened_by, tx.session)
+
+    async def announce(self, group: GroupDocument, vote: QuorumVote) -> None:
+        await self.family.announce_promotion(group, vote.opened_by)
+
+
+FamilyManager = GroupManager[FamilyExtras]
+"""The families' manager: the shared facade, `extras` holding the family-only features."""

@@ -1,5 +1,5 @@
 """HTTP routes for families: the shared group routes plus relationships, backup admins and
-recovery. Thin: every rule lives in `FamilyManager`."""
+recovery. Thin: every rule lives in `FamilyExtras` and the shared group collaborators."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from server.core.actor import Actor
 from server.families.manager import FamilyManager
 from server.families.schemas import RecoveryOpen, RelationshipSet, RelationshipView
+from server.groups.hooks import KindRules
 from server.groups.manager import GroupManager
 from server.groups.routes import group_controller
 from server.groups.schemas import MemberView, RecoveryResult, VoteCast, VoteView
 
 
-def families_as_groups(families: NamedDependency[FamilyManager]) -> GroupManager:
+def families_as_groups(families: NamedDependency[FamilyManager]) -> GroupManager[KindRules]:
     return families
 
 
@@ -30,7 +31,7 @@ class FamilyExtrasController(Controller):
     async def relationships(
         self, group_id: str, actor: Actor, families: FamilyManager
     ) -> list[RelationshipView]:
-        return await families.relationships(actor, group_id)
+        return await families.extras.relationships(actor, group_id)
 
     @put("/{group_id:str}/relationships/{user_id:str}")
     async def set_relationship(
@@ -41,19 +42,19 @@ class FamilyExtrasController(Controller):
         actor: Actor,
         families: FamilyManager,
     ) -> RelationshipView:
-        return await families.set_relationship(actor, group_id, user_id, data)
+        return await families.extras.set_relationship(actor, group_id, user_id, data)
 
     @put("/{group_id:str}/backup-admins/{user_id:str}")
     async def set_backup_admin(
         self, group_id: str, user_id: str, actor: Actor, families: FamilyManager
     ) -> MemberView:
-        return await families.set_backup_admin(actor, group_id, user_id)
+        return await families.extras.set_backup_admin(actor, group_id, user_id)
 
     @delete("/{group_id:str}/backup-admins/{user_id:str}", status_code=HTTP_204_NO_CONTENT)
     async def remove_backup_admin(
         self, group_id: str, user_id: str, actor: Actor, families: FamilyManager
     ) -> None:
-        await families.remove_backup_admin(actor, group_id, user_id)
+        await families.extras.remove_backup_admin(actor, group_id, user_id)
 
     @post("/{group_id:str}/recovery", status_code=HTTP_200_OK)
     async def recover(
@@ -63,13 +64,13 @@ class FamilyExtrasController(Controller):
         families: FamilyManager,
         data: RecoveryOpen | None = None,
     ) -> RecoveryResult:
-        return await families.recover(actor, group_id, data)
+        return await families.extras.recover(actor, group_id, data)
 
     @post("/{group_id:str}/recovery/{vote_id:str}/vote", status_code=HTTP_200_OK)
     async def vote_recovery(
         self, group_id: str, vote_id: str, data: VoteCast, actor: Actor, families: FamilyManager
     ) -> VoteView:
-        return await families.vote_recovery(actor, group_id, vote_id, data)
+        return await families.extras.vote_recovery(actor, group_id, vote_id, data)
 
 
 ROUTE_HANDLERS = [FamilyController, FamilyExtrasController]

@@ -10,6 +10,8 @@ from server.core.actor import Actor
 from server.core.db import Tx
 from server.core.errors import Forbidden
 from server.core.ids import stored_id
+from server.groups.accounts import GroupAccounts
+from server.groups.core import GroupCore
 from server.groups.documents import (
     GroupRequest,
     Invitation,
@@ -21,30 +23,49 @@ from server.groups.events import (
     GroupChanged,
     MemberRemoved,
 )
-from server.groups.purchases import PurchasesMixin
+from server.groups.hooks import KindRules
+from server.groups.slots import MembershipSlots
+from server.groups.votes import Votes
+from server.wallet.ledger import Ledger
+from server.wallet.manager import WalletManager
 from server.wallet.movement import Movement
 
 
-class DeletionMixin(PurchasesMixin):
-    # ------------------------------------------------------------------ deletion
+class GroupDeletion:
+    """Deleting a group of one kind; who may do it is the kind's rule (`KindRules`)."""
 
-    def _may_delete(self, member: Membership) -> bool:
-        return self.kind.is_admin(member.role)
+    def __init__(
+        self,
+        core: GroupCore,
+        accounts: GroupAccounts,
+        slots: MembershipSlots,
+        votes: Votes,
+        rules: KindRules,
+        ledger: Ledger,
+        wallet: WalletManager,
+    ) -> None:
+        self.core = core
+        self.accounts = accounts
+        self.slots = slots
+        self.votes = votes
+        self.rules = rules
+        self.ledger = ledger
+        self.wallet_manager = wallet
 
     async def delete(self, actor: Actor, group_id: Any) -> None:
         """Pay the balance back to the admins in equal shares (the remainder to the one
         deleting), close the wallet, end every membership, invitation, request and vote."""
-        self.require_write(actor)
-        group, member = await self.load(actor, group_id)
-        if not self._may_delete(member):
+        self.core.require_write(actor)
+        group, member = await self.core.load(actor, group_id)
+        if not self.rules.may_delete(member):
             raise Forbidden(
-                f"Only the {'owner' if self.kind.owner_role else 'admins'} may delete this "
-                f"{self.kind.label}.",
+                f"Only the {'owner' if self.core.kind.owner_role else 'admins'} may delete this "
+                f"{self.core.kind.label}.",
                 code="DELETE_NOT_ALLOWED",
             )
-        members = await self.members_of(group.id)  # type: ignore[arg-type]
-        admins = [m.user_id for m in members if self.kind.is_admin(m.role)]
-        source = await self._account(group)
+        members = await self.core.members_of(group.id)  # type: ignore[arg-type]
+        admins = [m.user_id for m in members if self.core.kind.is_admin(m.role)]
+        source = await self.accounts.of(group)
         targets = {uid: await self.wallet_manager.user_account(uid) for uid in admins}
         payouts: dict[str, int] = {}
 
@@ -53,22 +74,28 @@ class DeletionMixin(PurchasesMixin):
             async for raw in QuorumVote.get_pymongo_collection().find(
                 {"group_id": group.id, "status": "open"}
             ):
-                await self._expire_vote(QuorumVote.model_validate(raw))
+                await self.votes.expire_vote(QuorumVote.model_validate(raw))
 
         async def work(tx: Tx) -> None:
             session = tx.session
-            raw = await self.document.get_pymongo_collection().find_one_and_update(
+            raw = await self.core.document.get_pymongo_collection().find_one_and_update(
                 {"_id": group.id, "deleted_at": None},
-                {"$set": {"deleted_at": self.now(), "frozen": True, "updated_at": self.now()}},
+                {
+                    "$set": {
+                        "deleted_at": self.core.now(),
+                        "frozen": True,
+                        "updated_at": self.core.now(),
+                    }
+                },
                 session=session,
             )
             if raw is None:
-                raise self.not_found()
-            account = await self.ledger.get_account(source.id, session=session)
+                raise self.core.not_found()
+            account = await self.ledger.get_account(stored_id(source.id), session=session)
             if account is None:
-                raise self.not_found()
+                raise self.core.not_found()
             if account.frozen:
-                await self.ledger.unfreeze_account(tx, source.id, announce=False)
+                await self.ledger.unfreeze_account(tx, stored_id(source.id), announce=False)
             balance = account.balance
             share, rest = divmod(balance, len(admins))
             payouts.clear()
@@ -80,51 +107,55 @@ class DeletionMixin(PurchasesMixin):
                 await self.ledger.move(
                     tx,
                     Movement(
-                        from_account=source.id,
+                        from_account=stored_id(source.id),
                         to_account=stored_id(targets[uid].id),
                         amount=amount,
                         kind="payout",
-                        idempotency_key=f"{self.kind.name}:delete:{group.id}:{uid}",
+                        idempotency_key=f"{self.core.kind.name}:delete:{group.id}:{uid}",
                         actor_id=actor.user_id,
-                        memo=f"{self.kind.label} {group.name} deleted",
-                        correlation_id=f"{self.kind.name}-delete:{group.id}",
+                        memo=f"{self.core.kind.label} {group.name} deleted",
+                        correlation_id=f"{self.core.kind.name}-delete:{group.id}",
                     ),
                 )
-            await self.ledger.close_account(tx, source.id)
+            await self.ledger.close_account(tx, stored_id(source.id))
             await Membership.get_pymongo_collection().delete_many(
-                {"group_kind": self.kind.name, "group_id": group.id}, session=session
+                {"group_kind": self.core.kind.name, "group_id": group.id}, session=session
             )
             for m in members:
-                await self._release_slot(m.user_id, session)
+                await self.slots.release(m.user_id, session)
             await Invitation.get_pymongo_collection().update_many(
                 {"group_id": group.id, "status": "pending"},
-                {"$set": {"status": "cancelled", "responded_at": self.now()}},
+                {"$set": {"status": "cancelled", "responded_at": self.core.now()}},
                 session=session,
             )
             await GroupRequest.get_pymongo_collection().update_many(
                 {"group_id": group.id, "status": "pending"},
-                {"$set": {"status": "denied", "decided_at": self.now(), "comment": "deleted"}},
+                {"$set": {"status": "denied", "decided_at": self.core.now(), "comment": "deleted"}},
                 session=session,
             )
             tx.after_commit(expire_open_votes)
-            group.deleted_at = self.now()
-            self.queue_group(
+            group.deleted_at = self.core.now()
+            self.core.queue_group(
                 tx,
                 group.id,
-                self.etype("deletion_payout"),
-                DeletionPayout(group_kind=self.kind.name, group_id=str(group.id), payouts=payouts),
+                self.core.etype("deletion_payout"),
+                DeletionPayout(
+                    group_kind=self.core.kind.name, group_id=str(group.id), payouts=payouts
+                ),
             )
-            self.queue_group(tx, group.id, self.etype("deleted"), GroupChanged(self.info(group)))
+            self.core.queue_group(
+                tx, group.id, self.core.etype("deleted"), GroupChanged(self.core.info(group))
+            )
             for m in members:
                 event = MemberRemoved(
                     group_id=str(group.id), user_id=str(m.user_id), reason="deleted", member_count=0
                 )
-                self.queue_users(tx, [m.user_id], self.etype("member_removed"), event)
+                self.core.queue_users(tx, [m.user_id], self.core.etype("member_removed"), event)
 
         await self.ledger.run(work)
-        await self.notify(
+        await self.core.notify(
             [m.user_id for m in members if m.user_id != actor.user_id],
-            self.etype("deleted"),
+            self.core.etype("deleted"),
             f"{group.name} was deleted by {actor.username}.",
             {"groupId": str(group.id), "payouts": payouts},
         )

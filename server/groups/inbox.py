@@ -12,17 +12,18 @@ from bson import ObjectId
 
 from server.core.actor import Actor
 from server.core.errors import NotFound
-from server.groups.base import as_utc
+from server.groups.core import as_utc
 from server.groups.documents import Invitation
+from server.groups.hooks import KindRules
 from server.groups.manager import GroupManager
 from server.groups.schemas import InvitationView, MemberView
 
 
 class InvitationInbox:
-    def __init__(self, managers: Mapping[str, GroupManager]) -> None:
+    def __init__(self, managers: Mapping[str, GroupManager[KindRules]]) -> None:
         self._managers = dict(managers)
 
-    def _manager(self, inv: Invitation) -> GroupManager:
+    def _manager(self, inv: Invitation) -> GroupManager[KindRules]:
         return self._managers[inv.group_kind]
 
     async def _mine(self, actor: Actor, inv_id: Any) -> Invitation:
@@ -56,7 +57,7 @@ class InvitationInbox:
             if manager is None:
                 continue
             if inv.status == "pending" and as_utc(inv.expires_at) <= manager.now():
-                await manager._expire_invitation(inv)
+                await manager.expire_invitation(inv)
                 if status == "pending":
                     continue
                 inv.status = "expired"

@@ -17,56 +17,65 @@ from typing import Any
 from server.core.actor import Actor
 from server.core.db import Tx
 from server.core.errors import Conflict
-from server.groups.documents import UNLIMITED, GroupDocument, GroupRequest
-from server.groups.requests import RequestsMixin, request_view
+from server.core.ids import stored_id
+from server.groups.accounts import GroupAccounts
+from server.groups.core import GroupCore
+from server.groups.documents import GroupDocument, GroupRequest, Membership
+from server.groups.limits import SpendLimits
+from server.groups.request_store import RequestStore, request_view
 from server.groups.schemas import DecisionRequest, RequestView
+from server.shop.manager import Deferred, Payment, PurchaseIntent, ShopManager
 
 
-class PurchasesMixin(RequestsMixin):
-    async def _may_pay_now(self, group: GroupDocument, member: Any, price: int) -> bool:
-        if not member.can_spend:
-            return False
-        if member.per_transaction_limit != UNLIMITED and price > member.per_transaction_limit:
-            return False
-        if member.monthly_limit == UNLIMITED:
-            return True
-        spent = (await self._period_spent(group.id)).get(member.user_id, 0)
-        return spent + price <= member.monthly_limit
+class GroupPurchases:
+    """The shop's payer for one group kind, and the approval of purchase requests."""
 
-    async def shop_payer(self, intent: Any) -> Any:
+    def __init__(
+        self,
+        core: GroupCore,
+        store: RequestStore,
+        accounts: GroupAccounts,
+        limits: SpendLimits,
+        shop: ShopManager,
+    ) -> None:
+        self.core = core
+        self.store = store
+        self.accounts = accounts
+        self.limits = limits
+        self.shop = shop  # fulfils purchases that were waiting for an admin's approval
+
+    async def shop_payer(self, intent: PurchaseIntent) -> Payment | Deferred:
         """The shop's payer for this kind: a `Payment` now, or a `Deferred` request."""
-        from server.shop.manager import Deferred, Payment
-
-        self.require_write(intent.actor)
-        group, member = await self.load(intent.actor, intent.group_id)
+        self.core.require_write(intent.actor)
+        group, member = await self.core.load(intent.actor, intent.group_id)
         if group.frozen:
-            raise self._frozen()
-        account = await self._account(group)
-        if await self._may_pay_now(group, member, intent.price):
-            await self._ensure_spend_counter(group.id, member.user_id)
+            raise self.accounts.frozen()
+        account = await self.accounts.of(group)
+        if await self.limits.may_pay_now(group, member, intent.price):
+            await self.limits.ensure_counter(group.id, member.user_id)
 
             async def reserve(tx: Tx) -> None:
-                await self._reserve(group.id, member, intent.price, tx.session)
+                await self.limits.reserve(group.id, member, intent.price, tx.session)
 
-            return Payment(account_id=account.id, reserve=reserve)
+            return Payment(account_id=stored_id(account.id), reserve=reserve)
         req = await self._purchase_request(intent.actor, group, member, intent)
         return Deferred(
             detail={
                 "requestId": str(req.id),
-                "groupKind": self.kind.name,
+                "groupKind": self.core.kind.name,
                 "groupId": str(group.id),
                 "amount": req.amount,
             }
         )
 
     async def _purchase_request(
-        self, actor: Actor, group: GroupDocument, member: Any, intent: Any
+        self, actor: Actor, group: GroupDocument, member: Membership, intent: PurchaseIntent
     ) -> GroupRequest:
-        now = self.now()
+        now = self.core.now()
         item = intent.item
         label = f"{item.name} ({'rental' if intent.rent else 'purchase'})"
         req = GroupRequest(
-            group_kind=self.kind.name,
+            group_kind=self.core.kind.name,
             group_id=group.id,  # type: ignore[arg-type]
             kind="purchase",
             requester_id=member.user_id,
@@ -74,37 +83,35 @@ class PurchasesMixin(RequestsMixin):
             reason=f"Shop: {label}",
             purchase={"itemId": str(item.id), "itemName": item.name, "rent": intent.rent},
             created_at=now,
-            expires_at=now + timedelta(seconds=self.config.request_ttl_seconds),
+            expires_at=now + timedelta(seconds=self.core.config.request_ttl_seconds),
         )
-        await self._insert_request(req)
-        admins = [a for a in await self.admin_ids(group.id) if a != actor.user_id]  # type: ignore[arg-type]
-        await self.notify(
+        await self.store.insert(req)
+        admins = [a for a in await self.core.admin_ids(group.id) if a != actor.user_id]  # type: ignore[arg-type]
+        await self.core.notify(
             admins,
             "purchase_request.created",
             f"{actor.username} would like {label} for {intent.price} tokens.",
-            {"groupKind": self.kind.name, "groupId": str(group.id), "requestId": str(req.id)},
+            {"groupKind": self.core.kind.name, "groupId": str(group.id), "requestId": str(req.id)},
         )
         return req
 
-    async def _approve_purchase(
+    async def approve(
         self, actor: Actor, group: GroupDocument, req: GroupRequest, cmd: DecisionRequest
     ) -> RequestView:
-        from server.shop.manager import Payment
-
         if not req.purchase:
             raise Conflict("The shop is not available.", code="SHOP_UNAVAILABLE")
-        account = await self._account(group)
+        account = await self.accounts.of(group)
         decided: dict[str, Any] = {}
 
         async def claim(tx: Tx) -> None:
             session = tx.session
             raw = await GroupRequest.get_pymongo_collection().find_one_and_update(
-                self._decide_filter(req),
+                self.store.decide_filter(req),
                 {
                     "$set": {
                         "status": "approved",
                         "decided_by": actor.user_id,
-                        "decided_at": self.now(),
+                        "decided_at": self.core.now(),
                         "comment": cmd.comment,
                     }
                 },
@@ -119,19 +126,19 @@ class PurchasesMixin(RequestsMixin):
             actor_id=actor.user_id,
             item_id=req.purchase["itemId"],
             rent=bool(req.purchase.get("rent")),
-            payment=Payment(account_id=account.id, reserve=claim),
-            idempotency_key=f"{self.kind.name}:purchase:{req.id}",
+            payment=Payment(account_id=stored_id(account.id), reserve=claim),
+            idempotency_key=f"{self.core.kind.name}:purchase:{req.id}",
         )
         transfer_id = response.purchase.transfer_id
-        done = await self._decided(
+        done = await self.store.decided(
             {"_id": req.id}, {"$set": {"transfer_id": transfer_id}}, "approved"
         )
         if done is None:  # the request vanished after it was paid (its group was deleted)
-            done = await self._group_request(group, req.id)
-        await self.notify(
+            done = await self.store.find(group, req.id)
+        await self.core.notify(
             [done.requester_id],
             "purchase_request.approved",
             f"Your purchase of {req.purchase.get('itemName', 'an item')} was approved.",
-            {"groupKind": self.kind.name, "groupId": str(group.id), "requestId": str(done.id)},
+            {"groupKind": self.core.kind.name, "groupId": str(group.id), "requestId": str(done.id)},
         )
         return request_view(done)

@@ -12,6 +12,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from server.core.actor import Actor
+from server.groups.hooks import KindRules
 from server.groups.inbox import InvitationInbox
 from server.groups.manager import GroupManager
 from server.groups.schemas import (
@@ -40,7 +41,7 @@ from server.wallet.schemas import TransferPage
 
 
 def group_controller(
-    kind: str, base: str, provide_groups: Callable[..., GroupManager]
+    kind: str, base: str, provide_groups: Callable[..., GroupManager[KindRules]]
 ) -> type[Controller]:
     """The routes every group kind has, under `base` (e.g. `/api/v1/families`);
     `provide_groups` picks this kind's manager out of the app's dependencies."""
@@ -52,76 +53,95 @@ def group_controller(
 
         @post("/", status_code=HTTP_201_CREATED)
         async def create_group(
-            self, data: GroupCreate, actor: Actor, groups: GroupManager
+            self, data: GroupCreate, actor: Actor, groups: GroupManager[KindRules]
         ) -> GroupView:
             return await groups.create(actor, data)
 
         @get("/")
-        async def list_groups(self, actor: Actor, groups: GroupManager) -> list[GroupView]:
+        async def list_groups(
+            self, actor: Actor, groups: GroupManager[KindRules]
+        ) -> list[GroupView]:
             return await groups.list_mine(actor)
 
         @get("/{group_id:str}")
-        async def get_group(self, group_id: str, actor: Actor, groups: GroupManager) -> GroupView:
+        async def get_group(
+            self, group_id: str, actor: Actor, groups: GroupManager[KindRules]
+        ) -> GroupView:
             return await groups.get(actor, group_id)
 
         @patch("/{group_id:str}")
         async def update_group(
-            self, group_id: str, data: GroupUpdate, actor: Actor, groups: GroupManager
+            self, group_id: str, data: GroupUpdate, actor: Actor, groups: GroupManager[KindRules]
         ) -> GroupView:
             return await groups.update(actor, group_id, data)
 
         @delete("/{group_id:str}", status_code=HTTP_204_NO_CONTENT)
-        async def delete_group(self, group_id: str, actor: Actor, groups: GroupManager) -> None:
+        async def delete_group(
+            self, group_id: str, actor: Actor, groups: GroupManager[KindRules]
+        ) -> None:
             await groups.delete(actor, group_id)
 
         # ---------------------------------------------------------------- members
 
         @get("/{group_id:str}/members")
         async def list_members(
-            self, group_id: str, actor: Actor, groups: GroupManager
+            self, group_id: str, actor: Actor, groups: GroupManager[KindRules]
         ) -> list[MemberView]:
             return await groups.list_members(actor, group_id)
 
         @delete("/{group_id:str}/members/{user_id:str}", status_code=HTTP_204_NO_CONTENT)
         async def remove_member(
-            self, group_id: str, user_id: str, actor: Actor, groups: GroupManager
+            self, group_id: str, user_id: str, actor: Actor, groups: GroupManager[KindRules]
         ) -> None:
             await groups.remove_member(actor, group_id, user_id)
 
         @put("/{group_id:str}/members/{user_id:str}/role")
         async def change_role(
-            self, group_id: str, user_id: str, data: RoleChange, actor: Actor, groups: GroupManager
+            self,
+            group_id: str,
+            user_id: str,
+            data: RoleChange,
+            actor: Actor,
+            groups: GroupManager[KindRules],
         ) -> MemberView:
             return await groups.change_role(actor, group_id, user_id, data)
 
         @post("/{group_id:str}/leave", status_code=HTTP_204_NO_CONTENT)
-        async def leave(self, group_id: str, actor: Actor, groups: GroupManager) -> None:
+        async def leave(self, group_id: str, actor: Actor, groups: GroupManager[KindRules]) -> None:
             await groups.leave(actor, group_id)
 
         # ---------------------------------------------------------------- invitations
 
         @post("/{group_id:str}/invitations", status_code=HTTP_201_CREATED)
         async def invite(
-            self, group_id: str, data: InvitationCreate, actor: Actor, groups: GroupManager
+            self,
+            group_id: str,
+            data: InvitationCreate,
+            actor: Actor,
+            groups: GroupManager[KindRules],
         ) -> Response[InvitationView]:
             view, created = await groups.invite(actor, group_id, data)
             return Response(view, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
         @get("/{group_id:str}/invitations")
         async def list_invitations(
-            self, group_id: str, actor: Actor, groups: GroupManager, status: str | None = None
+            self,
+            group_id: str,
+            actor: Actor,
+            groups: GroupManager[KindRules],
+            status: str | None = None,
         ) -> list[InvitationView]:
             return await groups.list_invitations(actor, group_id, status)
 
         @delete("/{group_id:str}/invitations/{invitation_id:str}", status_code=HTTP_204_NO_CONTENT)
         async def cancel_invitation(
-            self, group_id: str, invitation_id: str, actor: Actor, groups: GroupManager
+            self, group_id: str, invitation_id: str, actor: Actor, groups: GroupManager[KindRules]
         ) -> None:
             await groups.cancel_invitation(actor, group_id, invitation_id)
 
         @post("/{group_id:str}/invitations/{invitation_id:str}/resend", status_code=HTTP_200_OK)
         async def resend_invitation(
-            self, group_id: str, invitation_id: str, actor: Actor, groups: GroupManager
+            self, group_id: str, invitation_id: str, actor: Actor, groups: GroupManager[KindRules]
         ) -> InvitationView:
             return await groups.resend_invitation(actor, group_id, invitation_id)
 
@@ -129,7 +149,7 @@ def group_controller(
 
         @get("/{group_id:str}/wallet")
         async def get_wallet(
-            self, group_id: str, actor: Actor, groups: GroupManager
+            self, group_id: str, actor: Actor, groups: GroupManager[KindRules]
         ) -> GroupWalletView:
             return await groups.wallet(actor, group_id)
 
@@ -140,19 +160,19 @@ def group_controller(
             user_id: str,
             data: WalletPermissionsUpdate,
             actor: Actor,
-            groups: GroupManager,
+            groups: GroupManager[KindRules],
         ) -> MemberPermissionView:
             return await groups.set_permissions(actor, group_id, user_id, data)
 
         @post("/{group_id:str}/wallet/freeze", status_code=HTTP_200_OK)
         async def freeze(
-            self, group_id: str, data: FreezeRequest, actor: Actor, groups: GroupManager
+            self, group_id: str, data: FreezeRequest, actor: Actor, groups: GroupManager[KindRules]
         ) -> GroupWalletView:
             return await groups.freeze(actor, group_id, data)
 
         @post("/{group_id:str}/wallet/unfreeze", status_code=HTTP_200_OK)
         async def unfreeze(
-            self, group_id: str, actor: Actor, groups: GroupManager
+            self, group_id: str, actor: Actor, groups: GroupManager[KindRules]
         ) -> GroupWalletView:
             return await groups.unfreeze(actor, group_id)
 
@@ -162,7 +182,7 @@ def group_controller(
             group_id: str,
             data: GroupSpendRequest,
             actor: Actor,
-            groups: GroupManager,
+            groups: GroupManager[KindRules],
             idempotency_key: IdempotencyKey = None,
         ) -> SpendResult:
             result, _ = await groups.spend(actor, group_id, data, idempotency_key=idempotency_key)
@@ -173,7 +193,7 @@ def group_controller(
             self,
             group_id: str,
             actor: Actor,
-            groups: GroupManager,
+            groups: GroupManager[KindRules],
             limit: int = Parameter(default=50, ge=1, le=200),
             cursor: str | None = None,
         ) -> TransferPage:
@@ -183,13 +203,21 @@ def group_controller(
 
         @post("/{group_id:str}/token-requests", status_code=HTTP_201_CREATED)
         async def create_request(
-            self, group_id: str, data: TokenRequestCreate, actor: Actor, groups: GroupManager
+            self,
+            group_id: str,
+            data: TokenRequestCreate,
+            actor: Actor,
+            groups: GroupManager[KindRules],
         ) -> RequestView:
             return await groups.create_token_request(actor, group_id, data)
 
         @get("/{group_id:str}/token-requests")
         async def list_requests(
-            self, group_id: str, actor: Actor, groups: GroupManager, status: str | None = None
+            self,
+            group_id: str,
+            actor: Actor,
+            groups: GroupManager[KindRules],
+            status: str | None = None,
         ) -> list[RequestView]:
             return await groups.list_requests(actor, group_id, status)
 
@@ -199,7 +227,7 @@ def group_controller(
             group_id: str,
             request_id: str,
             actor: Actor,
-            groups: GroupManager,
+            groups: GroupManager[KindRules],
             data: DecisionRequest | None = None,
         ) -> RequestView:
             return await groups.approve_request(
@@ -212,7 +240,7 @@ def group_controller(
             group_id: str,
             request_id: str,
             actor: Actor,
-            groups: GroupManager,
+            groups: GroupManager[KindRules],
             data: DecisionRequest | None = None,
         ) -> RequestView:
             return await groups.deny_request(actor, group_id, request_id, data or DecisionRequest())
@@ -221,19 +249,24 @@ def group_controller(
 
         @post("/{group_id:str}/emergency-unfreeze", status_code=HTTP_201_CREATED)
         async def open_emergency_unfreeze(
-            self, group_id: str, data: VoteOpen, actor: Actor, groups: GroupManager
+            self, group_id: str, data: VoteOpen, actor: Actor, groups: GroupManager[KindRules]
         ) -> VoteView:
             return await groups.open_emergency_unfreeze(actor, group_id, data)
 
         @get("/{group_id:str}/emergency-unfreeze")
         async def list_emergency_unfreeze(
-            self, group_id: str, actor: Actor, groups: GroupManager
+            self, group_id: str, actor: Actor, groups: GroupManager[KindRules]
         ) -> list[VoteView]:
             return await groups.list_votes(actor, group_id, "emergency_unfreeze")
 
         @post("/{group_id:str}/emergency-unfreeze/{vote_id:str}/vote", status_code=HTTP_200_OK)
         async def vote_emergency_unfreeze(
-            self, group_id: str, vote_id: str, data: VoteCast, actor: Actor, groups: GroupManager
+            self,
+            group_id: str,
+            vote_id: str,
+            data: VoteCast,
+            actor: Actor,
+            groups: GroupManager[KindRules],
         ) -> VoteView:
             return await groups.vote_emergency_unfreeze(actor, group_id, vote_id, data)
 

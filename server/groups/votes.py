@@ -16,10 +16,10 @@ from pymongo.errors import DuplicateKeyError
 from server.core.actor import Actor
 from server.core.db import Tx
 from server.core.errors import Conflict, NotFound
-from server.groups.base import as_utc
+from server.groups.core import GroupCore, as_utc
 from server.groups.documents import GroupDocument, Membership, QuorumVote
 from server.groups.events import VoteChanged
-from server.groups.invitations import InvitationMixin
+from server.groups.hooks import VoteDecision
 from server.groups.schemas import VoteView
 
 # purpose -> event noun
@@ -47,25 +47,40 @@ def vote_view(v: QuorumVote) -> VoteView:
     )
 
 
-class VotesMixin(InvitationMixin):
+class Votes:
+    """Quorum votes of one group kind; what an approved vote does is a `VoteDecision`
+    registered for its purpose by the collaborator that owns it."""
+
+    def __init__(self, core: GroupCore) -> None:
+        self.core = core
+        self._decisions: dict[str, VoteDecision] = {}
+
+    def decide_with(self, purpose: str, decision: VoteDecision) -> None:
+        """Register what an approved vote of `purpose` does."""
+        self._decisions[purpose] = decision
+
     def vote_event(self, purpose: str, verb: str) -> str:
         noun = VOTE_NOUNS[purpose]
-        return f"{noun}.{verb}" if purpose == "emergency_unfreeze" else self.etype(f"{noun}_{verb}")
+        return (
+            f"{noun}.{verb}"
+            if purpose == "emergency_unfreeze"
+            else self.core.etype(f"{noun}_{verb}")
+        )
 
     async def _publish_vote(self, vote: QuorumVote, verb: str) -> None:
-        await self.publish_group(
+        await self.core.publish_group(
             vote.group_id,
             self.vote_event(vote.purpose, verb),
-            VoteChanged(group_kind=self.kind.name, vote=vote_view(vote)),
+            VoteChanged(group_kind=self.core.kind.name, vote=vote_view(vote)),
         )
 
     async def open_vote(
         self, group: GroupDocument, member: Membership, purpose: str, reason: str, window: int
     ) -> QuorumVote:
-        now = self.now()
+        now = self.core.now()
         members = group.member_count
         vote = QuorumVote(
-            group_kind=self.kind.name,
+            group_kind=self.core.kind.name,
             group_id=group.id,  # type: ignore[arg-type]
             purpose=purpose,
             opened_by=member.user_id,
@@ -86,7 +101,7 @@ class VotesMixin(InvitationMixin):
                     {"open_key": vote.open_key}
                 )
                 if raw is not None and as_utc(raw["expires_at"]) <= now:
-                    await self._expire_vote(QuorumVote.model_validate(raw))
+                    await self.expire_vote(QuorumVote.model_validate(raw))
                     continue
                 raise Conflict(
                     "A vote of this kind is already open.", code="VOTE_ALREADY_OPEN"
@@ -94,8 +109,8 @@ class VotesMixin(InvitationMixin):
         else:
             raise Conflict("A vote of this kind is already open.", code="VOTE_ALREADY_OPEN")
         await self._publish_vote(vote, "opened")
-        others = [uid for uid in await self.member_ids(group.id) if uid != member.user_id]  # type: ignore[arg-type]
-        await self.notify(
+        others = [uid for uid in await self.core.member_ids(group.id) if uid != member.user_id]  # type: ignore[arg-type]
+        await self.core.notify(
             others,
             self.vote_event(purpose, "opened"),
             f"A vote was opened in {group.name}: {reason}",
@@ -104,7 +119,7 @@ class VotesMixin(InvitationMixin):
         return vote
 
     async def _group_vote(self, group: GroupDocument, vote_id: Any, purpose: str) -> QuorumVote:
-        vid = self.oid(vote_id)
+        vid = self.core.oid(vote_id)
         raw = (
             await QuorumVote.get_pymongo_collection().find_one(
                 {"_id": vid, "group_id": group.id, "purpose": purpose}
@@ -122,15 +137,15 @@ class VotesMixin(InvitationMixin):
         vote = await self._group_vote(group, vote_id, purpose)
         if vote.status != "open":
             raise Conflict("This vote is closed.", code="VOTE_CLOSED")
-        if as_utc(vote.expires_at) <= self.now():
-            await self._expire_vote(vote)
+        if as_utc(vote.expires_at) <= self.core.now():
+            await self.expire_vote(vote)
             raise Conflict("This vote has expired.", code="VOTE_EXPIRED")
         uid = member.user_id
         raw = await QuorumVote.get_pymongo_collection().find_one_and_update(
             {
                 "_id": vote.id,
                 "status": "open",
-                "expires_at": {"$gt": self.now()},
+                "expires_at": {"$gt": self.core.now()},
                 "approvals": {"$ne": uid},
                 "rejections": {"$ne": uid},
             },
@@ -160,40 +175,36 @@ class VotesMixin(InvitationMixin):
                 {
                     "$set": {
                         "status": status,
-                        "closed_at": self.now(),
+                        "closed_at": self.core.now(),
                         "open_key": f"closed:{vote.id}",
                     }
                 },
                 session=session,
                 return_document=ReturnDocument.AFTER,
             )
-            if raw is not None and status == "approved":
-                await self._on_vote_approved(group, QuorumVote.model_validate(raw), tx)
+            decision = self._decisions.get(vote.purpose)
+            if raw is not None and status == "approved" and decision is not None:
+                await decision.apply(group, QuorumVote.model_validate(raw), tx)
             return raw
 
-        raw = await self.transaction(work)
+        raw = await self.core.transaction(work)
         if raw is None:  # someone else closed it a moment ago
             fresh = await self._group_vote(group, vote.id, vote.purpose)
             return fresh
         closed = QuorumVote.model_validate(raw)
         await self._publish_vote(closed, status)
-        if status == "approved":
-            await self._after_vote_approved(group, closed)
+        decision = self._decisions.get(closed.purpose)
+        if status == "approved" and decision is not None:
+            await decision.announce(group, closed)
         return closed
 
-    async def _on_vote_approved(self, group: GroupDocument, vote: QuorumVote, tx: Tx) -> None:
-        """Apply the decision inside the closing transaction (see the wallet and families)."""
-
-    async def _after_vote_approved(self, group: GroupDocument, vote: QuorumVote) -> None:
-        """Publish what the decision changed, after the commit."""
-
-    async def _expire_vote(self, vote: QuorumVote) -> bool:
+    async def expire_vote(self, vote: QuorumVote) -> bool:
         raw = await QuorumVote.get_pymongo_collection().find_one_and_update(
             {"_id": vote.id, "status": "open"},
             {
                 "$set": {
                     "status": "expired",
-                    "closed_at": self.now(),
+                    "closed_at": self.core.now(),
                     "open_key": f"closed:{vote.id}",
                 }
             },
@@ -208,19 +219,23 @@ class VotesMixin(InvitationMixin):
         raws = await (
             QuorumVote.get_pymongo_collection()
             .find(
-                {"group_kind": self.kind.name, "status": "open", "expires_at": {"$lte": self.now()}}
+                {
+                    "group_kind": self.core.kind.name,
+                    "status": "open",
+                    "expires_at": {"$lte": self.core.now()},
+                }
             )
             .to_list(limit)
         )
         count = 0
         for raw in raws:
-            if await self._expire_vote(QuorumVote.model_validate(raw)):
+            if await self.expire_vote(QuorumVote.model_validate(raw)):
                 count += 1
         return count
 
     async def list_votes(self, actor: Actor, group_id: Any, purpose: str) -> list[VoteView]:
-        self.require_read(actor)
-        group, _ = await self.load(actor, group_id)
+        self.core.require_read(actor)
+        group, _ = await self.core.load(actor, group_id)
         raws = await (
             QuorumVote.get_pymongo_collection()
             .find({"group_id": group.id, "purpose": purpose})

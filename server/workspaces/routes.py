@@ -7,6 +7,7 @@ from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK
 
 from server.core.actor import Actor
+from server.groups.hooks import KindRules
 from server.groups.manager import GroupManager
 from server.groups.routes import group_controller
 from server.groups.schemas import GroupView
@@ -14,7 +15,7 @@ from server.workspaces.manager import WorkspaceManager
 from server.workspaces.schemas import TransferOwnership
 
 
-def workspaces_as_groups(workspaces: NamedDependency[WorkspaceManager]) -> GroupManager:
+def workspaces_as_groups(workspaces: NamedDependency[WorkspaceManager]) -> GroupManager[KindRules]:
     return workspaces
 
 
@@ -29,7 +30,7 @@ class WorkspaceExtrasController(Controller):
     async def transfer_ownership(
         self, group_id: str, data: TransferOwnership, actor: Actor, workspaces: WorkspaceManager
     ) -> GroupView:
-        return await workspaces.transfer_ownership(actor, group_id, data)
+        return await workspaces.extras.transfer_ownership(actor, group_id, data)
 
 
 ROUTE_HANDLERS = [WorkspaceController, WorkspaceExtrasController]

@@ -1,13 +1,13 @@
-"""The shared core of the family and workspace managers: loading a group as an actor,
-views, and publishing after commit. The feature mixins (membership, invitations, wallet,
-votes) build on it; `FamilyManager` and `WorkspaceManager` add what is theirs alone.
+"""`GroupCore`: what every group collaborator shares — loading a group as an actor, access
+checks, views, the clock, and publishing after commit. Members, invitations, votes, the
+wallet, requests, purchases and deletion each hold one (see `server/groups/manager.py`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from beanie import Document, PydanticObjectId
@@ -22,10 +22,11 @@ from server.core.actor import Actor
 from server.core.channels import user_channel
 from server.core.clock import utcnow
 from server.core.db import Tx, run_in_transaction
-from server.core.errors import Forbidden, NotFound
+from server.core.errors import Conflict, Forbidden, NotFound
 from server.groups.budget import RequestBudget
 from server.groups.config import GroupConfig
 from server.groups.documents import (
+    UNLIMITED,
     GroupDocument,
     Invitation,
     Membership,
@@ -42,9 +43,6 @@ from server.groups.schemas import (
     MemberView,
 )
 from server.notifications.manager import NotificationManager
-from server.shop.manager import ShopManager
-from server.wallet.ledger import Ledger
-from server.wallet.manager import WalletManager
 
 log = logging.getLogger("server.groups")
 T = TypeVar("T")
@@ -53,12 +51,13 @@ TX_ATTEMPTS = 30
 
 
 def as_utc(value: datetime) -> datetime:
-    from datetime import UTC
-
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-class GroupManagerBase:
+class GroupCore:
+    """One group kind's shared state and helpers; every collaborator reads the clock here
+    (`now` is replaceable, tests move it), so they all agree on the time."""
+
     def __init__(
         self,
         *,
@@ -67,9 +66,6 @@ class GroupManagerBase:
         mongo: AsyncMongoClient[Any],
         bus: EventBus,
         notifications: NotificationManager,
-        ledger: Ledger,
-        wallet: WalletManager,
-        shop: ShopManager,
         config: GroupConfig | None = None,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -78,9 +74,6 @@ class GroupManagerBase:
         self._mongo = mongo
         self._bus = bus
         self._notifications = notifications
-        self.ledger = ledger
-        self.wallet_manager = wallet
-        self.shop = shop  # fulfils purchases that were waiting for an admin's approval
         self.config = config or GroupConfig()
         self.now = now
         # F1: token-request auto-approval budget and open-request cap (a collaborator).
@@ -100,15 +93,15 @@ class GroupManagerBase:
     # ------------------------------------------------------------------ errors
 
     @property
-    def _code(self) -> str:
+    def code(self) -> str:
         return self.kind.name.upper()
 
     def not_found(self) -> NotFound:
-        return NotFound(f"No such {self.kind.label}.", code=f"{self._code}_NOT_FOUND")
+        return NotFound(f"No such {self.kind.label}.", code=f"{self.code}_NOT_FOUND")
 
     def admin_required(self) -> Forbidden:
         return Forbidden(
-            f"Only {self.kind.label} admins may do this.", code=f"{self._code}_ADMIN_REQUIRED"
+            f"Only {self.kind.label} admins may do this.", code=f"{self.code}_ADMIN_REQUIRED"
         )
 
     # ------------------------------------------------------------------ API-token scopes
@@ -165,10 +158,33 @@ class GroupManagerBase:
             raise self.admin_required()
         return group, member
 
-    async def _require_verified(self, actor: Actor) -> None:
-        """403 `EMAIL_NOT_VERIFIED` unless the actor has a verified e-mail address
-        (needed to move money and to invite; the ledger's setting)."""
-        await self.wallet_manager.require_verified(actor)
+    async def target(self, group: GroupDocument, user_id: Any) -> Membership:
+        """A member of `group` named by the caller; 404 `MEMBER_NOT_FOUND` otherwise."""
+        uid = self.oid(user_id)
+        target = await self.membership(group.id, uid) if uid else None  # type: ignore[arg-type]
+        if target is None:
+            raise NotFound("That user is not a member.", code="MEMBER_NOT_FOUND")
+        return target
+
+    def new_membership(self, group_id: Any, user_id: Any, role: str) -> Membership:
+        """A joining member: admins may spend without limits, others not at all."""
+        admin = self.kind.is_admin(role)
+        return Membership(
+            group_kind=self.kind.name,
+            group_id=group_id,
+            user_id=user_id,
+            role=role,
+            joined_at=self.now(),
+            can_spend=admin,
+            per_transaction_limit=UNLIMITED,
+            monthly_limit=UNLIMITED,
+        )
+
+    def last_admin(self) -> Conflict:
+        return Conflict(
+            f"The last admin of a {self.kind.label} cannot leave, be removed or be demoted.",
+            code="LAST_ADMIN",
+        )
 
     async def is_member(self, actor: Actor, group_id: Any) -> bool:
         """For the real-time channel authorizer: may `actor` subscribe to this group?"""
@@ -250,7 +266,7 @@ class GroupManagerBase:
             responded_at=inv.responded_at,
         )
 
-    async def _period_spent(self, group_id: Any) -> dict[ObjectId, int]:
+    async def period_spent(self, group_id: Any) -> dict[ObjectId, int]:
         period = period_of(self.now())
         return {
             d["user_id"]: d["spent"]
@@ -259,7 +275,7 @@ class GroupManagerBase:
             )
         }
 
-    def _permission_view(
+    def permission_view(
         self, m: Membership, username: str, spent: int, auto_used: int = 0
     ) -> MemberPermissionView:
         return MemberPermissionView(
@@ -276,12 +292,12 @@ class GroupManagerBase:
 
     async def member_event(self, group_id: Any, m: Membership, username: str) -> MemberChanged:
         group = await self.find_group(group_id)
-        spent = (await self._period_spent(m.group_id)).get(m.user_id, 0)
+        spent = (await self.period_spent(m.group_id)).get(m.user_id, 0)
         auto_used = (await self.budget.used(m.group_id)).get(m.user_id, 0)
         return MemberChanged(
             group_id=str(m.group_id),
             member=self.member_view(m, username),
-            permissions=self._permission_view(m, username, spent, auto_used),
+            permissions=self.permission_view(m, username, spent, auto_used),
             member_count=group.member_count if group else 0,
         )
 
@@ -328,7 +344,7 @@ class GroupManagerBase:
         model: type[D],
         expire_one: Callable[[D], Awaitable[bool]],
         *,
-        group_id: Any = None,
+        group_id: ObjectId | None = None,
         limit: int = 500,
     ) -> int:
         """Run `expire_one` on this kind's pending `model` records whose time has passed (one
