@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bson import ObjectId
+
 from agents.documents import ChatApproval
 from agents.schemas import ApprovalView
 from server.core.actor import Actor
@@ -56,6 +58,14 @@ class Approvals:
         if raw is None:
             raise NotFound("No such approval.", code="APPROVAL_NOT_FOUND")
         return ChatApproval.model_validate(raw)
+
+    async def decided(self, session_id: Any, approval_id: str, user_id: ObjectId) -> bool:
+        """Whether this user's approval was already answered (by chat, voice or MCP)."""
+        raw = await self._col().find_one(
+            {"session_id": session_id, "approval_id": approval_id, "user_id": user_id},
+            projection={"status": 1},
+        )
+        return raw is not None and raw.get("status") != "pending"
 
     async def store(self, actor: Actor, session_id: Any, value: dict[str, Any]) -> ChatApproval:
         """Park an interrupt's approval (idempotent: a resumed run stores it once)."""

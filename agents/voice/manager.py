@@ -10,6 +10,7 @@ from __future__ import annotations
 from beanie import PydanticObjectId
 from redis.asyncio import Redis
 
+from agents.approvals import ApprovalDecided, Approvals
 from agents.catalog import AGENTS
 from agents.documents import ChatSession
 from agents.voice.approvals import ApprovalBroker
@@ -37,8 +38,11 @@ class VoiceUnavailable(ServiceUnavailable):
 
 
 class VoiceManager:
-    def __init__(self, *, redis: Redis, bus: EventBus, config: VoiceConfig) -> None:
+    def __init__(
+        self, *, redis: Redis, bus: EventBus, config: VoiceConfig, approvals: Approvals
+    ) -> None:
         self._bus = bus
+        self._approvals = approvals  # the one store shared with chat and MCP
         self.config = config
         self.limits = RateLimiter(redis, prefix="rl:voice")
         self.broker = ApprovalBroker(redis)
@@ -77,11 +81,16 @@ class VoiceManager:
     async def decide_approval(
         self, actor: Actor, chat_session_id: str, approval_id: str, cmd: ApprovalDecision
     ) -> ApprovalDecisionView:
-        """Answer a pending voice approval with a tap (first answer wins: 409 after)."""
+        """Answer a pending voice approval with a tap (first answer wins: 409
+        `APPROVAL_DECIDED` after, whichever of chat, voice or MCP answered first)."""
         cmd = validate(cmd)
         require_scope(actor, "agents:chat")
         if not PydanticObjectId.is_valid(chat_session_id):
             raise NotFound("No such pending voice approval.", code="APPROVAL_NOT_FOUND")
+        # Answered already in the text chat (or by MCP): the broker alone would not know.
+        session_id = PydanticObjectId(chat_session_id)
+        if await self._approvals.decided(session_id, approval_id, actor.user_id):
+            raise ApprovalDecided()
         decision = await self.broker.decide(
             approval_id,
             user_id=str(actor.user_id),

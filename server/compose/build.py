@@ -279,5 +279,7 @@ async def open_services(settings: Settings) -> Services:
         channel_authorizers=authorizers,
         search_indexer=search.indexer,
         chat=chat,
-        voice=VoiceManager(redis=redis, bus=bus, config=voice_config(settings)),
+        voice=VoiceManager(
+            redis=redis, bus=bus, config=voice_config(settings), approvals=chat.approvals
+        ),
     )

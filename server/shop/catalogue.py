@@ -43,7 +43,7 @@ def may_edit_catalogue(actor: Actor) -> bool:
     return actor.has_role(ROLE_SHOP_ADMIN) or actor.is_admin
 
 
-class CatalogueMixin:
+class Catalogue:
     """Catalogue reads for everyone, writes for shop admins (and platform admins)."""
 
     def _require_shop_admin(self, actor: Actor) -> None:
@@ -51,7 +51,8 @@ class CatalogueMixin:
         if not may_edit_catalogue(actor):
             raise Forbidden("Only shop administrators can edit the catalogue.")
 
-    async def _item(self, item_id: Any, *, include_hidden: bool = False) -> ShopItem:
+    async def item(self, item_id: Any, *, include_hidden: bool = False) -> ShopItem:
+        """The item (404 `ITEM_NOT_FOUND` for a deleted one, or a hidden one unless asked)."""
         item = None
         if ObjectId.is_valid(item_id):
             item = await ShopItem.get(ObjectId(item_id))
@@ -94,7 +95,7 @@ class CatalogueMixin:
 
     async def get_item(self, actor: Actor, item_id: str) -> ItemView:
         require_scope(actor, "shop:read")
-        return item_view(await self._item(item_id, include_hidden=may_edit_catalogue(actor)))
+        return item_view(await self.item(item_id, include_hidden=may_edit_catalogue(actor)))
 
     async def _check_contents(self, type_: str, contents: list[str]) -> list[ObjectId]:
         if type_ != "bundle":
@@ -143,7 +144,7 @@ class CatalogueMixin:
             rental_price=cmd.rental_price,
             rental_seconds=cmd.rental_seconds,
             available=cmd.available,
-            contents=contents,  # type: ignore[arg-type]
+            contents=contents,
         )
         try:
             await item.insert()
@@ -155,7 +156,7 @@ class CatalogueMixin:
         """Shop admins: change an item (fields present in the PATCH only)."""
         cmd = validate(cmd)
         self._require_shop_admin(actor)
-        item = await self._item(item_id, include_hidden=True)
+        item = await self.item(item_id, include_hidden=True)
         changes: dict[str, Any] = {
             name: value
             for name in (
@@ -172,15 +173,15 @@ class CatalogueMixin:
         rental_seconds = changes.get("rental_seconds", item.rental_seconds)
         self._check_rental(rental_price, rental_seconds)
         if cmd.contents is not msgspec.UNSET:
-            changes["contents"] = await self._check_contents(item.type, cmd.contents)  # type: ignore[arg-type]
+            changes["contents"] = await self._check_contents(item.type, cmd.contents)
         changes["updated_at"] = utcnow()
         await ShopItem.get_pymongo_collection().update_one({"_id": item.id}, {"$set": changes})
-        return item_view(await self._item(item_id, include_hidden=True))
+        return item_view(await self.item(item_id, include_hidden=True))
 
     async def delete_item(self, actor: Actor, item_id: str) -> None:
         """Shop admins: withdraw an item (kept for purchase history; owners keep it)."""
         self._require_shop_admin(actor)
-        item = await self._item(item_id, include_hidden=True)
+        item = await self.item(item_id, include_hidden=True)
         await ShopItem.get_pymongo_collection().update_one(
             {"_id": item.id},
             {"$set": {"deleted": True, "available": False, "updated_at": utcnow()}},

@@ -201,13 +201,13 @@ async def test_shop_aborted_purchase_publishes_nothing_committed_one_exactly_its
     shop = services(client).shop
     actor = Actor(user_id=ObjectId(buyer["user"]["id"]), username=buyer["user"]["username"])
     channel = f"user:{buyer['user']['id']}"
-    real_grant = shop._grant
+    real_grant = shop.holdings.grant
 
     async def grant_then_fail(*args: Any, **kwargs: Any) -> Any:
         await real_grant(*args, **kwargs)  # after the ledger queued its debit event
         raise Conflict("the grant could not be recorded")
 
-    monkeypatch.setattr(shop, "_grant", grant_then_fail)
+    monkeypatch.setattr(shop.holdings, "grant", grant_then_fail)
     async with Heard(client, [channel]) as heard:
         with pytest.raises(Conflict):
             await shop.purchase(
@@ -216,7 +216,7 @@ async def test_shop_aborted_purchase_publishes_nothing_committed_one_exactly_its
     assert heard.types(channel) == []
     assert await balance(client, buyer) == 100 and await inventory(client, buyer) == []
 
-    monkeypatch.setattr(shop, "_grant", real_grant)
+    monkeypatch.setattr(shop.holdings, "grant", real_grant)
     async with Heard(client, [channel]) as heard:
         bought = await client.post(
             "/api/v1/shop/purchases",

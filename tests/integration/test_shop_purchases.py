@@ -10,6 +10,7 @@ from bson import ObjectId
 
 from server.core.clock import utcnow
 from server.shop.documents import Ownership
+from server.shop.inventory import Holdings
 from server.shop.manager import Deferred, Payment, ShopManager
 from server.wallet.audit import run_audit
 from tests.helpers import assert_error, services
@@ -94,13 +95,13 @@ async def test_pay_with_a_shared_wallet_needs_a_registered_payer(client):
     boss, buyer = await _setup(client, funds=10)
     item = await create_item(client, boss, price=5)
     shop: ShopManager = services(client).shop
-    saved = dict(shop._payers)
-    shop._payers.clear()
+    saved = dict(shop.purchases._payers)
+    shop.purchases._payers.clear()
     try:
         response = await _buy(client, buyer, item["id"], payWith={"familyId": str(ObjectId())})
         assert_error(response, 422, "PAY_WITH_UNAVAILABLE")
     finally:
-        shop._payers.update(saved)
+        shop.purchases._payers.update(saved)
     assert await balance(client, buyer) == 10
 
 
@@ -135,7 +136,7 @@ async def test_registered_payer_pays_or_defers(client):
         return Payment(account_id=shared.id, reserve=reserve)
 
     shop: ShopManager = services(client).shop
-    saved = dict(shop._payers)
+    saved = dict(shop.purchases._payers)
     shop.register_payer("familyId", payer)
     try:
         cheap = await create_item(client, boss, price=15)
@@ -159,8 +160,8 @@ async def test_registered_payer_pays_or_defers(client):
         )
         assert replay.status_code == 202 and replay.json() == deferred.json()
     finally:
-        shop._payers.clear()
-        shop._payers.update(saved)
+        shop.purchases._payers.clear()
+        shop.purchases._payers.update(saved)
     assert [e["item"]["id"] for e in await inventory(client, buyer)] == [cheap["id"]]
     assert (await ledger.get_account(shared.id)).balance == 35
     assert (await run_audit()).ok
@@ -182,7 +183,7 @@ async def test_a_failing_grant_moves_no_tokens(client, monkeypatch):
         )
         raise RuntimeError("injected grant failure")
 
-    monkeypatch.setattr(ShopManager, "_grant", broken_grant)
+    monkeypatch.setattr(Holdings, "grant", broken_grant)
     k = key()
     response = await _buy(client, buyer, item["id"], headers=k)
     assert_error(response, 500, "INTERNAL_ERROR")

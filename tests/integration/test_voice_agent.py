@@ -300,6 +300,42 @@ async def test_an_approval_answered_in_the_text_chat_is_noticed_by_voice(app_fac
         assert await balance(client, alice) == 90
 
 
+async def test_a_voice_approval_decided_in_the_text_chat_answers_a_tap_409(app_factory):
+    """Issue 11 part 6: the voice tap consulted only its Redis broker, not the one approvals
+    store, so an approval already answered in the text chat could be "decided" a second time
+    by a tap (200 `by: tap`). Now every later answer gets 409 `APPROVAL_DECIDED`."""
+    async with app_factory(**LIVEKIT) as client:
+        alice, bob = await funded_pair(client, 100)
+        bob_name = bob["user"]["username"]
+        use_script(
+            client,
+            ScriptedLLMFactory(
+                [
+                    call("wallet_transfer", {"to_username": bob_name, "amount": 10}),
+                    reply("Sent 10 tokens."),
+                ]
+            ),
+        )
+        voice = await start_voice(client, alice, agent="personal")
+        turns = voice_turns(client, voice)
+        turns.POLL_SECONDS = 0.2
+        async with text_session(turns) as (session, _):
+            await say(session, f"send 10 tokens to {bob_name}")
+            [asked] = await events_of(client, alice, "voice.approval_required")
+            events = await decide(client, alice, voice.chat_session_id, asked["approvalId"], True)
+            assert events[-1][0] == "message.end"
+            mallory = await register(client)
+            stranger = await client.post(
+                asked["answerPath"], json={"approve": False}, headers=mallory["headers"]
+            )
+            assert_error(stranger, 404, "APPROVAL_NOT_FOUND")
+            tap = await client.post(
+                asked["answerPath"], json={"approve": False}, headers=alice["headers"]
+            )
+            assert_error(tap, 409, "APPROVAL_DECIDED")
+        assert await balance(client, alice) == 90
+
+
 async def test_worker_refuses_a_participant_who_is_not_the_user(app_factory):
     async with app_factory(**LIVEKIT) as client:
         alice = await register(client)
