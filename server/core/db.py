@@ -19,7 +19,15 @@ from typing import Any, Protocol, TypeVar
 from beanie import Document, init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import (
+    ClientBulkWriteException,
+    ConnectionFailure,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+)
+from pymongo.operations import DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
+from pymongo.results import ClientBulkWriteResult
 
 from server.core.errors import ServiceUnavailable
 
@@ -131,6 +139,37 @@ async def init_db(
     client: AsyncMongoClient[Any], db_name: str, documents: Sequence[type[Document]]
 ) -> None:
     await init_beanie(database=client[db_name], document_models=list(documents))
+
+
+# A write of a client-level `bulk_write` (each model names its `namespace`, "db.collection").
+ClientWrite = InsertOne[Any] | UpdateOne | UpdateMany | ReplaceOne[Any] | DeleteOne
+
+
+async def bulk_write(
+    tx: Tx, client: AsyncMongoClient[Any], writes: Sequence[ClientWrite]
+) -> ClientBulkWriteResult:
+    """Writes to several collections in one round trip (MongoDB 8 `bulkWrite`), in `tx`.
+
+    Ordered: the first failing write stops the rest (and aborts the transaction). A failed
+    write raises what the single-collection call would have raised, so callers keep their
+    `except DuplicateKeyError` and the transaction runner still sees retryable codes.
+    """
+    try:
+        return await client.bulk_write(list(writes), session=tx.session, ordered=True)
+    except ClientBulkWriteException as exc:
+        if isinstance(exc.error, PyMongoError):
+            raise exc.error from exc
+        errors: list[dict[str, Any]] = list(exc.details.get("writeErrors") or [])
+        if not errors:
+            raise
+        first = errors[0]
+        kind = DuplicateKeyError if first.get("code") == 11000 else OperationFailure
+        raise kind(first.get("errmsg", "write failed"), first.get("code"), first) from exc
+
+
+def collection_namespace(collection: Any) -> str:
+    """`db.collection` of a PyMongo collection (the `namespace` of a `bulk_write` model)."""
+    return str(collection.full_name)
 
 
 def _is_transient(exc: PyMongoError) -> bool:

@@ -1,7 +1,8 @@
 """Ledger documents: one `Account` per owner, immutable `Transfer`s, idempotency records.
 
-Balances change only in `WalletManager._apply` (a conditional `$inc` inside a transaction
-that also inserts the `Transfer`), so every balance equals the sum of its transfers.
+Balances change only in `Ledger.move` (conditional `$inc`s in the same transaction and the
+same `bulk_write` as the `Transfer` insert, server/wallet/writes.py), so every balance
+equals the sum of its transfers.
 """
 
 from __future__ import annotations

@@ -25,11 +25,12 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 from bson import ObjectId
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, InsertOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from server.core.clock import utcnow
+from server.core.db import collection_namespace
 from server.core.errors import BadRequest, Conflict, DomainError
 from server.wallet.documents import IdempotencyRecord
 
@@ -97,6 +98,12 @@ class Recorder:
         """Store the outcome (in the operation's transaction when `session` is given)."""
         status = status_code or self.status_code
         await self.store._insert(self, value, error=False, status=status, session=session)
+
+    def insert_op(self, value: Any, *, status_code: int | None = None) -> InsertOne[Any]:
+        """The same record as `save`, as a write for the operation's own `bulk_write` (so it
+        costs no round trip of its own)."""
+        doc = self.store._document(self, value, error=False, status=status_code or self.status_code)
+        return InsertOne(doc, namespace=collection_namespace(self.store._collection))
 
 
 class IdempotencyStore:
@@ -194,22 +201,24 @@ class IdempotencyStore:
         status: int,
         session: AsyncClientSession | None,
     ) -> None:
-        now = utcnow()
         await self._collection.insert_one(
-            {
-                "_id": rec.record_id,
-                "scope": rec.scope,
-                "actor_id": rec.actor_id,
-                "key": rec.key,
-                "fingerprint": rec.fingerprint,
-                "status_code": status,
-                "body": msgspec.to_builtins(value),
-                "error": error,
-                "created_at": now,
-                "expires_at": now + timedelta(seconds=self._ttl),
-            },
-            session=session,
+            self._document(rec, value, error=error, status=status), session=session
         )
+
+    def _document(self, rec: Recorder, value: Any, *, error: bool, status: int) -> dict[str, Any]:
+        now = utcnow()
+        return {
+            "_id": rec.record_id,
+            "scope": rec.scope,
+            "actor_id": rec.actor_id,
+            "key": rec.key,
+            "fingerprint": rec.fingerprint,
+            "status_code": status,
+            "body": msgspec.to_builtins(value),
+            "error": error,
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=self._ttl),
+        }
 
 
 class KeyReused(Conflict):

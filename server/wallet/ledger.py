@@ -30,11 +30,7 @@ from server.core.errors import Conflict
 from server.wallet.documents import ISSUER_OWNER_ID, OWNER_TYPES, TRANSFER_KINDS, Account, Transfer
 from server.wallet.errors import (
     AccountNotFound,
-    InsufficientFunds,
-    RecipientNotFound,
     SelfTransfer,
-    WalletClosed,
-    WalletFrozen,
 )
 from server.wallet.events import TRANSFER_COMPLETED, WALLET_FROZEN, WALLET_UNFROZEN
 from server.wallet.hooks import FrozenHook, LedgerHooks, MovedHook
@@ -43,6 +39,7 @@ from server.wallet.movement import Moved, Movement, check_amount
 from server.wallet.schemas import TransferCompletedEvent, TransferView, WalletFrozenEvent
 from server.wallet.transactions import LedgerRunner
 from server.wallet.views import TransferViews
+from server.wallet.writes import AlsoInsert, MovementWriter
 
 log = logging.getLogger("server.wallet")
 T = TypeVar("T")
@@ -65,6 +62,7 @@ class Ledger:
         self.runner = LedgerRunner(mongo, bus, busy_seconds=busy_seconds)
         self.account_locks = self.runner.locks
         self.hooks = LedgerHooks()
+        self._writer = MovementWriter(mongo)
 
     def add_moved_hook(self, hook: MovedHook) -> None:
         """Call `hook(moved)` after each committed new transfer (see server/wallet/hooks.py)."""
@@ -230,8 +228,11 @@ class Ledger:
 
     # -------------------------------------------------------------- moving tokens
 
-    async def move(self, tx: Tx, movement: Movement) -> Moved:
+    async def move(self, tx: Tx, movement: Movement, *, also: AlsoInsert | None = None) -> Moved:
         """Move tokens in `tx`: conditional debit, credit and the immutable `Transfer`.
+
+        The writes go out in one round trip (server/wallet/writes.py); `also(moved)` may add
+        the caller's own inserts to it (the wallet's idempotency record).
 
         Checks the movement once, here: `INVALID_AMOUNT`, `SELF_TRANSFER`, an unknown kind
         (a programming error: `ValueError`); then, in the writes, `INSUFFICIENT_FUNDS`,
@@ -245,7 +246,8 @@ class Ledger:
             raise ValueError(f"unknown transfer kind {movement.kind!r}")
         if ObjectId(movement.from_account) == ObjectId(movement.to_account):
             raise SelfTransfer("Tokens cannot be sent to the same wallet.")
-        moved = await self._apply(movement, tx.session)
+        issuer = ObjectId(movement.from_account) == await self._issuer()
+        moved = await self._writer.write(tx, movement, unlimited=issuer, also=also)
         self.views.remember_account(moved.from_account)
         self.views.remember_account(moved.to_account)
         await self._queue_events(tx, moved)
@@ -262,69 +264,6 @@ class Ledger:
             return await self.run_on(accounts, lambda tx: self.move(tx, movement))
         except DuplicateKeyError:
             return await self._replay_movement(movement)
-
-    async def _apply(self, m: Movement, session: AsyncClientSession) -> Moved:
-        now = utcnow()
-        debit_filter: dict[str, Any] = {
-            "_id": ObjectId(m.from_account),
-            "frozen": False,
-            "closed": False,
-        }
-        if ObjectId(m.from_account) != await self._issuer():
-            debit_filter["balance"] = {"$gte": m.amount}
-        source = await self._accounts.find_one_and_update(
-            debit_filter,
-            {"$inc": {"balance": -m.amount}, "$set": {"updated_at": now}},
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
-        if source is None:
-            await self._explain_failed_debit(m, session)
-        target = await self._accounts.find_one_and_update(
-            {"_id": ObjectId(m.to_account), "closed": False},
-            {"$inc": {"balance": m.amount}, "$set": {"updated_at": now}},
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
-        if target is None:
-            if await self._accounts.find_one({"_id": ObjectId(m.to_account)}, session=session):
-                raise WalletClosed("The receiving wallet is closed.")
-            raise RecipientNotFound("The recipient does not exist.")
-        transfer = Transfer(
-            id=ObjectId(),
-            idempotency_key=m.idempotency_key,
-            from_account=m.from_account,
-            to_account=m.to_account,
-            accounts=[m.from_account, m.to_account],
-            amount=m.amount,
-            kind=m.kind,
-            actor_id=m.actor_id,
-            memo=m.memo,
-            correlation_id=m.correlation_id,
-            from_balance_after=source["balance"],
-            to_balance_after=target["balance"],
-            created_at=now,
-        )
-        await self._transfers.insert_one(
-            transfer.model_dump(by_alias=True, exclude={"revision_id"}), session=session
-        )
-        return Moved(transfer=transfer, from_account=_account(source), to_account=_account(target))
-
-    async def _explain_failed_debit(self, m: Movement, session: AsyncClientSession) -> None:
-        doc = await self._accounts.find_one({"_id": ObjectId(m.from_account)}, session=session)
-        if doc is None:
-            raise AccountNotFound("The paying wallet does not exist.")
-        if doc.get("closed"):
-            raise WalletClosed("The paying wallet is closed.")
-        if doc.get("frozen"):
-            raise WalletFrozen(
-                "The paying wallet is frozen.",
-                details=[{"reason": doc.get("frozen_reason")}] if doc.get("frozen_reason") else [],
-            )
-        raise InsufficientFunds(
-            "The wallet does not hold enough tokens.",
-            details=[{"balance": doc["balance"], "amount": m.amount}],
-        )
 
     async def _issuer(self) -> ObjectId:
         if self._issuer_id is None:
