@@ -128,6 +128,7 @@ def security_controllers() -> list[Any]:
     from auth.api_tokens.routes import ApiTokenController
     from auth.audit.routes import AuditController
     from auth.lockdown.routes import LockdownController
+    from auth.pages import EmailLinkPages
     from auth.totp.routes import TotpController
     from auth.webauthn.routes import WebAuthnController
 
@@ -138,4 +139,5 @@ def security_controllers() -> list[Any]:
         AccountController,
         WebAuthnController,
         LockdownController,
+        EmailLinkPages,
     ]

@@ -226,18 +226,26 @@ async def _handle(text: str, conn: Connection, hub: RealtimeHub) -> None:
 
 
 async def _refresh(frame: AuthRefresh, conn: Connection, hub: RealtimeHub) -> None:
+    """Extend the connection with a fresh access token of the same session. Refusals name
+    the reason: `INVALID_TOKEN`, `TOKEN_EXPIRED`, `TOKEN_SESSION_MISMATCH` (another user's or
+    session's token), `SESSION_REVOKED` (the session has ended)."""
     config = hub.auth.config
     try:
         claims = decode_access_token(
             frame.access_token, secret=config.secret_key, issuer=config.jwt_issuer
         )
-        same = claims.user_id == str(conn.actor.user_id) and (
-            claims.session_id == conn.actor.session_id
-        )
-        if not same or not await hub.auth.session_is_live(claims.session_id):
-            raise DomainError("not this session")
-    except DomainError:
-        _error(conn, "INVALID_TOKEN", "That token cannot extend this connection.", ref=frame.ref)
+    except DomainError as exc:
+        _error(conn, exc.code, exc.message, ref=frame.ref)
+        return
+    same = claims.user_id == str(conn.actor.user_id) and (
+        claims.session_id == conn.actor.session_id
+    )
+    if not same:
+        message = "That token is of another session; it cannot extend this connection."
+        _error(conn, "TOKEN_SESSION_MISMATCH", message, ref=frame.ref)
+        return
+    if not await hub.auth.session_is_live(claims.session_id):
+        _error(conn, "SESSION_REVOKED", "The session has ended. Log in again.", ref=frame.ref)
         return
     conn.schedule_expiry(claims.expires_at, time.time(), CLOSE_UNAUTHORIZED)
     reply = AuthRefreshed(expires_at=int(claims.expires_at), ref=frame.ref)

@@ -175,7 +175,10 @@ ERROR_CODES: dict[str, str] = {
     "FORBIDDEN_CHANNEL": "Unknown channel kind, or the user may not read this channel.",
     "TOO_MANY_SUBSCRIPTIONS": "The per-connection subscription limit is reached.",
     "NOT_SUBSCRIBED": "`unsubscribe` for a channel this connection is not subscribed to.",
-    "INVALID_TOKEN": "`auth.refresh` with a token that is invalid, expired or of another session.",
+    "INVALID_TOKEN": "`auth.refresh` with a malformed or forged access token.",
+    "TOKEN_EXPIRED": "`auth.refresh` with an access token that has expired: refresh it first.",
+    "TOKEN_SESSION_MISMATCH": "`auth.refresh` with another user's or another session's token.",
+    "SESSION_REVOKED": "`auth.refresh` after the session ended: log in again.",
     "UNAVAILABLE": "The event backbone is briefly unavailable; retry the frame.",
 }
 

@@ -164,21 +164,23 @@ class ApiTokenManager:
         return expires is None or expires > utcnow()
 
     async def authenticate(self, raw: str, *, ip: str | None, user_agent: str | None) -> Actor:
-        """The `Actor` for an `sbp_` bearer token (401 `INVALID_TOKEN` otherwise)."""
-        invalid = Unauthorized("The API token is not valid.", code="INVALID_TOKEN")
+        """The `Actor` for an `sbp_` bearer token. 401 with one code per reason:
+        `INVALID_TOKEN` (unknown or malformed), `TOKEN_REVOKED` (revoked, or its account is
+        gone), `TOKEN_EXPIRED` (past its `expiresAt`)."""
         if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
-            raise invalid
+            raise Unauthorized("The API token is not valid.", code="INVALID_TOKEN")
         token = await ApiToken.find_one(ApiToken.token_hash == sha256_hex(raw))
         now = utcnow()
-        if (
-            token is None
-            or token.revoked_at is not None
-            or (token.expires_at is not None and token.expires_at <= now)
-        ):
-            raise invalid
+        if token is None:
+            raise Unauthorized("The API token is not valid.", code="INVALID_TOKEN")
+        revoked = Unauthorized("The API token was revoked.", code="TOKEN_REVOKED")
+        if token.revoked_at is not None:
+            raise revoked
+        if token.expires_at is not None and token.expires_at <= now:
+            raise Unauthorized("The API token has expired.", code="TOKEN_EXPIRED")
         user = await User.get(PydanticObjectId(token.user_id))
         if user is None or not user.is_active:
-            raise invalid
+            raise revoked
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= (
             self._touch_interval
         ):

@@ -168,7 +168,13 @@ def _generic_codes(
 ) -> dict[int, set[str]]:
     codes: dict[int, set[str]] = {503: {"SERVICE_UNAVAILABLE"}}
     if info is not None and info.authenticated:
-        codes[401] = {"UNAUTHORIZED", "TOKEN_EXPIRED", "SESSION_REVOKED"}
+        codes[401] = {
+            "UNAUTHORIZED",
+            "INVALID_TOKEN",
+            "TOKEN_EXPIRED",
+            "TOKEN_REVOKED",
+            "SESSION_REVOKED",
+        }
         codes[403] = {"FORBIDDEN", "INSUFFICIENT_SCOPE"}
     if info is not None and info.has_path_params:
         codes[404] = {"NOT_FOUND"}

@@ -176,7 +176,7 @@ async def test_a_token_revoked_mid_session_is_refused(api, http):
         with pytest.raises(MCPError):  # the SDK reports the HTTP 401 as an MCP error
             await client.call_tool("wallet_balance", {})
     raw = await http.post("/mcp", json={}, headers={"Authorization": f"Bearer {token['token']}"})
-    assert raw.status_code == 401 and raw.json()["error"]["code"] == "INVALID_TOKEN"
+    assert raw.status_code == 401 and raw.json()["error"]["code"] == "TOKEN_REVOKED"
 
 
 async def test_401_carries_resource_metadata(api, http):

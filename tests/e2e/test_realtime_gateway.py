@@ -275,7 +275,9 @@ async def test_token_expiry_closes_4001_unless_auth_refresh_extends(apis):
     # A token of another session cannot extend this connection.
     await send(extended, {"type": "auth.refresh", "accessToken": other.access, "ref": "r0"})
     refused = await recv(extended)
-    assert (refused["type"], refused["code"], refused["ref"]) == ("error", "INVALID_TOKEN", "r0")
+    # Its own code (issue 16: INVALID_TOKEN meant bad, expired and another session's token).
+    assert refused["code"] == "TOKEN_SESSION_MISMATCH"
+    assert (refused["type"], refused["ref"]) == ("error", "r0")
     await asyncio.sleep(3)
     async with httpx.AsyncClient(base_url=api.base) as client:
         r = await client.post("/api/v1/auth/refresh", json={"refreshToken": user.refresh})
