@@ -15,8 +15,8 @@ from server.core.errors import Unprocessable
 from server.notes.manager import NotesManager
 from server.search.config import SearchConfig
 from server.search.embedders import Embedder, EmbedderUnavailable
-from server.search.fusion import rrf
 from server.search.index_embedded import EmbeddedIndex
+from server.search.retrieve import Retriever
 from server.search.schemas import (
     RelatedNote,
     RelatedPage,
@@ -64,6 +64,7 @@ class SearchManager:
         self.spaces = spaces
         self.notes = notes
         self.config = config
+        self.retriever = Retriever(index, config)
 
     async def readable_space_ids(self, actor: Actor, space: str | None) -> list[str]:
         if space:
@@ -100,27 +101,17 @@ class SearchManager:
         space_ids = await self.readable_space_ids(actor, space)
         await self.index.sync()
         mask = self.index.mask(space_ids, tag.lower().lstrip("#") if tag else None)
-        k = self.config.candidates
-        lexical: list[int] = []
-        semantic: list[int] = []
+        vector = None
         degraded = False
-        if mode in ("hybrid", "lexical"):
-            lexical = self.index.lexical(q, mask, k)
         if mode in ("hybrid", "semantic"):
             try:
                 vector = await self.embedder.embed_query(q)
-                semantic = self.index.semantic(vector, mask, k)
             except EmbedderUnavailable:
                 degraded = True
-                if mode == "semantic":
-                    lexical = self.index.lexical(q, mask, k)
         ran: SearchMode = "lexical" if degraded else mode  # type: ignore[assignment]
-        fused = rrf(
-            [lexical, semantic],
-            k=self.config.rrf_k,
-            weights=[self.config.lexical_weight, self.config.semantic_weight],
-        )
-        fused = fused[: self.config.max_results]
+        ranking = self.retriever.rank(q, vector, mask, lexical=ran != "semantic")
+        lexical, semantic = ranking.lexical, ranking.semantic
+        fused = ranking.fused[: self.config.max_results]
         found_by = {i: ["lexical"] for i in lexical}
         for i in semantic:
             found_by.setdefault(i, []).append("semantic")
