@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.api_process import FAST_HASHING, ApiProcess, api_env  # noqa: E402
 from scripts.devservices import spawn_mongo, spawn_redis  # noqa: E402
+from server.search.vectors import decode_vector  # noqa: E402
 
 DB = "bench_search"
 MODES = ("lexical", "semantic", "hybrid")
@@ -169,7 +170,7 @@ def baseline_quality(
     bm = bm25s.BM25()
     bm.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False),
              show_progress=False)  # fmt: skip
-    vectors = np.stack([np.frombuffer(c["vector"], np.float32) for c in chunks])
+    vectors = np.stack([decode_vector(c["vector"]) for c in chunks])
     embedder = WordLlamaEmbedder()
     runs: dict[str, dict[str, list[str]]] = {m: {} for m in MODES}
     for qid, text in queries.items():
@@ -263,7 +264,7 @@ async def speed(env: dict[str, Any], queries: list[str], target: int) -> dict[st
                            stemmer=stemmer, show_progress=False),
             show_progress=False,
         )  # fmt: skip
-        vectors = np.stack([np.frombuffer(c["vector"], np.float32) for c in chunks])
+        vectors = np.stack([decode_vector(c["vector"]) for c in chunks])
 
         async def baseline(q: str) -> None:
             tokens = bm25s.tokenize([q], stopwords="en", stemmer=stemmer, show_progress=False)

@@ -26,6 +26,7 @@ from redis.exceptions import ResponseError
 from server.search.documents import SearchChunk
 from server.search.indexer import CHANGES_STREAM
 from server.search.text import terms
+from server.search.vectors import decode_vector
 
 PROJECTION = {
     "chunk_id": 1, "note_id": 1, "space_id": 1, "title": 1, "tags": 1, "heading_path": 1,
@@ -124,12 +125,10 @@ class EmbeddedIndex:
         self.rows.append(row)
         self.alive[i] = True
         self.space[i] = self.space_codes.setdefault(row.space_id, len(self.space_codes))
-        vector = doc.get("vector")
-        if vector is not None:
-            v = np.frombuffer(vector, dtype=np.float32)
-            if v.shape[0] == self.dim:
-                self.vectors[i] = v
-                self.has_vec[i] = True
+        v = decode_vector(doc.get("vector"))
+        if v is not None and v.shape[0] == self.dim:
+            self.vectors[i] = v
+            self.has_vec[i] = True
         counts: dict[str, int] = {}
         for t in terms(" ".join([row.title, *row.heading_path, row.text])):
             counts[t] = counts.get(t, 0) + 1

@@ -13,6 +13,7 @@ from server.search.config import SearchConfig
 from server.search.index_embedded import EmbeddedIndex
 from server.search.retrieve import Retriever, query_weights
 from server.search.text import terms
+from server.search.vectors import encode_vector
 
 pytestmark = pytest.mark.unit
 DIM = 8
@@ -27,7 +28,7 @@ def unit(*values: float) -> np.ndarray:
 def doc(i: int, space: str, text: str, vector: np.ndarray) -> dict[str, Any]:
     return {
         "chunk_id": f"c{i}", "note_id": f"n{i}", "space_id": space, "title": "",
-        "text": text, "start": 0, "end": len(text), "vector": vector.tobytes(),
+        "text": text, "start": 0, "end": len(text), "vector": encode_vector(vector),
     }  # fmt: skip
 
 
