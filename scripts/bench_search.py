@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.api_process import FAST_HASHING, ApiProcess, api_env  # noqa: E402
 from scripts.devservices import spawn_mongo, spawn_redis  # noqa: E402
+from server.search.vectors import decode_vector  # noqa: E402
 
 DB = "bench_search"
 MODES = ("lexical", "semantic", "hybrid")
@@ -169,7 +170,7 @@ def baseline_quality(
     bm = bm25s.BM25()
     bm.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False),
              show_progress=False)  # fmt: skip
-    vectors = np.stack([np.frombuffer(c["vector"], np.float32) for c in chunks])
+    vectors = np.stack([decode_vector(c["vector"]) for c in chunks])
     embedder = WordLlamaEmbedder()
     runs: dict[str, dict[str, list[str]]] = {m: {} for m in MODES}
     for qid, text in queries.items():
@@ -221,6 +222,7 @@ async def speed(env: dict[str, Any], queries: list[str], target: int) -> dict[st
     from server.search.documents import SearchChunk
     from server.search.fusion import rrf
     from server.search.index_embedded import EmbeddedIndex
+    from server.search.retrieve import Retriever
     from server.settings import Settings
 
     services = await open_services(Settings(**env))
@@ -249,12 +251,11 @@ async def speed(env: dict[str, Any], queries: list[str], target: int) -> dict[st
         space_ids = [str(s) for s in spaces] + [str(base[0]["space_id"])]
         embedder = services.search.embedder
 
+        retriever = Retriever(index, services.search.config)
+
         async def ours(q: str) -> None:
             await index.sync()
-            mask = index.mask(space_ids)
-            lex = index.lexical(q, mask, 100)
-            sem = index.semantic(await embedder.embed_query(q), mask, 100)
-            rrf([lex, sem], k=60)
+            retriever.rank(q, await embedder.embed_query(q), index.mask(space_ids))
 
         stemmer = Stemmer.Stemmer("english")
         bm = bm25s.BM25()
@@ -263,7 +264,7 @@ async def speed(env: dict[str, Any], queries: list[str], target: int) -> dict[st
                            stemmer=stemmer, show_progress=False),
             show_progress=False,
         )  # fmt: skip
-        vectors = np.stack([np.frombuffer(c["vector"], np.float32) for c in chunks])
+        vectors = np.stack([decode_vector(c["vector"]) for c in chunks])
 
         async def baseline(q: str) -> None:
             tokens = bm25s.tokenize([q], stopwords="en", stemmer=stemmer, show_progress=False)
@@ -301,6 +302,7 @@ def in_memory(folder: Path, target: int) -> None:
     from server.search.embedders import WordLlamaEmbedder
     from server.search.fusion import rrf
     from server.search.index_embedded import EmbeddedIndex
+    from server.search.retrieve import Retriever
 
     corpus, queries, qrels = load_eval(folder)
     embedder = WordLlamaEmbedder()
@@ -329,11 +331,12 @@ def in_memory(folder: Path, target: int) -> None:
     only_eval = index.mask(["s0"])
     only_eval[len(rows) :] = False
     runs: dict[str, dict[str, list[str]]] = {m: {} for m in MODES}
+    retriever = Retriever(index, config)
     for qid, text in queries.items():
-        lex = index.lexical(text, only_eval, config.candidates)
-        sem = index.semantic(embedder._embed([text])[0], only_eval, config.candidates)
-        weights = [config.lexical_weight, config.semantic_weight]
-        fused = [i for i, _ in rrf([lex, sem], k=config.rrf_k, weights=weights)]
+        vector = embedder._embed([text])[0]
+        lex = retriever.rank(text, None, only_eval).lexical
+        sem = retriever.rank(text, vector, only_eval, lexical=False).semantic
+        fused = [i for i, _ in retriever.rank(text, vector, only_eval).fused]
         for mode, ranked in (("lexical", lex), ("semantic", sem), ("hybrid", fused)):
             seen: list[str] = []
             for i in ranked:
@@ -355,9 +358,7 @@ def in_memory(folder: Path, target: int) -> None:
     everything = index.mask([*spaces, "s0"])
 
     def ours(q: str) -> None:
-        lex = index.lexical(q, everything, 100)
-        sem = index.semantic(embedder._embed([q])[0], everything, 100)
-        rrf([lex, sem], k=60)
+        retriever.rank(q, embedder._embed([q])[0], everything)  # hybrid, with feedback
 
     def baseline(q: str) -> None:
         tokens = bm25s.tokenize([q], stopwords="en", stemmer=stemmer, show_progress=False)

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     search_rrf_k: int = Field(default=60, ge=1)
     search_lexical_weight: float = Field(default=1.0, ge=0)
     search_semantic_weight: float = Field(default=1.3, ge=0)
+    search_feedback_docs: int = Field(default=5, ge=0, le=50)
+    search_feedback_weight: float = Field(default=0.3, ge=0)
+    search_feedback_vector_weight: float = Field(default=0.7, ge=0)
     agent_router: Literal["llm", "keywords"] = "llm"
     chat_messages_per_minute: int = Field(default=20, ge=1)
     chat_max_message_chars: int = Field(default=10_000, ge=1)

@@ -20,6 +20,7 @@ from litestar.plugins import CLIPluginProtocol
 from server.compose.services import Services
 from server.core.actor import Actor
 from server.core.errors import DomainError
+from server.search.cli import register_search_cli
 from server.settings import Settings
 from server.shop.cli import register_shop_cli
 from server.wallet.cli import register_wallet_cli
@@ -57,6 +58,7 @@ class ServerCLIPlugin(CLIPluginProtocol):
         run_with_services = self.run_with_services
         wallet = register_wallet_cli(cli, self.run_opened)
         register_shop_cli(cli, self.run_opened)
+        register_search_cli(cli, self.run_opened)
 
         @cli.group(name="users", help="Manage user accounts.")
         def users() -> None:

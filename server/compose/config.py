@@ -179,4 +179,7 @@ def search_config(settings: Settings) -> SearchConfig:
         rrf_k=settings.search_rrf_k,
         lexical_weight=settings.search_lexical_weight,
         semantic_weight=settings.search_semantic_weight,
+        feedback_docs=settings.search_feedback_docs,
+        feedback_weight=settings.search_feedback_weight,
+        feedback_vector_weight=settings.search_feedback_vector_weight,
     )

@@ -14,3 +14,8 @@ class SearchConfig:
     semantic_weight: float = 1.3
     candidates: int = 100  # per list, before fusion
     max_results: int = 100  # deepest page reachable with the cursor
+    # Pseudo-relevance feedback in hybrid mode (retrieve.py); 0 documents turns it off.
+    feedback_docs: int = 5
+    feedback_terms: int = 20
+    feedback_weight: float = 0.3  # of each expansion term, against 1 per query term
+    feedback_vector_weight: float = 0.7  # Rocchio: query + this * mean feedback vector

@@ -12,8 +12,8 @@ from server.core.clock import utcnow
 
 
 class SearchChunk(Document):
-    """`chunk_id` = `<noteId>:<content hash>[:n]`; `vector` is float32 bytes (None until an
-    embedder answered: the chunk is then found lexically only)."""
+    """`chunk_id` = `<noteId>:<content hash>[:n]`; `vector` is a BSON float32 vector
+    (vectors.py; None until an embedder answered: the chunk is then found lexically only)."""
 
     chunk_id: str
     note_id: PydanticObjectId

@@ -26,6 +26,7 @@ from redis.exceptions import ResponseError
 from server.search.documents import SearchChunk
 from server.search.indexer import CHANGES_STREAM
 from server.search.text import terms
+from server.search.vectors import decode_vector
 
 PROJECTION = {
     "chunk_id": 1, "note_id": 1, "space_id": 1, "title": 1, "tags": 1, "heading_path": 1,
@@ -124,12 +125,10 @@ class EmbeddedIndex:
         self.rows.append(row)
         self.alive[i] = True
         self.space[i] = self.space_codes.setdefault(row.space_id, len(self.space_codes))
-        vector = doc.get("vector")
-        if vector is not None:
-            v = np.frombuffer(vector, dtype=np.float32)
-            if v.shape[0] == self.dim:
-                self.vectors[i] = v
-                self.has_vec[i] = True
+        v = decode_vector(doc.get("vector"))
+        if v is not None and v.shape[0] == self.dim:
+            self.vectors[i] = v
+            self.has_vec[i] = True
         counts: dict[str, int] = {}
         for t in terms(" ".join([row.title, *row.heading_path, row.text])):
             counts[t] = counts.get(t, 0) + 1
@@ -219,7 +218,21 @@ class EmbeddedIndex:
         return mask
 
     def lexical(self, query: str, mask: npt.NDArray[np.bool_], k: int) -> list[int]:
-        """BM25 (Lucene's idf) with statistics over the readable rows only."""
+        weights: dict[str, float] = {}
+        for t in terms(query):
+            weights[t] = weights.get(t, 0.0) + 1.0
+        return self.lexical_weighted(weights, mask, k)
+
+    def doc_freq(self, term: str, mask: npt.NDArray[np.bool_]) -> int:
+        """How many readable rows hold `term`."""
+        p = self.postings.get(term)
+        return int(mask[p.arrays()[0]].sum()) if p is not None else 0
+
+    def lexical_weighted(
+        self, weights: dict[str, float], mask: npt.NDArray[np.bool_], k: int
+    ) -> list[int]:
+        """BM25 (Lucene's idf) of weighted query terms, with statistics over the readable
+        rows only."""
         n_docs = int(mask.sum())
         if n_docs == 0:
             return []
@@ -228,9 +241,9 @@ class EmbeddedIndex:
         avgdl = float(lengths[mask].mean()) or 1.0
         scores = np.zeros(n, np.float32)
         k1, b = self.bm25.k1, self.bm25.b
-        for t in set(terms(query)):
+        for t, w in weights.items():
             p = self.postings.get(t)
-            if p is None:
+            if p is None or w <= 0:
                 continue
             rows, tfs = p.arrays()
             keep = mask[rows]
@@ -239,7 +252,7 @@ class EmbeddedIndex:
                 continue
             idf = math.log(1 + (n_docs - rows.size + 0.5) / (rows.size + 0.5))
             dl = lengths[rows]
-            scores[rows] += idf * tfs * (k1 + 1) / (tfs + k1 * (1 - b + b * dl / avgdl))
+            scores[rows] += w * idf * tfs * (k1 + 1) / (tfs + k1 * (1 - b + b * dl / avgdl))
         return _top(scores, scores > 0, k)
 
     def semantic(
@@ -250,6 +263,17 @@ class EmbeddedIndex:
         if not valid.any():
             return []
         scores = self.vectors[:n] @ vector.astype(np.float32)
+        return _top(scores, valid, k)
+
+    def rescore(self, vector: npt.NDArray[np.float32], rows: list[int], k: int) -> list[int]:
+        """The k of `rows` (already masked) closest to `vector`, best first."""
+        if not rows:
+            return []
+        idx = np.asarray(rows, np.int64)
+        scores = np.zeros(len(self.rows), np.float32)
+        scores[idx] = self.vectors[idx] @ vector.astype(np.float32)
+        valid = np.zeros(len(self.rows), np.bool_)
+        valid[idx] = True
         return _top(scores, valid, k)
 
     def row(self, i: int) -> Row:

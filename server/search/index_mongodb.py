@@ -124,7 +124,10 @@ def hybrid_pipeline(
                 "$rankFusion": {
                     "input": {"pipelines": {"lexical": lexical, "semantic": semantic}},
                     "combination": {"weights": {"lexical": weights[0], "semantic": weights[1]}},
+                    "scoreDetails": True,  # which input ranked each hit ("retrievers")
                 }
             }
         ]
+        project = {**PROJECT, "details": {"$meta": "scoreDetails"}}
+        return [*head, {"$skip": skip}, {"$limit": limit}, {"$project": project}]
     return [*head, {"$skip": skip}, {"$limit": limit}, {"$project": PROJECT}]

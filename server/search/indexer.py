@@ -11,8 +11,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from bson import ObjectId
+from bson.binary import Binary
 from pymongo import ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from redis.asyncio import Redis
@@ -22,6 +22,7 @@ from server.notes.documents import Note
 from server.search.chunker import ChunkSpec, chunk_markdown, embed_text
 from server.search.documents import SearchChunk
 from server.search.embedders import Embedder, EmbedderUnavailable
+from server.search.vectors import encode_vector
 
 log = logging.getLogger("server.search")
 CHANGES_STREAM = "search:changes"
@@ -69,13 +70,13 @@ class ChunkIndexer:
             if doc.get("vector") is not None and doc.get("embedder") == self.embedder.name:
                 existing[doc["content_hash"]] = doc["vector"]
         missing = [c for c in chunks if c.content_hash not in existing]
-        vectors: dict[str, bytes] = {}
+        vectors: dict[str, Binary] = {}
         if missing:
             texts = [embed_text(title, c.heading_path, c.text) for c in missing]
             try:
                 embedded = await self.embedder.embed_documents(texts)
                 for c, v in zip(missing, embedded, strict=True):
-                    vectors[c.content_hash] = np.asarray(v, dtype=np.float32).tobytes()
+                    vectors[c.content_hash] = encode_vector(v)
                 result.embedded = len(missing)
                 self.embedded_total += len(missing)
             except EmbedderUnavailable as exc:

@@ -9,14 +9,18 @@ from __future__ import annotations
 import base64
 import binascii
 
+import numpy as np
+import numpy.typing as npt
+
 from auth.scopes import require_scope
 from server.core.actor import Actor
 from server.core.errors import Unprocessable
 from server.notes.manager import NotesManager
+from server.search.backend_mongodb import Found, MongoSearch
 from server.search.config import SearchConfig
 from server.search.embedders import Embedder, EmbedderUnavailable
-from server.search.fusion import rrf
 from server.search.index_embedded import EmbeddedIndex
+from server.search.retrieve import Retriever
 from server.search.schemas import (
     RelatedNote,
     RelatedPage,
@@ -64,6 +68,8 @@ class SearchManager:
         self.spaces = spaces
         self.notes = notes
         self.config = config
+        self.retriever = Retriever(index, config)
+        self.mongo = MongoSearch(config) if config.backend == "mongodb" else None
 
     async def readable_space_ids(self, actor: Actor, space: str | None) -> list[str]:
         if space:
@@ -98,52 +104,37 @@ class SearchManager:
         limit = max(1, min(limit, 50))
         offset = decode_cursor(cursor)
         space_ids = await self.readable_space_ids(actor, space)
-        await self.index.sync()
-        mask = self.index.mask(space_ids, tag.lower().lstrip("#") if tag else None)
-        k = self.config.candidates
-        lexical: list[int] = []
-        semantic: list[int] = []
+        tag = tag.lower().lstrip("#") if tag else None
+        vector = None
         degraded = False
-        if mode in ("hybrid", "lexical"):
-            lexical = self.index.lexical(q, mask, k)
         if mode in ("hybrid", "semantic"):
             try:
                 vector = await self.embedder.embed_query(q)
-                semantic = self.index.semantic(vector, mask, k)
             except EmbedderUnavailable:
                 degraded = True
-                if mode == "semantic":
-                    lexical = self.index.lexical(q, mask, k)
         ran: SearchMode = "lexical" if degraded else mode  # type: ignore[assignment]
-        fused = rrf(
-            [lexical, semantic],
-            k=self.config.rrf_k,
-            weights=[self.config.lexical_weight, self.config.semantic_weight],
-        )
-        fused = fused[: self.config.max_results]
-        found_by = {i: ["lexical"] for i in lexical}
-        for i in semantic:
-            found_by.setdefault(i, []).append("semantic")
-        page = fused[offset : offset + limit]
-        hits = []
-        for i, score in page:
-            row = self.index.row(i)
-            hits.append(
-                SearchHit(
-                    note_id=row.note_id,
-                    chunk_id=row.chunk_id,
-                    space_id=row.space_id,
-                    title=row.title,
-                    heading_path=row.heading_path,
-                    snippet=snippet(row.text, q),
-                    start=row.start,
-                    end=row.end,
-                    page=row.page,
-                    score=round(score, 6),
-                    retrievers=found_by.get(i, []),
-                )
+        if self.mongo is not None:
+            found, more = await self.mongo.page(
+                q, vector, space_ids, mode=ran, tag=tag, offset=offset, limit=limit
             )
-        more = offset + limit < len(fused)
+        else:
+            found, more = await self._embedded_page(q, vector, space_ids, ran, tag, offset, limit)
+        hits = [
+            SearchHit(
+                note_id=f.row.note_id,
+                chunk_id=f.row.chunk_id,
+                space_id=f.row.space_id,
+                title=f.row.title,
+                heading_path=f.row.heading_path,
+                snippet=snippet(f.row.text, q),
+                start=f.row.start,
+                end=f.row.end,
+                page=f.row.page,
+                score=round(f.score, 6),
+                retrievers=f.retrievers,
+            )
+            for f in found
+        ]
         return SearchPage(
             hits=hits,
             mode=ran,
@@ -151,19 +142,48 @@ class SearchManager:
             next_cursor=encode_cursor(offset + limit) if more else None,
         )
 
+    async def _embedded_page(
+        self,
+        q: str,
+        vector: npt.NDArray[np.float32] | None,
+        space_ids: list[str],
+        mode: SearchMode,
+        tag: str | None,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[Found], bool]:
+        await self.index.sync()
+        mask = self.index.mask(space_ids, tag)
+        ranking = self.retriever.rank(q, vector, mask, lexical=mode != "semantic")
+        fused = ranking.fused[: self.config.max_results]
+        found_by: dict[int, list[str]] = {i: ["lexical"] for i in ranking.lexical}
+        for i in ranking.semantic:
+            found_by.setdefault(i, []).append("semantic")
+        page = [
+            Found(self.index.row(i), score, found_by.get(i, []))
+            for i, score in fused[offset : offset + limit]
+        ]
+        return page, offset + limit < len(fused)
+
     async def related(self, actor: Actor, note_id: str, limit: int = 10) -> RelatedPage:
         """Notes whose chunks sit closest to this note's mean vector, in readable spaces."""
         require_scope(actor, "notes:read")
         note = await self.notes.get(actor, note_id)  # 404 unless the actor may read it
         space_ids = await self.readable_space_ids(actor, None)
-        await self.index.sync()
-        vector = self.index.note_vector(note.id)
-        if vector is None:
-            return RelatedPage(notes=[])
-        mask = self.index.mask(space_ids)
+        if self.mongo is not None:
+            vector = await self.mongo.note_vector(note.id)
+            rows = [] if vector is None else await self.mongo.related(vector, space_ids, 200)
+        else:
+            await self.index.sync()
+            vector = self.index.note_vector(note.id)
+            mask = self.index.mask(space_ids)
+            rows = (
+                []
+                if vector is None
+                else [self.index.row(i) for i in self.index.semantic(vector, mask, 200)]
+            )
         best: dict[str, RelatedNote] = {}
-        for rank, i in enumerate(self.index.semantic(vector, mask, 200)):
-            row = self.index.row(i)
+        for rank, row in enumerate(rows):
             if row.note_id == note.id or row.note_id in best:
                 continue
             best[row.note_id] = RelatedNote(
