@@ -14,8 +14,8 @@ Frames are `data: <JSON>` lines, ended by `data: [DONE]`; the response carries
 `tool-input-available`, tool.end -> `tool-output-available` | `tool-output-error` |
 `tool-output-denied`, approval_required -> `tool-input-available` + `tool-approval-request`
 (the approval id is the tool call id), message.end -> `finish-step` + `finish`, error ->
-`error`. `source-document` parts for citations are pending until search publishes
-citation events.
+`error`, citation -> `source-document` (`sourceId` = the citation's `[index]`, the title,
+`text/markdown`, and the whole citation under `providerMetadata.secondBrain`).
 """
 
 from __future__ import annotations
@@ -165,6 +165,16 @@ class UIMessageStream:
                     "finishReason": reason,
                     "messageMetadata": {"status": data.get("status"), "usage": data.get("usage")},
                 },
+            ]
+        if kind == "citation":
+            return [
+                {
+                    "type": "source-document",
+                    "sourceId": str(data["index"]),
+                    "mediaType": "text/markdown",
+                    "title": data.get("title") or "Untitled",
+                    "providerMetadata": {"secondBrain": data},
+                }
             ]
         if kind == "error":
             return [*self._close_text(), {"type": "error", "errorText": data.get("message", "")}]

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from beanie import PydanticObjectId
 
+from agents.citations import spoken
 from agents.documents import ChatApproval, ChatMessage
 from agents.voice.approvals import ApprovalBroker, Decision, approval_prompt, parse_yes_no
 from agents.voice.schemas import (
@@ -74,6 +75,11 @@ class TurnTimings:
     opened_at: float = 0.0  # the chat service checked and stored the turn; the run starts
     first_text_at: float = 0.0  # the first answering-node text came out of the run
     runs: list[tuple[float, float, float]] = field(default_factory=list)
+
+
+def sources_sentence(titles: list[str]) -> str:
+    """What voice says instead of `[n]` markers: the cited notes by title."""
+    return "Sources: " + ", ".join(titles)
 
 
 async def _once(text: str) -> AsyncIterator[str]:
@@ -234,12 +240,17 @@ class VoiceTurns:
     ) -> None:
         """Drain the run to its end, whether or not anyone still listens."""
         said_any = False
+        titles: list[str] = []  # of the sources the answer cites, in order of first use
         self.last_agent = run.agent
         self.last_message_id = str(run.message_id)
         try:
             async for event in run.events():
-                if event.type == "token":
-                    piece = str(event.data.get("text", ""))
+                if event.type == "citation":
+                    title = str(event.data.get("title") or "Untitled")
+                    if title not in titles:
+                        titles.append(title)
+                elif event.type == "token":
+                    piece = spoken(str(event.data.get("text", "")))
                     if piece:
                         if not self.timings.first_text_at:
                             self.timings.first_text_at = time.monotonic()
@@ -250,6 +261,8 @@ class VoiceTurns:
                     queue.put_nowait((" " if said_any else "") + question)
                 elif event.type == "error":
                     queue.put_nowait((" " if said_any else "") + SPOKEN_FAILURE)
+            if titles and said_any:
+                queue.put_nowait(" " + sources_sentence(titles))
             self.timings.runs.append(
                 (self.timings.asked_at, self.timings.opened_at, self.timings.first_text_at)
             )

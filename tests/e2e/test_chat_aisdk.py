@@ -104,3 +104,46 @@ async def test_the_ai_sdk_package_consumes_a_chat_with_an_approval(settings_fact
     assert (
         "tool-approval-request" in result["chunks"] and "tool-output-available" in result["chunks"]
     )
+
+
+async def test_the_ai_sdk_package_reads_citations_as_source_documents(settings_factory, redis):
+    """Issue 13 part 5: each `citation` of a knowledge answer reaches `useChat` as a
+    `source-document` part the package accepts, with our citation in its provider metadata."""
+    from server import jobs
+
+    app = create_app(settings_factory(wallet_require_verified_email=False))
+    async with Served(app) as server, httpx.AsyncClient(base_url=server.url) as client:
+        services = app.state["services"]
+        alice = await register(client)
+        created = await client.post(
+            "/api/v1/notes",
+            json={
+                "title": "Zebras",
+                "body": "# Budget\n\nThe zebra sanctuary budget is forty thousand euros.\n",
+            },
+            headers=alice["headers"],
+        )
+        note = created.json()
+        await jobs.index_note({"services": services}, note_id=note["id"])
+        services.chat.llm_factory = ScriptedLLMFactory(
+            [
+                call("notes_search", {"query": "zebra sanctuary budget"}),
+                reply("Forty thousand euros [1]."),
+            ]
+        )
+        sid = await new_session(client, alice, agent="knowledge")
+        url = f"{server.url}{CHAT}/sessions/{sid}/messages?protocol=ai-sdk"
+        done = await asyncio.to_thread(
+            run_node, "ai-sdk", "chat.mjs", url, alice["accessToken"], "what did I write?"
+        )
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        body = (await client.get(f"/api/v1/notes/{note['id']}", headers=alice["headers"])).json()
+    parts = result["first"]["parts"]
+    (source,) = [p for p in parts if p["type"] == "source-document"]
+    assert source["sourceId"] == "1" and source["title"] == "Zebras"
+    cite = source["providerMetadata"]["secondBrain"]
+    assert cite["noteId"] == note["id"] and cite["index"] == 1
+    assert body["body"][cite["start"] : cite["end"]].startswith("The zebra sanctuary budget")
+    assert "".join(p["text"] for p in parts if p["type"] == "text") == "Forty thousand euros [1]."
+    assert result["resumed"] is None and "source-document" in result["chunks"]

@@ -97,3 +97,23 @@ def test_events_map_onto_parts_and_text_blocks_close_before_tools():
     assert parts[7]["output"] == {"balance": 3}
     assert parts[2]["id"] != parts[10]["id"]
     assert parts[-1]["finishReason"] == "stop"
+
+
+def test_a_citation_becomes_a_source_document_part():
+    cite = {
+        "index": 2,
+        "noteId": "n",
+        "chunkId": "n:h",
+        "title": "Zebras",
+        "headingPath": ["Budget"],
+        "start": 3,
+        "end": 9,
+    }
+    (part,) = UIMessageStream().parts(ChatEvent("citation", cite))
+    assert part == {
+        "type": "source-document",
+        "sourceId": "2",
+        "mediaType": "text/markdown",
+        "title": "Zebras",
+        "providerMetadata": {"secondBrain": cite},
+    }

@@ -2,7 +2,8 @@
 // DefaultChatTransport parses every frame with the package's uiMessageChunkSchema (an
 // invalid frame throws); readUIMessageStream builds the message; validateUIMessages checks
 // the result. Usage: node chat.mjs <messagesUrl> <accessToken> <text>
-// Prints one JSON line: {first, resumed, chunks} (the assistant messages after each stream).
+// Prints one JSON line: {first, resumed, chunks} (the assistant messages after each stream;
+// `source-document` parts carry the answer's citations).
 import { DefaultChatTransport, readUIMessageStream, validateUIMessages } from "ai";
 
 const [url, token, text] = process.argv.slice(2);
@@ -39,7 +40,12 @@ const user = { id: "u1", role: "user", parts: [{ type: "text", text }] };
 const first = await run([user], "submit-message");
 await validateUIMessages({ messages: [user, first] });
 
-// Answer the approval the way addToolApprovalResponse does, then send again.
+// Answer the approval the way addToolApprovalResponse does, then send again (when the first
+// answer asked for one; otherwise `resumed` is null).
+if (!first.parts.some((part) => part.state === "approval-requested")) {
+  console.log(JSON.stringify({ first, resumed: null, chunks }));
+  process.exit(0);
+}
 const answered = structuredClone(first);
 for (const part of answered.parts) {
   if (part.state === "approval-requested") {
