@@ -15,7 +15,8 @@ happen on the connection's own writer, so frames leave in order. A WebSocket pus
 for a backlog, see `realtime/push.py`); SSE pulls (`outgoing()`).
 
 The queue is bounded: overflow closes the connection with 4008 and drops what was queued,
-so memory stays flat however slowly a client reads.
+so memory stays flat however slowly a client reads. Frame types live in `realtime/frames.py`,
+the stream reads for sync/resync in `realtime/catchup.py`.
 """
 
 from __future__ import annotations
@@ -26,95 +27,25 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import RedisError
-
-from realtime.protocol import (
-    CLOSE_SLOW_CONSUMER,
-    Since,
-    Subscribed,
-    Unsubscribed,
-    encode_frame,
+from realtime.catchup import CatchUp
+from realtime.frames import (
+    KEEPALIVE,
+    ChannelState,
+    Item,
+    Out,
+    Recheck,
+    Resync,
+    Sync,
+    subscribed_out,
 )
+from realtime.protocol import CLOSE_SLOW_CONSUMER, Since, Unsubscribed, encode_frame
 from realtime.push import PushWriter, SendText
-from realtime.subscriber import LiveEvent, decode_event
+from realtime.subscriber import LiveEvent
 from server.core.actor import Actor
 from server.core.channels import user_channel
 
 if TYPE_CHECKING:
     from realtime.hub import RealtimeHub
-
-_REPLAY_PAGE = 500
-_RETRY_FIRST = 0.05
-_RETRY_MAX = 2.0
-
-
-class Out:
-    """A control frame ready to send; `epoch`/`offset` are set on `subscribed` frames."""
-
-    __slots__ = ("channel", "epoch", "kind", "offset", "text")
-
-    def __init__(
-        self,
-        kind: str,
-        text: str,
-        channel: str | None = None,
-        epoch: str | None = None,
-        offset: int | None = None,
-    ) -> None:
-        self.kind = kind
-        self.text = text
-        self.channel = channel
-        self.epoch = epoch
-        self.offset = offset
-
-
-KEEPALIVE = Out("keepalive", "")
-
-
-class ChannelState:
-    __slots__ = ("channel", "dirty", "epoch", "hold", "offset", "pending", "presence")
-
-    def __init__(self, channel: str, *, presence: bool) -> None:
-        self.channel = channel
-        self.epoch: str | None = None
-        self.offset = 0
-        self.hold = True
-        self.pending: list[LiveEvent] = []
-        self.presence = presence
-        self.dirty = False
-
-
-class _Sync:
-    __slots__ = ("ref", "since", "st")
-
-    def __init__(self, st: ChannelState, since: Since | None, ref: str | None) -> None:
-        self.st = st
-        self.since = since
-        self.ref = ref
-
-
-class _Resync:
-    __slots__ = ("st",)
-
-    def __init__(self, st: ChannelState) -> None:
-        self.st = st
-
-
-class _Recheck:
-    __slots__ = ("st",)
-
-    def __init__(self, st: ChannelState) -> None:
-        self.st = st
-
-
-Item = LiveEvent | Out | _Sync | _Resync | _Recheck
-
-
-def subscribed_out(
-    channel: str, epoch: str | None, offset: int, recovered: bool, ref: str | None = None
-) -> Out:
-    frame = Subscribed(channel=channel, epoch=epoch, offset=offset, recovered=recovered, ref=ref)
-    return Out("subscribed", encode_frame(frame), channel, epoch, offset)
 
 
 class Connection:
@@ -220,7 +151,7 @@ class Connection:
         self.push(Out(kind, text))
 
     def begin_sync(self, st: ChannelState, since: Since | None, ref: str | None) -> None:
-        self.push(_Sync(st, since, ref))
+        self.push(Sync(st, since, ref))
 
     # ------------------------------------------------------------ sink callbacks
 
@@ -250,7 +181,7 @@ class Connection:
             st.dirty = True
         else:
             st.hold = True
-            self.push(_Resync(st))
+            self.push(Resync(st))
 
     def _accept(self, st: ChannelState, event: LiveEvent) -> None:
         if st.epoch is not None and event.epoch != st.epoch:
@@ -261,14 +192,14 @@ class Connection:
         elif event.offset != st.offset + 1:
             st.hold = True
             st.pending.append(event)
-            self.push(_Resync(st))
+            self.push(Resync(st))
             return
         st.epoch = event.epoch
         st.offset = event.offset
         self.push(event)
         if self.hub.authorizers.rechecks(st.channel, event.type):
             st.hold = True
-            self.push(_Recheck(st))
+            self.push(Recheck(st))
 
     def _release(self, st: ChannelState) -> None:
         pending, st.pending = st.pending, []
@@ -281,7 +212,7 @@ class Connection:
         if st.dirty and not st.hold:
             st.dirty = False
             st.hold = True
-            self.push(_Resync(st))
+            self.push(Resync(st))
 
     # ------------------------------------------------------------ writer side
 
@@ -309,20 +240,25 @@ class Connection:
         """The frames a queued item stands for (a sync or resync reads the stream first)."""
         if isinstance(item, (LiveEvent, Out)):
             return [item]
-        if isinstance(item, _Sync):
+        if isinstance(item, Sync):
             return await self._sync(item.st, item.since, item.ref)
-        if isinstance(item, _Resync):
+        if isinstance(item, Resync):
             return await self._resync(item.st)
         return await self._recheck(item.st)
+
+    def _catchup(self) -> CatchUp:
+        # Made per sync, not kept: an idle connection holds no reader object.
+        return CatchUp(self.hub.bus, lambda: self.close_code is not None)
 
     async def _sync(
         self, st: ChannelState, since: Since | None, ref: str | None
     ) -> list[LiveEvent | Out]:
+        reads = self._catchup()
         if since is None:
-            recovered, epoch, offset, replay = await self._retrying(self._position_only, st.channel)
+            recovered, epoch, offset, replay = await reads.position(st.channel)
         else:
-            recovered, epoch, offset, replay = await self._retrying(
-                self._catch_up, st.channel, since.epoch, since.offset
+            recovered, epoch, offset, replay = await reads.since(
+                st.channel, since.epoch, since.offset
             )
         if self.subs.get(st.channel) is not st:
             return []
@@ -333,8 +269,8 @@ class Connection:
         return out
 
     async def _resync(self, st: ChannelState) -> list[LiveEvent | Out]:
-        recovered, epoch, offset, replay = await self._retrying(
-            self._catch_up, st.channel, st.epoch, st.offset
+        recovered, epoch, offset, replay = await self._catchup().since(
+            st.channel, st.epoch, st.offset
         )
         if self.subs.get(st.channel) is not st:
             return []
@@ -363,52 +299,6 @@ class Connection:
                 encode_frame(Unsubscribed(channel=st.channel, reason="forbidden")),
             )
         ]
-
-    async def _retrying(self, fn: Any, *args: Any) -> Any:
-        """Stream reads survive a Redis blip: the channel stays held and is retried."""
-        delay = _RETRY_FIRST
-        while True:
-            try:
-                return await fn(*args)
-            except (RedisError, OSError, TimeoutError):
-                if self.close_code is not None:
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _RETRY_MAX)
-
-    async def _position_only(self, channel: str) -> tuple[bool, str | None, int, list[LiveEvent]]:
-        epoch, offset = await self.hub.bus.position(channel)
-        return False, epoch, offset, []
-
-    async def _catch_up(
-        self, channel: str, have_epoch: str | None, have_offset: int
-    ) -> tuple[bool, str | None, int, list[LiveEvent]]:
-        """(recovered, epoch, offset, replay) for a client at (have_epoch, have_offset)."""
-        bus = self.hub.bus
-        epoch, position = await bus.position(channel)
-        if epoch is None:
-            return (have_epoch is None and have_offset == 0), None, 0, []
-        if have_epoch is not None and have_epoch != epoch:
-            return False, epoch, position, []
-        if have_offset > position:
-            return False, epoch, position, []
-        if have_offset == position:
-            return True, epoch, position, []
-        replay: list[LiveEvent] = []
-        cursor = have_offset
-        while True:
-            page = await bus.read_since(channel, cursor, limit=_REPLAY_PAGE)
-            for raw in page:
-                event = decode_event(channel, raw)
-                if event.epoch != epoch or event.offset != cursor + 1:
-                    return False, epoch, position, []
-                replay.append(event)
-                cursor = event.offset
-            if len(page) < _REPLAY_PAGE or cursor >= position:
-                break
-        if cursor < position:
-            return False, epoch, position, []
-        return True, epoch, cursor, replay
 
 
 def info(conn: Connection) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from auth.manager import AuthManager
 from realtime.authorizers import ChannelAuthorizers
 from realtime.bus import EventBus, live_channel
 from realtime.config import RealtimeConfig
-from realtime.connection import ChannelState, Connection
+from realtime.connection import Connection
+from realtime.frames import ChannelState
 from realtime.presence import PresenceTracker, presence_channel
 from realtime.protocol import CLOSE_GOING_AWAY, CLOSE_SESSION_REVOKED, Since
 from realtime.subscriber import LiveEvent, Subscriber, SubscribeTimeout

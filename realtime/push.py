@@ -21,7 +21,8 @@ from realtime.protocol import CLOSE_INTERNAL
 from realtime.subscriber import LiveEvent
 
 if TYPE_CHECKING:
-    from realtime.connection import Connection, Out
+    from realtime.connection import Connection
+    from realtime.frames import Out
 
 log = logging.getLogger("realtime.push")
 

@@ -33,7 +33,8 @@ from auth.dependencies import bearer_token, client_context, get_auth_manager
 from auth.scopes import require_scope
 from auth.tokens import decode_access_token
 from realtime.authorizers import SUBSCRIBE_SCOPE
-from realtime.connection import KEEPALIVE, Connection
+from realtime.connection import Connection
+from realtime.frames import KEEPALIVE
 from realtime.gateway import HUB_STATE_KEY
 from realtime.hub import RealtimeError, RealtimeHub
 from realtime.protocol import CHANNEL_PATTERN, CLOSE_UNAUTHORIZED, Since

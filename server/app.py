@@ -40,7 +40,7 @@ from server.logging_setup import configure_logging
 from server.metrics import RequestMetricsMiddleware
 from server.middleware import RequestIdMiddleware
 from server.openapi import contract_render_plugins
-from server.security_headers import SecurityHeadersMiddleware
+from server.security_headers import SecurityHeaders
 from server.settings import Settings
 
 log = logging.getLogger("server.app")
@@ -203,10 +203,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
         debug=False,
     )
-    # Outermost, so unknown routes and framework errors carry a request id too.
-    app.asgi_handler = SecurityHeadersMiddleware(
-        app.asgi_handler,
+    # Outermost, so unknown routes and framework errors carry a request id and the
+    # security headers too (one middleware adds both, in one pass).
+    security = SecurityHeaders(
         hsts_max_age=settings.hsts_max_age_seconds if settings.environment == "production" else 0,
     )
-    app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
+    app.asgi_handler = RequestIdMiddleware(app.asgi_handler, security)
     return app

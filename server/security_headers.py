@@ -8,8 +8,6 @@ plugins use, so those pages get a CSP that allows exactly that. HSTS only in pro
 
 from __future__ import annotations
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
-
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 _CDNS = "https://cdn.jsdelivr.net https://unpkg.com"
 DOCS_CSP = (
@@ -34,35 +32,37 @@ _COMMON: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts_max_age: int = 0, docs_prefix: str = "/schema"):
-        self.app = app
+class SecurityHeaders:
+    """The headers to add to one response, computed once per (docs page or API) kind.
+
+    Applied by `RequestIdMiddleware` in the same `send` wrapper as the request id: one
+    header pass per response instead of a second middleware wrapping `send` again.
+    """
+
+    __slots__ = ("_api", "_docs", "_docs_prefix")
+
+    def __init__(self, *, hsts_max_age: int = 0, docs_prefix: str = "/schema") -> None:
         self._docs_prefix = docs_prefix
-        self._hsts = (
-            (b"strict-transport-security", f"max-age={hsts_max_age}; includeSubDomains".encode())
+        hsts = (
+            ((b"strict-transport-security", f"max-age={hsts_max_age}; includeSubDomains".encode()),)
             if hsts_max_age > 0
-            else None
+            else ()
         )
+        self._api = (
+            *_COMMON,
+            (b"content-security-policy", API_CSP.encode()),
+            *hsts,
+            (b"cache-control", b"no-store"),
+        )
+        self._docs = (*_COMMON, (b"content-security-policy", DOCS_CSP.encode()), *hsts)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-        is_docs = path == self._docs_prefix or path.startswith(self._docs_prefix + "/")
-        csp = (DOCS_CSP if is_docs else API_CSP).encode()
+    def for_path(self, path: str) -> tuple[tuple[bytes, bytes], ...]:
+        prefix = self._docs_prefix
+        is_docs = path == prefix or path.startswith(prefix + "/")
+        return self._docs if is_docs else self._api
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                extra = [*_COMMON, (b"content-security-policy", csp)]
-                if self._hsts:
-                    extra.append(self._hsts)
-                if not is_docs:
-                    extra.append((b"cache-control", b"no-store"))
-                headers.extend((n, v) for n, v in extra if n not in present)
-                message = {**message, "headers": headers}  # type: ignore[misc]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    @staticmethod
+    def add(headers: list[tuple[bytes, bytes]], extra: tuple[tuple[bytes, bytes], ...]) -> None:
+        """Append `extra` to `headers`, keeping any header the handler already set."""
+        present = {name.lower() for name, _ in headers}
+        headers.extend(h for h in extra if h[0] not in present)

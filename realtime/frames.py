@@ -1,0 +1,87 @@
+"""What a connection queues: ready control frames, per-channel state, and held work items.
+
+Split from `realtime/connection.py` so the connection keeps only its ordering rules; the
+writer (`realtime/push.py`) and SSE read these types too.
+"""
+
+from __future__ import annotations
+
+from realtime.protocol import Since, Subscribed, encode_frame
+from realtime.subscriber import LiveEvent
+
+
+class Out:
+    """A control frame ready to send; `epoch`/`offset` are set on `subscribed` frames."""
+
+    __slots__ = ("channel", "epoch", "kind", "offset", "text")
+
+    def __init__(
+        self,
+        kind: str,
+        text: str,
+        channel: str | None = None,
+        epoch: str | None = None,
+        offset: int | None = None,
+    ) -> None:
+        self.kind = kind
+        self.text = text
+        self.channel = channel
+        self.epoch = epoch
+        self.offset = offset
+
+
+KEEPALIVE = Out("keepalive", "")
+
+
+class ChannelState:
+    """One subscription: the last (epoch, offset) queued, and live events held meanwhile."""
+
+    __slots__ = ("channel", "dirty", "epoch", "hold", "offset", "pending", "presence")
+
+    def __init__(self, channel: str, *, presence: bool) -> None:
+        self.channel = channel
+        self.epoch: str | None = None
+        self.offset = 0
+        self.hold = True
+        self.pending: list[LiveEvent] = []
+        self.presence = presence
+        self.dirty = False
+
+
+class Sync:
+    """Queued: the initial sync of a subscription (position or catch-up from `since`)."""
+
+    __slots__ = ("ref", "since", "st")
+
+    def __init__(self, st: ChannelState, since: Since | None, ref: str | None) -> None:
+        self.st = st
+        self.since = since
+        self.ref = ref
+
+
+class Resync:
+    """Queued: replay a gap (or a Redis reconnect) from the stream."""
+
+    __slots__ = ("st",)
+
+    def __init__(self, st: ChannelState) -> None:
+        self.st = st
+
+
+class Recheck:
+    """Queued: re-authorize the channel after an event that may change access."""
+
+    __slots__ = ("st",)
+
+    def __init__(self, st: ChannelState) -> None:
+        self.st = st
+
+
+Item = LiveEvent | Out | Sync | Resync | Recheck
+
+
+def subscribed_out(
+    channel: str, epoch: str | None, offset: int, recovered: bool, ref: str | None = None
+) -> Out:
+    frame = Subscribed(channel=channel, epoch=epoch, offset=offset, recovered=recovered, ref=ref)
+    return Out("subscribed", encode_frame(frame), channel, epoch, offset)

@@ -1,0 +1,56 @@
+"""Request ids and security headers in one middleware pass (issue 18)."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.middleware import RequestIdMiddleware, RequestIds
+from server.security_headers import API_CSP, DOCS_CSP, SecurityHeaders
+
+pytestmark = pytest.mark.unit
+
+
+def test_new_request_ids_are_unique_within_and_across_instances():
+    """Ids became a random prefix plus a counter (cheaper than uuid4): two processes (two
+    instances) must never collide, and one must never repeat."""
+    a, b = RequestIds(), RequestIds()
+    ids = [a.new() for _ in range(2000)] + [b.new() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 32 and all(c in "0123456789abcdef" for c in i) for i in ids)
+
+
+def test_incoming_id_kept_only_when_sane():
+    ids = RequestIds()
+    assert ids.for_scope({"headers": [(b"x-request-id", b"abc-1")]}) == "abc-1"
+    made = ids.for_scope({"headers": [(b"x-request-id", b"bad id")]})
+    assert made != "bad id" and len(made) == 32
+
+
+async def _run(path: str, handler_headers: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    sent: list[dict] = []
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": handler_headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message):
+        sent.append(message)
+
+    mw = RequestIdMiddleware(app, SecurityHeaders(hsts_max_age=60))
+    await mw({"type": "http", "path": path, "headers": []}, None, send)  # type: ignore[arg-type]
+    return dict(sent[0]["headers"])
+
+
+async def test_one_pass_adds_request_id_and_security_headers_keeping_the_handlers():
+    """The security headers moved from their own middleware into the request-id one: every
+    header must still be there, and a header the handler set must win."""
+    headers = await _run("/api/v1/auth/me", [(b"x-frame-options", b"SAMEORIGIN")])
+    assert len(headers[b"x-request-id"]) == 32
+    assert headers[b"content-security-policy"] == API_CSP.encode()
+    assert headers[b"cache-control"] == b"no-store"
+    assert headers[b"strict-transport-security"].startswith(b"max-age=60")
+    assert headers[b"x-frame-options"] == b"SAMEORIGIN"
+    assert headers[b"x-content-type-options"] == b"nosniff"
+    docs = await _run("/schema/swagger", [])
+    assert docs[b"content-security-policy"] == DOCS_CSP.encode()
+    assert b"cache-control" not in docs
