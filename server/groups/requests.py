@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from server.core.actor import Actor
 from server.core.db import Tx
 from server.core.errors import Conflict, Unprocessable
+from server.core.ids import stored_id
 from server.core.wire import validate
 from server.groups.accounts import GroupAccounts
 from server.groups.core import GroupCore
@@ -90,7 +91,9 @@ class TokenRequests:
             done = req.model_copy()
             if await self.core.budget.reserve(tx, claimed, amount):
                 done.status, done.auto_approved, done.decided_at = "approved", True, self.core.now()
-                moved = await self.ledger.move(tx, self.payout(done, source.id, target.id))
+                moved = await self.ledger.move(
+                    tx, self.payout(done, stored_id(source.id), stored_id(target.id))
+                )
                 done.transfer_id = str(moved.transfer.id)
                 await done.insert(session=tx.session)
                 self.store.queue(tx, done, "approved")
@@ -112,7 +115,7 @@ class TokenRequests:
         )
         return request_view(done)
 
-    def payout(self, req: GroupRequest, source: Any, target: Any) -> Movement:
+    def payout(self, req: GroupRequest, source: ObjectId, target: ObjectId) -> Movement:
         return Movement(
             from_account=source,
             to_account=target,
@@ -171,7 +174,9 @@ class TokenRequests:
             )
             if raw is None:
                 raise Conflict("This request was already decided.", code="REQUEST_NOT_PENDING")
-            moved = await self.ledger.move(tx, self.payout(req, source.id, target.id))
+            moved = await self.ledger.move(
+                tx, self.payout(req, stored_id(source.id), stored_id(target.id))
+            )
             await GroupRequest.get_pymongo_collection().update_one(
                 {"_id": req.id}, {"$set": {"transfer_id": str(moved.transfer.id)}}, session=session
             )

@@ -39,7 +39,7 @@ from server.groups.schemas import (
     WalletPermissionsUpdate,
 )
 from server.groups.votes import Votes, vote_view
-from server.wallet.idempotency import check_key
+from server.wallet.idempotency import Recorder, check_key
 from server.wallet.ledger import Ledger
 from server.wallet.manager import WalletManager
 from server.wallet.movement import Movement, check_amount
@@ -264,7 +264,7 @@ class GroupWallet:
         group: GroupDocument,
         member: Membership,
         cmd: GroupSpendRequest,
-        rec: Any,
+        rec: Recorder,
     ) -> SpendResult:
         amount = check_amount(cmd.amount)
         if group.frozen:
