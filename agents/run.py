@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,13 +41,21 @@ def _is_connection_error(exc: BaseException) -> bool:
     return cause is not None and cause is not exc and _is_connection_error(cause)
 
 
+class AgentGraph(Protocol):
+    """What a run needs of a compiled LangGraph graph: its stream."""
+
+    def astream(
+        self, input: Any, config: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> AsyncIterator[Any]: ...
+
+
 class RunHost(Protocol):
     """What a run asks of the chat service."""
 
     llm_factory: LLMFactory
     approvals: Approvals
 
-    def compiled(self, agent: str) -> Any: ...
+    def compiled(self, agent: str) -> AgentGraph: ...
 
     def run_config(self, session_id: Any, actor: Actor) -> dict[str, Any]: ...
 
@@ -65,7 +73,7 @@ class ChatRun:
     routed_by: str
     graph_input: Any
     lock_token: str
-    graph: Any = None
+    graph: AgentGraph | None = None
     message_id: ObjectId = field(default_factory=ObjectId)
     text: list[str] = field(default_factory=list)
     tools: list[dict[str, Any]] = field(default_factory=list)
