@@ -237,9 +237,9 @@ class ChatRun:
     async def _finish(self) -> None:
         """Store the answer (whatever status) and touch the session; safe to call twice."""
         message = ChatMessage(
-            id=self.message_id,  # type: ignore[arg-type]
+            id=self.message_id,
             session_id=self.session_id,
-            user_id=self.actor.user_id,  # type: ignore[arg-type]
+            user_id=self.actor.user_id,
             role="assistant",
             content="".join(self.text),
             agent=self.agent,

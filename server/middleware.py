@@ -49,7 +49,7 @@ class RequestIdMiddleware:
                 status["code"] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
-                message = {**message, "headers": headers}  # type: ignore[misc]
+                message = {**message, "headers": headers}
             await send(message)
 
         try:

@@ -62,7 +62,7 @@ class SecurityHeadersMiddleware:
                 if not is_docs:
                     extra.append((b"cache-control", b"no-store"))
                 headers.extend((n, v) for n, v in extra if n not in present)
-                message = {**message, "headers": headers}  # type: ignore[misc]
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -40,7 +40,7 @@ def build_session(
     *,
     vad: lk_vad.VAD | None = None,
     http_session: aiohttp.ClientSession | None = None,
-    llm: lk_llm.LLM | None = None,
+    llm: lk_llm.LLM[Any] | None = None,
 ) -> AgentSession[Any]:
     """The session for `turns`; `llm` replaces the agent's LLM (the bench's baseline)."""
     stt_kwargs: dict[str, Any] = {}

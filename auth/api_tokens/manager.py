@@ -91,7 +91,7 @@ class ApiTokenManager:
             )
         raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = ApiToken(
-            user_id=actor.user_id,  # type: ignore[arg-type]
+            user_id=actor.user_id,
             name=cmd.name.strip() or "token",
             token_hash=sha256_hex(raw),
             prefix=raw[:10],

@@ -128,7 +128,7 @@ class LockdownManager:
         )
         token = await self._tokens.issue(
             "lockdown_confirm",
-            user.id,  # type: ignore[arg-type]
+            user.id,
             CONFIRM_TTL,
             data={"enabled": cmd.enabled, "trusted_ips": ips, "device": device},
         )

@@ -119,7 +119,7 @@ class VaultImporter:
             spool.seek(0)
             file_id = await self.bucket().upload_from_stream(filename or "vault.zip", spool)
         job = VaultImport(
-            space_id=access.space_id,  # type: ignore[arg-type]
+            space_id=access.space_id,
             file_id=PydanticObjectId(file_id),
             filename=filename or "vault.zip",
             size=size,
