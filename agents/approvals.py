@@ -72,7 +72,7 @@ class Approvals:
         approval = ChatApproval(
             approval_id=str(value["approvalId"]),
             session_id=session_id,
-            user_id=actor.user_id,  # type: ignore[arg-type]
+            user_id=actor.user_id,
             agent=str(value.get("agent", "")),
             tool=str(value.get("tool", "")),
             args=dict(value.get("args") or {}),

@@ -173,7 +173,7 @@ class ChatService:
     async def create_session(self, actor: Actor, cmd: SessionCreate) -> SessionView:
         require_scope(actor, "agents:chat")
         session = ChatSession(
-            user_id=actor.user_id,  # type: ignore[arg-type]
+            user_id=actor.user_id,
             agent=self._check_agent(cmd.agent),
             title=cmd.title.strip(),
         )
@@ -288,8 +288,8 @@ class ChatService:
                 )
                 chosen, how = await route(text, router_llm, timeout=self.config.router_timeout)
             user_message = ChatMessage(
-                session_id=session.id,  # type: ignore[arg-type]
-                user_id=actor.user_id,  # type: ignore[arg-type]
+                session_id=session.id,
+                user_id=actor.user_id,
                 role="user",
                 content=content,
             )

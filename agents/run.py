@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,13 +42,21 @@ def _is_connection_error(exc: BaseException) -> bool:
     return cause is not None and cause is not exc and _is_connection_error(cause)
 
 
+class AgentGraph(Protocol):
+    """What a run needs of a compiled LangGraph graph: its stream."""
+
+    def astream(
+        self, input: Any, config: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> AsyncIterator[Any]: ...
+
+
 class RunHost(Protocol):
     """What a run asks of the chat service."""
 
     llm_factory: LLMFactory
     approvals: Approvals
 
-    def compiled(self, agent: str) -> Any: ...
+    def compiled(self, agent: str) -> AgentGraph: ...
 
     def run_config(self, session_id: Any, actor: Actor) -> dict[str, Any]: ...
 
@@ -66,7 +74,7 @@ class ChatRun:
     routed_by: str
     graph_input: Any
     lock_token: str
-    graph: Any = None
+    graph: AgentGraph | None = None
     message_id: ObjectId = field(default_factory=ObjectId)
     text: list[str] = field(default_factory=list)
     tools: list[dict[str, Any]] = field(default_factory=list)
@@ -240,9 +248,9 @@ class ChatRun:
     async def _finish(self) -> None:
         """Store the answer (whatever status) and touch the session; safe to call twice."""
         message = ChatMessage(
-            id=self.message_id,  # type: ignore[arg-type]
+            id=self.message_id,
             session_id=self.session_id,
-            user_id=self.actor.user_id,  # type: ignore[arg-type]
+            user_id=self.actor.user_id,
             role="assistant",
             content="".join(self.text),
             agent=self.agent,

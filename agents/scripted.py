@@ -72,7 +72,7 @@ class ScriptedChatModel(GenericFakeChatModel):
     def _llm_type(self) -> str:
         return "scripted-chat-model"
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> BaseChatModel:  # type: ignore[override]
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> BaseChatModel:
         names = []
         for tool in tools:
             name = getattr(tool, "name", None) or getattr(tool, "__name__", None)
@@ -122,7 +122,7 @@ class ScriptedChatModel(GenericFakeChatModel):
         chunks.append(
             AIMessageChunk(
                 content="",
-                usage_metadata=self._usage(messages, message),  # type: ignore[arg-type]
+                usage_metadata=self._usage(messages, message),
                 response_metadata={"model_name": "scripted", "done": True},
                 chunk_position="last",
             )

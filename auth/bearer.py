@@ -82,7 +82,7 @@ class BearerAuth:
             user_id=ObjectId(claims.user_id),
             username=claims.username,
             roles=roles,
-            auth_method=claims.auth_method,  # type: ignore[arg-type]
+            auth_method=claims.auth_method,
             channel="http",
             session_id=claims.session_id,
             client_ip=ctx.ip,

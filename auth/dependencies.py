@@ -18,7 +18,7 @@ AUTH_MANAGER_STATE_KEY = "auth_manager"
 
 
 def get_auth_manager(state: State) -> AuthManager:
-    return state[AUTH_MANAGER_STATE_KEY]  # type: ignore[no-any-return]
+    return state[AUTH_MANAGER_STATE_KEY]
 
 
 def client_context(request: Request[Any, Any, Any]) -> ClientContext:
@@ -42,7 +42,7 @@ async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
     """The one place an HTTP request becomes an `Actor` (or a 401)."""
     cached = request.scope.get("state", {}).get("actor")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     manager = get_auth_manager(request.app.state)
     actor = await manager.authenticate(
         bearer_token(request), client_context(request), prefetched_for(request.scope)

@@ -65,7 +65,7 @@ class OneTimeTokens:
         await OneTimeToken(
             purpose=purpose,
             token_hash=sha256_hex(raw),
-            user_id=user_id,  # type: ignore[arg-type]
+            user_id=user_id,
             group=group,
             data=data or {},
             created_at=now,

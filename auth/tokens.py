@@ -12,9 +12,21 @@ from functools import lru_cache
 
 import jwt
 
+from server.core.actor import AuthMethod
 from server.core.errors import Unauthorized
 
 _ALGORITHM = "HS256"
+
+
+_AUTH_METHODS: dict[object, AuthMethod] = {
+    m: m for m in ("password", "refresh", "api_token", "passkey", "system")
+}
+
+
+def auth_method_of(value: object) -> AuthMethod:
+    """A token's `amr` as an `AuthMethod` (an unknown one reads as "password", the default
+    it had before it was checked: never "api_token", so never less than a login session)."""
+    return _AUTH_METHODS.get(value, "password")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +35,7 @@ class AccessClaims:
     session_id: str
     username: str
     roles: tuple[str, ...]
-    auth_method: str
+    auth_method: AuthMethod
     mfa: bool
     auth_time: float
     expires_at: float
@@ -93,7 +105,7 @@ def _verified_claims(token: str, secret: str, issuer: str) -> AccessClaims:
         session_id=str(payload["sid"]),
         username=str(payload.get("usr", "")),
         roles=tuple(payload.get("roles") or ()),
-        auth_method=str(payload.get("amr", "password")),
+        auth_method=auth_method_of(payload.get("amr", "password")),
         mfa=bool(payload.get("mfa", False)),
         auth_time=float(payload.get("auth_time", payload["iat"])),
         expires_at=float(payload["exp"]),

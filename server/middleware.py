@@ -85,7 +85,7 @@ class RequestIdMiddleware:
                     headers.append(id_header)
                     if extra:
                         SecurityHeaders.add(headers, extra)
-                    message = {**message, "headers": headers}  # type: ignore[misc]
+                    message = {**message, "headers": headers}
                 await send(message)
 
             wrapped: Send = send_with_headers

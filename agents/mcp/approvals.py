@@ -63,7 +63,7 @@ class McpApprovals:
             approval_id=call_id,
             session_id=None,
             source="mcp",
-            user_id=actor.user_id,  # type: ignore[arg-type]
+            user_id=actor.user_id,
             agent="mcp",
             tool=spec.name,
             args=args,

@@ -156,7 +156,7 @@ def render_result(value: Any, max_chars: int) -> str:
     if len(text) <= max_chars:
         return text
     key: str | None = None
-    target: Any = None
+    target: list[Any] | None = None
     if isinstance(data, dict) and isinstance(data.get("items"), list):
         key, target = "items", data["items"]
     elif isinstance(data, list):

@@ -10,6 +10,7 @@ from beanie import PydanticObjectId
 from agents.voice.tokens import DispatchMetadata
 from auth.documents import User
 from server.core.actor import Actor
+from server.core.ids import stored_id
 
 if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
     from server.compose.services import Managers
@@ -32,7 +33,7 @@ async def resolve_actor(
     if meta.auth_session_id and not await services.auth.session_is_live(meta.auth_session_id):
         raise VoiceIdentityError("the login session behind this voice session was revoked")
     return Actor(
-        user_id=user.id,  # type: ignore[arg-type]
+        user_id=stored_id(user.id),
         username=user.username,
         roles=frozenset(user.roles),  # current roles, not the ones at mint time
         auth_method="refresh",

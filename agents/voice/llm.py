@@ -40,7 +40,7 @@ class VoiceGraphLLM(LLMAdapter[Any]):
     def model(self) -> str:
         return f"langgraph:{self.turns.agent or 'router'}"
 
-    def chat(  # type: ignore[override]
+    def chat(
         self,
         *,
         chat_ctx: ChatContext,

@@ -12,6 +12,8 @@ from typing import Any
 
 import aiohttp
 from livekit.agents import Agent, AgentSession
+from livekit.agents import llm as lk_llm
+from livekit.agents import vad as lk_vad
 from livekit.plugins import deepgram, silero
 
 from agents.voice.config import VoiceConfig
@@ -28,7 +30,7 @@ class VoiceAgent(Agent):
         super().__init__(instructions="Second Brain voice assistant (LangGraph agents).")
 
 
-def load_vad() -> Any:
+def load_vad() -> lk_vad.VAD:
     return silero.VAD.load()
 
 
@@ -36,9 +38,9 @@ def build_session(
     config: VoiceConfig,
     turns: VoiceTurns | None,
     *,
-    vad: Any = None,
+    vad: lk_vad.VAD | None = None,
     http_session: aiohttp.ClientSession | None = None,
-    llm: Any = None,
+    llm: lk_llm.LLM[Any] | None = None,
 ) -> AgentSession[Any]:
     """The session for `turns`; `llm` replaces the agent's LLM (the bench's baseline)."""
     stt_kwargs: dict[str, Any] = {}

@@ -32,6 +32,7 @@ from auth.tokens import sha256_hex
 from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.errors import BadRequest, Conflict, RateLimited, valid_email
+from server.core.ids import stored_id
 from server.core.wire import validate
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ class AccountManager:
             await self._auth.totp.verify_login(user, cmd.totp_code, cmd.backup_code)
         await self._tokens.consume("password_reset", cmd.token)
         await self._auth.set_password(user, cmd.new_password)
-        await self._auth.sessions.revoke_all_sessions(user.id, reason="password_reset")  # type: ignore[arg-type]
+        await self._auth.sessions.revoke_all_sessions(stored_id(user.id), reason="password_reset")
         await self._auth.audit.record(
             "password.reset", user_id=user.id, ip=ctx.ip, user_agent=ctx.user_agent
         )

@@ -24,6 +24,7 @@ from auth.tokens import sha256_hex
 from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from server.core.ids import stored_id
 from server.core.wire import validate
 
 TOKEN_PREFIX = "sbp_"
@@ -91,7 +92,7 @@ class ApiTokenManager:
             )
         raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = ApiToken(
-            user_id=actor.user_id,  # type: ignore[arg-type]
+            user_id=actor.user_id,
             name=cmd.name.strip() or "token",
             token_hash=sha256_hex(raw),
             prefix=raw[:10],
@@ -188,7 +189,7 @@ class ApiTokenManager:
                 {"_id": token.id}, {"$set": {"last_used_at": now}}
             )
         return Actor(
-            user_id=user.id,  # type: ignore[arg-type]
+            user_id=stored_id(user.id),
             username=user.username,
             roles=frozenset(user.roles),
             auth_method="api_token",

@@ -94,7 +94,7 @@ class AuditLog:
                 seq=(head["seq"] + 1) if head else 1,
                 ts=utcnow(),
                 event=event,
-                user_id=user_id,  # type: ignore[arg-type]
+                user_id=user_id,
                 session_id=session_id,
                 auth_method=auth_method,
                 ip=ip,

@@ -16,7 +16,6 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from bson import ObjectId
 from redis.asyncio import Redis
 
 from auth.documents import User
@@ -34,6 +33,7 @@ from auth.stepup import require_recent_auth
 from server.core.actor import Actor
 from server.core.clock import utcnow
 from server.core.errors import Forbidden, NotFound, RateLimited, Unprocessable
+from server.core.ids import stored_id
 from server.core.wire import validate
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ class LockdownManager:
         )
         token = await self._tokens.issue(
             "lockdown_confirm",
-            user.id,  # type: ignore[arg-type]
+            user.id,
             CONFIRM_TTL,
             data={"enabled": cmd.enabled, "trusted_ips": ips, "device": device},
         )
@@ -230,7 +230,7 @@ class LockdownManager:
     async def _mail_links(self, user: User, ctx: ClientContext, agent: str) -> None:
         group = uuid.uuid4().hex
         data = {"ip": ctx.ip, "ua_hash": agent, "label": (ctx.user_agent or "unknown")[:120]}
-        uid: ObjectId = user.id  # type: ignore[assignment]
+        uid = stored_id(user.id)
         allow = await self._tokens.issue(
             "lockdown_allow", uid, ALLOW_ONCE_TTL, data=data, group=group, replace_previous=False
         )

@@ -114,7 +114,7 @@ class WebAuthnManager:
                 "The passkey challenge expired or was already used. Start again.",
                 code="PASSKEY_CHALLENGE_INVALID",
             )
-        return payload  # type: ignore[no-any-return]
+        return payload
 
     # ------------------------------------------------------------------ registration
 
@@ -171,7 +171,7 @@ class WebAuthnManager:
         response = cmd.credential.get("response")
         transports = (response.get("transports") if isinstance(response, dict) else None) or []
         cred = WebAuthnCredential(
-            user_id=actor.user_id,  # type: ignore[arg-type]
+            user_id=actor.user_id,
             credential_id=bytes_to_base64url(verified.credential_id),
             public_key=bytes_to_base64url(verified.credential_public_key),
             sign_count=verified.sign_count,

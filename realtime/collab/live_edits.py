@@ -12,6 +12,7 @@ Materialisation itself (live text → note) is marked with `materialising` and s
 from __future__ import annotations
 
 from contextvars import ContextVar
+from typing import Any
 
 from bson import ObjectId
 from pycrdt import Doc, Text
@@ -90,7 +91,7 @@ class LiveEdits:
         if not await self.store.exists(note_id):
             return False  # no live document yet: it is seeded from the note when opened
         loaded = await self.store.load(note_id)
-        doc: Doc = Doc()
+        doc: Doc[Any] = Doc()
         if loaded.snapshot is not None:
             doc.apply_update(loaded.snapshot)
         for update in loaded.updates:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bson import ObjectId
 from pycrdt import Doc, Text, get_state
@@ -67,7 +67,7 @@ def relay_name(note_id: ObjectId | str) -> str:
 
 def seed_state(title: str, body: str) -> bytes:
     """The first state of a note's document: its title and Markdown body as two Y.Texts."""
-    doc: Doc = Doc()
+    doc: Doc[Any] = Doc()
     doc.get("title", type=Text).insert(0, title)
     doc.get("body", type=Text).insert(0, body)
     return doc.get_update()
@@ -101,7 +101,7 @@ class Room:
         self.channel = channel
         self.rooms = rooms
         self.config = rooms.config
-        self.doc: Doc = Doc()
+        self.doc: Doc[Any] = Doc()
         self.clients: set[CollabClient] = set()
         self.awareness = AwarenessStates()
         self.holds = 0

@@ -90,7 +90,7 @@ class CollabStore:
         loaded = await self.load(note_id)
         if not loaded.updates:
             return 0
-        doc: Doc = Doc()
+        doc: Doc[Any] = Doc()
         if loaded.snapshot is not None:
             doc.apply_update(loaded.snapshot)
         for update in loaded.updates:

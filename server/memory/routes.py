@@ -12,7 +12,7 @@ from server.memory.schemas import MemoryCreate, MemoryUpdate, MemoryView
 
 
 def provide_memories(state: State) -> MemoryManager:
-    return state["services"].memories  # type: ignore[no-any-return]
+    return state["services"].memories
 
 
 class MemoryController(Controller):

@@ -64,7 +64,7 @@ class Draft:
 
 def revision_of(note: Note) -> NoteRevision:
     return NoteRevision(
-        note_id=note.id,  # type: ignore[arg-type]
+        note_id=note.id,
         space_id=note.space_id,
         version=note.version,
         title=note.title,
@@ -127,7 +127,7 @@ class NoteWriter:
         now = self.store.now()
         uid = PydanticObjectId(actor.user_id)
         note = Note(
-            space_id=access.space_id,  # type: ignore[arg-type]
+            space_id=access.space_id,
             kind=kind,
             read_only=read_only,
             author_id=uid,

@@ -160,7 +160,7 @@ class DocumentManager:
             raise
         file_id = grid_in._id
         doc = UploadedDocument(
-            space_id=access.space_id,  # type: ignore[arg-type]
+            space_id=access.space_id,
             filename=filename,
             content_type=MEDIA_TYPES[kind],
             kind=kind,

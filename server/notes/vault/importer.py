@@ -30,6 +30,7 @@ from server.core.errors import DomainError, NotFound
 from server.notes.documents import Note
 from server.notes.rules import PayloadTooLarge
 from server.notes.store import NoteStore, Pending, oid
+from server.notes.uploads.manager import Enqueue
 from server.notes.uploads.multipart import FilePart
 from server.notes.vault.documents import Attachment, VaultImport
 from server.notes.vault.frontmatter import FrontMatterError, parse
@@ -80,7 +81,9 @@ def vault_error(exc: VaultError) -> DomainError:
 
 
 class VaultImporter:
-    def __init__(self, store: NoteStore, limits: ImportLimits, enqueue: Any = None) -> None:
+    def __init__(
+        self, store: NoteStore, limits: ImportLimits, enqueue: Enqueue | None = None
+    ) -> None:
         self.store = store
         self.writer = NoteWriter(store)
         self.limits = limits
@@ -116,7 +119,7 @@ class VaultImporter:
             spool.seek(0)
             file_id = await self.bucket().upload_from_stream(filename or "vault.zip", spool)
         job = VaultImport(
-            space_id=access.space_id,  # type: ignore[arg-type]
+            space_id=access.space_id,
             file_id=PydanticObjectId(file_id),
             filename=filename or "vault.zip",
             size=size,
