@@ -33,7 +33,7 @@ from server.notes.uploads.documents import UploadedDocument
 from server.notes.uploads.routes import DocumentController
 from server.notes.vault.documents import Attachment, VaultImport
 from server.notes.vault.routes import VaultController
-from server.notifications.documents import Notification, NotificationPreference
+from server.notifications.documents import Notification, NotificationPreference, UnreadCounter
 from server.notifications.routes import NotificationController
 from server.search.documents import SearchChunk
 from server.search.routes import SearchController
@@ -61,6 +61,7 @@ DOCUMENT_MODELS: list[Any] = [
     *GROUP_DOCUMENTS,
     Notification,
     NotificationPreference,
+    UnreadCounter,
     *AGENT_DOCUMENT_MODELS,
     Space,
     Note,

@@ -167,6 +167,21 @@ async def bulk_write(
         raise kind(first.get("errmsg", "write failed"), first.get("code"), first) from exc
 
 
+class StaleRead(OperationFailure):
+    """What a transaction read changed before its conditional write (another writer won).
+
+    Raised by the work itself when a write conditional on a value it read matched nothing;
+    `run_in_transaction` retries it like the server's own write conflict (code 112).
+    """
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what} changed since it was read; the transaction is retried",
+            112,
+            {"errorLabels": ["TransientTransactionError"], "code": 112},
+        )
+
+
 def collection_namespace(collection: Any) -> str:
     """`db.collection` of a PyMongo collection (the `namespace` of a `bulk_write` model)."""
     return str(collection.full_name)

@@ -28,6 +28,17 @@ class Notification(Document):
         ]
 
 
+class UnreadCounter(Document):
+    """A user's number of unread notifications (`id` = the user id), changed only in the
+    transactions that store or read notifications (server/notifications/counters.py), so
+    `notification.created` carries it without counting the user's notifications."""
+
+    unread: int = 0
+
+    class Settings:
+        name = "notification_counters"
+
+
 class NotificationPreference(Document):
     user_id: PydanticObjectId
     muted_types: list[str] = Field(default_factory=list)

@@ -2,7 +2,8 @@
 
 Concurrent `notify` calls are written together (group commit): the first caller starts a
 flush, callers arriving meanwhile join the next one, and each batch costs one mute lookup,
-one `insert_many` and one unread count, whatever its size. Every caller still gets its own
+one read of the recipients' unread counters (counters.py) and one `bulk_write` (the
+notifications and the counters), whatever its size. Every caller still gets its own
 stored notifications back (or the batch's error). Events go out after the batch commits.
 """
 
@@ -17,15 +18,24 @@ from typing import Any
 import msgspec
 from beanie import PydanticObjectId
 from bson import ObjectId
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, InsertOne
+from pymongo.errors import DuplicateKeyError
 
 from auth.scopes import require_scope
 from server.core.actor import Actor
 from server.core.channels import user_channel
 from server.core.clock import utcnow
-from server.core.db import Publisher, Tx, run_in_transaction
+from server.core.db import (
+    Publisher,
+    StaleRead,
+    Tx,
+    bulk_write,
+    collection_namespace,
+    run_in_transaction,
+)
 from server.core.errors import Unprocessable
 from server.core.wire import validate
+from server.notifications.counters import UnreadCounters, expected_matches
 from server.notifications.documents import Notification, NotificationPreference
 from server.notifications.events import (
     NotificationCreated,
@@ -80,6 +90,7 @@ class NotificationManager:
         self.now = now
         self._queue: list[_Pending] = []
         self._flushing = False
+        self._counters = UnreadCounters()
 
     async def _transaction(self, work: Callable[[Tx], Any]) -> Any:
         return await run_in_transaction(self._mongo, work, publisher=self._bus)
@@ -127,7 +138,7 @@ class NotificationManager:
         return stored
 
     async def _write(self, tx: Tx, batch: list[_Pending]) -> list[list[Notification]]:
-        """One batch in `tx`: mute lookup, one insert, unread counts, events on commit."""
+        """One batch in `tx`: mute lookup, counters, one `bulk_write`, events on commit."""
         everyone = list({uid for p in batch for uid in p.ids})
         muted: dict[ObjectId, set[str]] = {
             doc["user_id"]: set(doc.get("muted_types") or [])
@@ -155,36 +166,34 @@ class NotificationManager:
         docs = [d for call in per_call for d in call]
         if not docs:
             return per_call
-        result = await Notification.get_pymongo_collection().insert_many(
-            [d.model_dump(by_alias=True, exclude={"id"}) for d in docs], session=tx.session
+        added: dict[ObjectId, int] = {}
+        for d in docs:
+            d.id = PydanticObjectId()
+            added[d.user_id] = added.get(d.user_id, 0) + 1
+        before, writes = await self._counters.add(
+            tx, await self._counters.read(tx, list(added)), added
         )
-        for doc, inserted in zip(docs, result.inserted_ids, strict=True):
-            doc.id = inserted
-        unread = await self._unread_of([d.user_id for d in docs], tx)
+        namespace = collection_namespace(Notification.get_pymongo_collection())
+        writes += [InsertOne(d.model_dump(by_alias=True), namespace=namespace) for d in docs]
+        try:
+            result = await bulk_write(tx, self._mongo, writes)
+        except DuplicateKeyError as exc:  # another process created the same counter first
+            raise StaleRead("an unread counter") from exc
+        if result.matched_count != expected_matches(writes):
+            raise StaleRead("an unread counter")
         # Each event counts the user's unread notifications up to and including its own.
-        later: dict[ObjectId, int] = {}
-        counts: list[int] = []
-        for doc in reversed(docs):
-            counts.append(unread.get(doc.user_id, 0) - later.get(doc.user_id, 0))
-            later[doc.user_id] = later.get(doc.user_id, 0) + 1
-        for doc, count in zip(docs, reversed(counts), strict=True):
+        seen: dict[ObjectId, int] = {}
+        for doc in docs:
+            seen[doc.user_id] = seen.get(doc.user_id, 0) + 1
             tx.publish(
                 user_channel(doc.user_id),
                 "notification.created",
-                NotificationCreated(notification=notification_view(doc), unread_count=count),
+                NotificationCreated(
+                    notification=notification_view(doc),
+                    unread_count=before[doc.user_id] + seen[doc.user_id],
+                ),
             )
         return per_call
-
-    async def _unread_of(self, user_ids: list[PydanticObjectId], tx: Tx) -> dict[ObjectId, int]:
-        ids = list(dict.fromkeys(ObjectId(u) for u in user_ids))
-        cursor = await Notification.get_pymongo_collection().aggregate(
-            [
-                {"$match": {"user_id": {"$in": ids}, "read_at": None}},
-                {"$group": {"_id": "$user_id", "n": {"$sum": 1}}},
-            ],
-            session=tx.session,
-        )
-        return {row["_id"]: int(row["n"]) async for row in cursor}
 
     async def _unread(self, user_id: ObjectId, tx: Tx | None = None) -> int:
         return await Notification.get_pymongo_collection().count_documents(
@@ -245,6 +254,7 @@ class NotificationManager:
                 query, {"$set": {"read_at": self.now()}}, session=tx.session
             )
             unread = await self._unread(actor.user_id, tx)
+            await self._counters.set(tx, actor.user_id, unread)
             tx.publish(
                 user_channel(actor.user_id),
                 "notification.read",

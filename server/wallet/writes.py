@@ -18,10 +18,9 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import AsyncMongoClient, InsertOne, UpdateOne
-from pymongo.errors import OperationFailure
 
 from server.core.clock import utcnow
-from server.core.db import Tx, bulk_write, collection_namespace
+from server.core.db import StaleRead, Tx, bulk_write, collection_namespace
 from server.wallet.documents import Account, Transfer
 from server.wallet.errors import (
     AccountNotFound,
@@ -35,20 +34,6 @@ from server.wallet.movement import Moved, Movement
 # The caller's inserts for the same round trip, built from the movement's result (e.g. the
 # idempotency record holding the answer). Inserts only: they never change `matched_count`.
 AlsoInsert = Callable[[Moved], Awaitable[Sequence[InsertOne[Any]]]]
-
-WRITE_CONFLICT = 112  # retried by `run_in_transaction`, like the server's own conflicts
-
-
-class StaleAccount(OperationFailure):
-    """An account changed between the read and the conditional write (another transaction)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "an account changed since it was read; the transaction is retried",
-            WRITE_CONFLICT,
-            {"errorLabels": ["TransientTransactionError"], "code": WRITE_CONFLICT},
-        )
-
 
 class MovementWriter:
     """Reads, checks and writes one authorised movement inside a transaction."""
@@ -124,7 +109,7 @@ class MovementWriter:
             writes.extend(await also(moved))
         result = await bulk_write(tx, self._mongo, writes)
         if result.matched_count != 2:
-            raise StaleAccount()
+            raise StaleRead("an account")
         return moved
 
 
