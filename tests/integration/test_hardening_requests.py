@@ -11,7 +11,7 @@ import asyncio
 
 import pytest
 
-from tests.helpers import assert_error
+from tests.helpers import assert_error, services
 from tests.integration.groups_support import (
     BASES,
     balance_of,
@@ -164,3 +164,34 @@ async def test_group_amounts_are_whole_numbers_like_personal_transfers(client, a
     )
     assert_error(personal, 422, "INVALID_AMOUNT")
     assert await group_balance(client, "family", fid, admin) == 500
+
+
+async def test_spend_rechecks_the_permission_inside_the_transaction(client, monkeypatch):
+    """Issue 15: `spend()` read the member's permission before its transaction and did not
+    re-check it inside, so a canSpend revoked in between still paid. The admin revokes it
+    here right after the first check (while the recipient is looked up): refused with 403
+    SPEND_NOT_ALLOWED, and nothing moved."""
+    admin, [kid], fid = await family_with(client, 1)
+    await fund(client, "family", fid, 500, admin)
+    allowed = {"canSpend": True, "perTransactionLimit": 100, "monthlyLimit": 300}
+    perms = f"{F}/{fid}/wallet/permissions/{kid['id']}"
+    assert (await client.put(perms, json=allowed, headers=admin["headers"])).status_code == 200
+    wallet = services(client).wallet
+    resolve = wallet.resolve_party
+
+    async def revoke_then_resolve(party):
+        revoked = await client.put(
+            perms, json={**allowed, "canSpend": False}, headers=admin["headers"]
+        )
+        assert revoked.status_code == 200, revoked.text
+        return await resolve(party)
+
+    monkeypatch.setattr(wallet, "resolve_party", revoke_then_resolve)
+    spent = await client.post(
+        f"{F}/{fid}/wallet/transfers",
+        json={"to": {"username": admin["username"]}, "amount": 50},
+        headers={**kid["headers"], **key()},
+    )
+    assert_error(spent, 403, "SPEND_NOT_ALLOWED")
+    assert await group_balance(client, "family", fid, admin) == 500
+    assert await balance_of(client, admin) == 0
