@@ -42,6 +42,7 @@ from realtime.protocol import (
     Unsubscribed,
     client_decoder,
     encode_frame,
+    expiry,
 )
 from realtime.push import CLIENT_GONE, ClientGone, SendText
 from server.core.errors import DomainError
@@ -103,7 +104,7 @@ async def realtime_socket(socket: WebSocket[Any, Any, Any]) -> None:
             Ready(
                 connection_id=conn.id,
                 user_id=str(conn.actor.user_id),
-                expires_at=int(grant.token_expires_at),
+                expires_at=expiry(grant.token_expires_at),
                 heartbeat_interval=cfg.heartbeat_interval,
                 max_frame_bytes=cfg.max_frame_bytes,
             )
@@ -248,5 +249,5 @@ async def _refresh(frame: AuthRefresh, conn: Connection, hub: RealtimeHub) -> No
         _error(conn, "SESSION_REVOKED", "The session has ended. Log in again.", ref=frame.ref)
         return
     conn.schedule_expiry(claims.expires_at, time.time(), CLOSE_UNAUTHORIZED)
-    reply = AuthRefreshed(expires_at=int(claims.expires_at), ref=frame.ref)
+    reply = AuthRefreshed(expires_at=expiry(claims.expires_at), ref=frame.ref)
     conn.push_frame("auth.refreshed", encode_frame(reply))

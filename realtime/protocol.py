@@ -7,6 +7,7 @@ encode what the server sends, and generate the AsyncAPI document (`realtime/asyn
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -92,12 +93,22 @@ class Event(msgspec.Struct, rename="camel", kw_only=True):
     epoch: str
 
 
+# ISO 8601 UTC on the wire; the schema says so (msgspec alone writes just `string`).
+Instant = Annotated[datetime, msgspec.Meta(tz=True, extra_json_schema={"format": "date-time"})]
+
+
+def expiry(unix_seconds: float) -> datetime:
+    """A token's `exp` as the UTC datetime frames carry (ISO 8601 on the wire, as in REST)."""
+    return datetime.fromtimestamp(int(unix_seconds), UTC)
+
+
 class Ready(Frame, tag="ready", kw_only=True):
     """First frame after the handshake."""
 
     connection_id: str
     user_id: str
-    expires_at: int  # unix seconds: send `auth.refresh` before this or the socket closes 4001
+    # ISO 8601 like every REST time: send `auth.refresh` before it or the socket closes 4001
+    expires_at: Instant
     heartbeat_interval: int  # seconds between `presence.heartbeat` frames
     max_frame_bytes: int
 
@@ -146,7 +157,7 @@ class Presence(Frame, tag="presence", kw_only=True):
 
 
 class AuthRefreshed(Frame, tag="auth.refreshed", kw_only=True):
-    expires_at: int
+    expires_at: Instant
     ref: str | None = None
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from server.wallet.documents import Account, Transfer
-from server.wallet.schemas import AuditMismatch, AuditReport, OwnerView
+from server.wallet.schemas import AuditMismatch, AuditReport
+from server.wallet.views import owner_view
 
 
 async def _sums(field: str) -> dict[Any, int]:
@@ -40,7 +41,7 @@ async def run_audit() -> AuditReport:
             mismatches.append(
                 AuditMismatch(
                     account_id=str(doc["_id"]),
-                    owner=OwnerView(type=doc["owner_type"], id=str(doc["owner_id"])),
+                    owner=owner_view(doc["owner_type"], doc["owner_id"]),
                     balance=balance,
                     expected=expected,
                 )

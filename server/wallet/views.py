@@ -11,10 +11,24 @@ from typing import Any
 
 from bson import ObjectId
 
-from server.wallet.documents import Account, Transfer
+from server.wallet.documents import ISSUER_OWNER_ID, Account, Transfer
 from server.wallet.schemas import OwnerView, TransferView, WalletView
 
 MAX_CACHED_OWNERS = 50_000
+SYSTEM_ID = "system"  # how the issuer (mint, rewards) and system actions show on the wire
+
+
+def owner_view(owner_type: str, owner_id: object) -> OwnerView:
+    """The owner of an account; the system account's placeholder id never leaves the server
+    (clients showed 24 zeros as a user)."""
+    if owner_type == "system":
+        return OwnerView(type="system", id=SYSTEM_ID)
+    return OwnerView(type=owner_type, id=str(owner_id))
+
+
+def actor_id(value: ObjectId) -> str:
+    """Who moved the tokens: a user id, or `system` for the issuer and system jobs."""
+    return SYSTEM_ID if value == ISSUER_OWNER_ID else str(value)
 
 
 def wallet_view(account: Account, *, with_owner: bool = False) -> WalletView:
@@ -23,7 +37,7 @@ def wallet_view(account: Account, *, with_owner: bool = False) -> WalletView:
         balance=account.balance,
         frozen=account.frozen,
         frozen_reason=account.frozen_reason,
-        owner=OwnerView(type=account.owner_type, id=str(account.owner_id)) if with_owner else None,
+        owner=owner_view(account.owner_type, account.owner_id) if with_owner else None,
     )
 
 
@@ -45,7 +59,7 @@ class TransferViews:
     def remember_account(self, account: Account) -> None:
         if account.id is not None:
             self.remember(
-                ObjectId(account.id), OwnerView(type=account.owner_type, id=str(account.owner_id))
+                ObjectId(account.id), owner_view(account.owner_type, account.owner_id)
             )
 
     async def owner(self, account_id: ObjectId) -> OwnerView:
@@ -55,7 +69,7 @@ class TransferViews:
                 {"_id": account_id}, {"owner_type": 1, "owner_id": 1}
             )
             owner = (
-                OwnerView(type=doc["owner_type"], id=str(doc["owner_id"]))
+                owner_view(doc["owner_type"], doc["owner_id"])
                 if doc
                 else OwnerView(type="unknown", id="")
             )
@@ -76,7 +90,7 @@ class TransferViews:
             to_account_id=str(t.to_account),
             from_owner=await self.owner(t.from_account),
             to_owner=await self.owner(t.to_account),
-            actor_id=str(t.actor_id),
+            actor_id=actor_id(t.actor_id),
             memo=t.memo,
             correlation_id=t.correlation_id,
             created_at=t.created_at,

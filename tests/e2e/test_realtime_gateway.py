@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 
 import httpx
 import pytest
@@ -286,6 +287,7 @@ async def test_token_expiry_closes_4001_unless_auth_refresh_extends(apis):
     await send(extended, {"type": "auth.refresh", "accessToken": fresh, "ref": "r1"})
     reply = await recv(extended)
     assert reply["type"] == "auth.refreshed" and reply["ref"] == "r1"
+    assert datetime.fromisoformat(reply["expiresAt"]).tzinfo is not None  # ISO 8601, as REST
     code, reason = await expect_close(lapsing, timeout=40)
     elapsed = asyncio.get_running_loop().time() - started
     assert (code, reason) == (4001, "token expired")

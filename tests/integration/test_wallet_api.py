@@ -93,3 +93,24 @@ async def test_admin_audit_endpoint(client):
     one = await client.get(f"/api/v1/admin/wallet/accounts/{account}", headers=boss["headers"])
     assert one.status_code == 200 and one.json()["balance"] == 12
     assert one.json()["owner"] == {"type": "user", "id": alice["user"]["id"]}
+
+
+async def test_system_account_renders_as_system_not_24_zeros(client):
+    """Bug (issue 16): the issuer account's owner id (and the actor of rewards and system
+    jobs) was the placeholder ObjectId, so clients showed `000000000000000000000000`."""
+    from bson import ObjectId
+
+    from server.wallet.documents import ISSUER_OWNER_ID
+    from server.wallet.views import actor_id
+
+    boss = await admin(client)
+    alice = await verified_user(client)
+    await mint(client, boss, alice["user"]["username"], 10)
+    history = (await client.get("/api/v1/wallet/transfers", headers=alice["headers"])).json()
+    minted = history["items"][0]
+    assert minted["kind"] == "mint"
+    assert minted["fromOwner"] == {"type": "system", "id": "system"}
+    assert minted["toOwner"] == {"type": "user", "id": alice["user"]["id"]}
+    assert "0" * 24 not in json.dumps(history)
+    assert actor_id(ISSUER_OWNER_ID) == "system"
+    assert actor_id(ObjectId(alice["user"]["id"])) == alice["user"]["id"]
