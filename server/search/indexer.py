@@ -14,8 +14,9 @@ from typing import Any
 
 from bson import ObjectId
 from bson.binary import Binary
-from pymongo import ReplaceOne
+from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import BulkWriteError
 from redis.asyncio import Redis
 
 from server.core.clock import utcnow
@@ -30,6 +31,7 @@ CHANGES_STREAM = "search:changes"
 CHANGES_MAXLEN = 100_000
 PENDING_SET = "search:pending"  # note ids waiting for `index_pending`
 PENDING_BATCH = 256  # notes per batch: one embedding call, one bulk write
+DUPLICATE_KEY = 11000
 NOTE_FIELDS = {"title": 1, "body": 1, "space_id": 1, "tags": 1}
 
 
@@ -112,9 +114,12 @@ class ChunkIndexer:
             for n in live
         }
         existing: dict[str, Any] = {}
+        stored: set[str] = set()
         async for doc in coll.find(
-            {"note_id": {"$in": live}}, {"content_hash": 1, "vector": 1, "embedder": 1}
+            {"note_id": {"$in": live}},
+            {"chunk_id": 1, "content_hash": 1, "vector": 1, "embedder": 1},
         ):
+            stored.add(doc["chunk_id"])
             if doc.get("vector") is not None and doc.get("embedder") == self.embedder.name:
                 existing[doc["content_hash"]] = doc["vector"]
         missing: dict[str, str] = {}  # content hash -> the text to embed (once per batch)
@@ -136,7 +141,7 @@ class ChunkIndexer:
                 log.warning("embedder unavailable, lexical only", extra={"error": str(exc)})
                 result.lexical_only = True
         now = utcnow()
-        ops = []
+        ops: list[InsertOne[Any] | ReplaceOne[Any]] = []
         ids = []
         for n in live:
             raw = raws[n]
@@ -163,11 +168,20 @@ class ChunkIndexer:
                     "vector": vector,
                     "updated_at": now,
                 }
-                ops.append(ReplaceOne({"chunk_id": chunk_id}, doc, upsert=True))
+                # A new chunk is a plain insert (far cheaper than an upsert's lookup).
+                if chunk_id in stored:
+                    ops.append(ReplaceOne({"chunk_id": chunk_id}, doc, upsert=True))
+                else:
+                    ops.append(InsertOne(doc))
         result.chunks = len(ops)
         result.kept = result.chunks - result.embedded if not result.lexical_only else 0
         if ops:
-            await coll.bulk_write(ops, ordered=False)
+            try:
+                await coll.bulk_write(ops, ordered=False)
+            except BulkWriteError as exc:
+                # Another run inserted the same chunk (same note, same content hash) first.
+                if any(e.get("code") != DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                    raise
         if live:
             stale = await coll.delete_many({"note_id": {"$in": live}, "chunk_id": {"$nin": ids}})
             result.removed += stale.deleted_count
