@@ -112,6 +112,7 @@ def _saq_config(settings: Settings) -> SAQConfig:
                     _task(jobs.extract_document),
                     _task(jobs.import_vault),
                     _task(jobs.index_note),
+                    _task(jobs.index_pending),
                 ],
                 scheduled_tasks=[
                     CronJob(function=_job(function), cron=cron, unique=True, timeout=timeout)

@@ -80,6 +80,14 @@ async def index_note(ctx: dict[str, Any], *, note_id: str) -> dict[str, int]:
     return {"chunks": result.chunks, "embedded": result.embedded, "removed": result.removed}
 
 
+async def index_pending(ctx: dict[str, Any]) -> dict[str, int]:
+    """Index every note on the search backlog, many notes per embedding call and bulk write
+    (enqueued after each committed note change; a run that finds the backlog empty is a
+    no-op)."""
+    result = await ctx["services"].search_indexer.index_pending()
+    return {"chunks": result.chunks, "embedded": result.embedded, "removed": result.removed}
+
+
 class ApiQueueHooks(InitPluginProtocol):
     """Keeps litestar-saq's worker machinery out of the api process.
 

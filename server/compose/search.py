@@ -1,6 +1,7 @@
 """How search joins the app (part of the composition root): the indexer (used by the
-worker's `index_note` job), the embedded index and the manager; every committed note
-change enqueues `index_note` for that note, every purge drops its chunks."""
+worker's `index_pending` job), the embedded index and the manager; every committed note
+change puts its notes on the backlog and enqueues `index_pending`, every purge drops their
+chunks."""
 
 from __future__ import annotations
 
@@ -50,9 +51,9 @@ def build_search(
     queue = RedisQueue(redis, name=QUEUE_NAME)
 
     async def enqueue_index(note_ids: list[str]) -> None:
-        for note_id in note_ids:
-            # No key: a second edit while the first job waits must still be indexed after it.
-            await queue.enqueue("index_note", note_id=note_id, timeout=300, retries=3)
+        await indexer.mark_pending(note_ids)
+        # No key: a change that lands while a run is draining must still get a run after it.
+        await queue.enqueue("index_pending", timeout=600, retries=3)
 
     notes.store.change_hooks.append(enqueue_index)
     notes.purge_hooks.append(indexer.drop_notes)

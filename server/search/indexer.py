@@ -1,4 +1,5 @@
-"""Keeps a note's chunks in MongoDB in step with the note (the worker's `index_note` job).
+"""Keeps notes' chunks in MongoDB in step with the notes (the worker's `index_pending` job,
+which drains the backlog of changed notes in batches; `index_note` indexes one).
 
 Chunks are keyed by content hash, so an edit embeds only the chunks whose text changed; the
 rest keep their vectors and just get their new offsets. After each change the note id goes
@@ -13,8 +14,9 @@ from typing import Any
 
 from bson import ObjectId
 from bson.binary import Binary
-from pymongo import ReplaceOne
+from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import BulkWriteError
 from redis.asyncio import Redis
 
 from server.core.clock import utcnow
@@ -27,6 +29,10 @@ from server.search.vectors import encode_vector
 log = logging.getLogger("server.search")
 CHANGES_STREAM = "search:changes"
 CHANGES_MAXLEN = 100_000
+PENDING_SET = "search:pending"  # note ids waiting for `index_pending`
+PENDING_BATCH = 256  # notes per batch: one embedding call, one bulk write
+DUPLICATE_KEY = 11000
+NOTE_FIELDS = {"title": 1, "body": 1, "space_id": 1, "tags": 1}
 
 
 @dataclass(slots=True)
@@ -37,6 +43,13 @@ class IndexResult:
     removed: int = 0
     lexical_only: bool = False  # the embedder was unavailable
 
+    def add(self, other: IndexResult) -> None:
+        self.chunks += other.chunks
+        self.embedded += other.embedded
+        self.kept += other.kept
+        self.removed += other.removed
+        self.lexical_only = self.lexical_only or other.lexical_only
+
 
 class ChunkIndexer:
     def __init__(self, *, redis: Redis, embedder: Embedder, spec: ChunkSpec | None = None):
@@ -46,76 +59,133 @@ class ChunkIndexer:
         self.embedded_total = 0
 
     async def announce(self, note_ids: list[str]) -> None:
-        for note_id in note_ids:
-            await self.redis.xadd(
-                CHANGES_STREAM, {"note": note_id}, maxlen=CHANGES_MAXLEN, approximate=True
-            )
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for note_id in note_ids:
+                pipe.xadd(
+                    CHANGES_STREAM, {"note": note_id}, maxlen=CHANGES_MAXLEN, approximate=True
+                )
+            await pipe.execute()
+
+    async def mark_pending(self, note_ids: list[str]) -> None:
+        """Put changed notes on the backlog `index_pending` drains (a set: an edit burst on
+        one note is indexed once)."""
+        if note_ids:
+            await self.redis.sadd(PENDING_SET, *note_ids)
+
+    async def take_pending(self, count: int) -> list[str]:
+        taken: Any = await self.redis.spop(PENDING_SET, count)
+        return [t.decode() if isinstance(t, bytes) else str(t) for t in taken or []]
+
+    async def index_pending(self, batch: int = PENDING_BATCH) -> IndexResult:
+        """Drain the backlog, `batch` notes at a time: one read of the notes, one of their
+        chunks, one embedding call, one bulk write per batch. A failed batch goes back on
+        the backlog (the job is retried)."""
+        total = IndexResult()
+        while note_ids := await self.take_pending(batch):
+            try:
+                result = await self.index_notes(note_ids)
+            except BaseException:
+                await self.mark_pending(note_ids)
+                raise
+            total.add(result)
+        return total
 
     async def index_note(self, note_id: str) -> IndexResult:
+        return await self.index_notes([note_id])
+
+    async def index_notes(self, note_ids: list[str]) -> IndexResult:
         coll = SearchChunk.get_pymongo_collection()
-        nid = ObjectId(note_id)
-        raw = await Note.get_pymongo_collection().find_one({"_id": nid})
+        nids = list(dict.fromkeys(ObjectId(n) for n in note_ids if ObjectId.is_valid(n)))
+        raws = {
+            raw["_id"]: raw
+            async for raw in Note.get_pymongo_collection().find(
+                {"_id": {"$in": nids}, "deleted_at": None}, NOTE_FIELDS
+            )
+        }
         result = IndexResult()
-        if raw is None or raw.get("deleted_at") is not None:
-            gone = await coll.delete_many({"note_id": nid})
-            result.removed = gone.deleted_count
-            await self.announce([note_id])
-            return result
-        title = raw.get("title", "")
-        chunks = chunk_markdown(raw.get("body", ""), title=title, spec=self.spec)
+        gone = [n for n in nids if n not in raws]
+        if gone:
+            result.removed += (await coll.delete_many({"note_id": {"$in": gone}})).deleted_count
+        live = [n for n in nids if n in raws]
+        chunks = {
+            n: chunk_markdown(
+                raws[n].get("body", ""), title=raws[n].get("title", ""), spec=self.spec
+            )
+            for n in live
+        }
         existing: dict[str, Any] = {}
+        stored: set[str] = set()
         async for doc in coll.find(
-            {"note_id": nid}, {"content_hash": 1, "vector": 1, "embedder": 1}
+            {"note_id": {"$in": live}},
+            {"chunk_id": 1, "content_hash": 1, "vector": 1, "embedder": 1},
         ):
+            stored.add(doc["chunk_id"])
             if doc.get("vector") is not None and doc.get("embedder") == self.embedder.name:
                 existing[doc["content_hash"]] = doc["vector"]
-        missing = [c for c in chunks if c.content_hash not in existing]
+        missing: dict[str, str] = {}  # content hash -> the text to embed (once per batch)
+        for n in live:
+            for c in chunks[n]:
+                if c.content_hash not in existing:
+                    missing[c.content_hash] = embed_text(
+                        raws[n].get("title", ""), c.heading_path, c.text
+                    )
         vectors: dict[str, Binary] = {}
         if missing:
-            texts = [embed_text(title, c.heading_path, c.text) for c in missing]
             try:
-                embedded = await self.embedder.embed_documents(texts)
-                for c, v in zip(missing, embedded, strict=True):
-                    vectors[c.content_hash] = encode_vector(v)
+                embedded = await self.embedder.embed_documents(list(missing.values()))
+                for h, v in zip(missing, embedded, strict=True):
+                    vectors[h] = encode_vector(v)
                 result.embedded = len(missing)
                 self.embedded_total += len(missing)
             except EmbedderUnavailable as exc:
                 log.warning("embedder unavailable, lexical only", extra={"error": str(exc)})
                 result.lexical_only = True
         now = utcnow()
-        seen: dict[str, int] = {}
-        ops = []
+        ops: list[InsertOne[Any] | ReplaceOne[Any]] = []
         ids = []
-        for c in chunks:
-            n = seen.get(c.content_hash, 0)
-            seen[c.content_hash] = n + 1
-            chunk_id = f"{note_id}:{c.content_hash}" + (f":{n}" if n else "")
-            ids.append(chunk_id)
-            vector = existing.get(c.content_hash) or vectors.get(c.content_hash)
-            doc = {
-                "chunk_id": chunk_id,
-                "note_id": nid,
-                "space_id": raw["space_id"],
-                "title": title,
-                "tags": raw.get("tags", []),
-                "heading_path": list(c.heading_path),
-                "text": c.text,
-                "start": c.start,
-                "end": c.end,
-                "page": c.page,
-                "content_hash": c.content_hash,
-                "embedder": self.embedder.name if vector is not None else None,
-                "vector": vector,
-                "updated_at": now,
-            }
-            ops.append(ReplaceOne({"chunk_id": chunk_id}, doc, upsert=True))
-        result.chunks = len(chunks)
-        result.kept = len(chunks) - result.embedded if not result.lexical_only else 0
+        for n in live:
+            raw = raws[n]
+            seen: dict[str, int] = {}
+            for c in chunks[n]:
+                k = seen.get(c.content_hash, 0)
+                seen[c.content_hash] = k + 1
+                chunk_id = f"{n}:{c.content_hash}" + (f":{k}" if k else "")
+                ids.append(chunk_id)
+                vector = existing.get(c.content_hash) or vectors.get(c.content_hash)
+                doc = {
+                    "chunk_id": chunk_id,
+                    "note_id": n,
+                    "space_id": raw["space_id"],
+                    "title": raw.get("title", ""),
+                    "tags": raw.get("tags", []),
+                    "heading_path": list(c.heading_path),
+                    "text": c.text,
+                    "start": c.start,
+                    "end": c.end,
+                    "page": c.page,
+                    "content_hash": c.content_hash,
+                    "embedder": self.embedder.name if vector is not None else None,
+                    "vector": vector,
+                    "updated_at": now,
+                }
+                # A new chunk is a plain insert (far cheaper than an upsert's lookup).
+                if chunk_id in stored:
+                    ops.append(ReplaceOne({"chunk_id": chunk_id}, doc, upsert=True))
+                else:
+                    ops.append(InsertOne(doc))
+        result.chunks = len(ops)
+        result.kept = result.chunks - result.embedded if not result.lexical_only else 0
         if ops:
-            await coll.bulk_write(ops, ordered=False)
-        gone = await coll.delete_many({"note_id": nid, "chunk_id": {"$nin": ids}})
-        result.removed = gone.deleted_count
-        await self.announce([note_id])
+            try:
+                await coll.bulk_write(ops, ordered=False)
+            except BulkWriteError as exc:
+                # Another run inserted the same chunk (same note, same content hash) first.
+                if any(e.get("code") != DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                    raise
+        if live:
+            stale = await coll.delete_many({"note_id": {"$in": live}, "chunk_id": {"$nin": ids}})
+            result.removed += stale.deleted_count
+        await self.announce([str(n) for n in nids])
         return result
 
     async def drop_notes(self, note_ids: list[Any], session: AsyncClientSession) -> None:

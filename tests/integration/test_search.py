@@ -10,6 +10,7 @@ import pytest
 
 from server import jobs
 from server.search.index_embedded import EmbeddedIndex
+from server.search.indexer import PENDING_SET
 from tests.helpers import assert_error, services
 from tests.integration.groups_support import family_with, person
 from tests.integration.notes_support import NOTES, new_note, patch_note, space_of
@@ -145,6 +146,81 @@ async def test_a_note_change_enqueues_its_indexing(client):
     me = await person(client)
     note = await new_note(client, me, title="Queued", body="x")
     assert seen == [[note["id"]]]
+    assert await svc.redis.sismember(PENDING_SET, note["id"])  # on the backlog
+    jobs_queued = [await svc.redis.get(k) for k in await svc.redis.keys("saq:job:default:*")]
+    assert any(b'"index_pending"' in (j or b"") for j in jobs_queued), jobs_queued
+
+
+class CountingEmbedder:
+    """Wraps the real embedder and counts its calls (one per batch, not one per note)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.calls: list[int] = []
+
+    async def embed_documents(self, texts: list[str]) -> Any:
+        self.calls.append(len(texts))
+        return await self.inner.embed_documents(texts)
+
+    async def embed_query(self, text: str) -> Any:
+        return await self.inner.embed_query(text)
+
+
+async def test_index_pending_drains_the_backlog_in_batches_and_reembeds_only_changes(client):
+    """Ingestion speed: the backlog of changed notes is indexed many notes per embedding
+    call and bulk write, still re-embedding only chunks whose text changed."""
+    svc = services(client)
+    indexer = svc.search_indexer
+    counting = CountingEmbedder(indexer.embedder)
+    indexer.embedder = counting
+    me = await person(client)
+    notes = [
+        await new_note(client, me, title=f"Animal {n}", body=f"The {name} lives in the zoo.")
+        for n, name in enumerate(["okapi", "tapir", "quokka", "axolotl", "pangolin"])
+    ]
+    result = await indexer.index_pending(batch=3)
+    assert result.chunks == 5 and result.embedded == 5
+    assert counting.calls == [3, 2]  # two batches, one embedding call each
+    assert await svc.redis.scard(PENDING_SET) == 0
+    for note, name in zip(notes, ["okapi", "tapir", "quokka"], strict=False):
+        page = await search(client, me, q=name, mode="lexical")
+        assert [h["noteId"] for h in page["hits"]] == [note["id"]]
+    counting.calls.clear()
+    patched = await patch_note(client, me, notes[0], body="# Okapi\n\nMoved.\n\n" + "x " * 900)
+    assert patched.status_code == 200, patched.text
+    await new_note(client, me, title="Animal 5", body="The gecko lives in the zoo.")
+    result = await indexer.index_pending()
+    assert result.embedded == result.chunks == 3  # the okapi note now has two chunks
+    assert counting.calls == [3]  # both notes in one embedding call
+    counting.calls.clear()
+    body = "# Okapi\n\nMoved again.\n\n" + "x " * 900
+    assert (await patch_note(client, me, patched.json(), body=body)).status_code == 200
+    result = await indexer.index_pending()
+    assert (result.chunks, result.embedded, result.kept) == (2, 1, 1)  # only the changed one
+    assert await indexer.index_pending() == type(result)()  # empty backlog: a no-op
+    indexer.embedder = counting.inner
+
+
+async def test_a_failed_batch_goes_back_on_the_backlog(client):
+    svc = services(client)
+    indexer = svc.search_indexer
+    me = await person(client)
+    note = await new_note(client, me, title="Kept", body="Nothing is lost.")
+
+    class Broken(CountingEmbedder):
+        async def embed_documents(self, texts: list[str]) -> Any:
+            raise RuntimeError("boom")
+
+    real = indexer.embedder
+    indexer.embedder = Broken(real)
+    try:
+        with pytest.raises(RuntimeError):
+            await indexer.index_pending()
+    finally:
+        indexer.embedder = real
+    assert await svc.redis.sismember(PENDING_SET, note["id"])
+    assert (await jobs.index_pending({"services": svc}))["chunks"] == 1
 
 
 async def test_bad_queries_are_422(client):
