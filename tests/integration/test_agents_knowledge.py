@@ -92,9 +92,7 @@ async def test_answer_cites_its_sources_at_the_exact_offsets(client):
     assert [(c["index"], c["title"]) for c in cites] == [(1, "Farm"), (2, "Money")]
     # Each citation comes out before the first token that cites it.
     names = [name for name, _ in events]
-    first_marker = next(
-        i for i, (n, d) in enumerate(events) if n == "token" and "[1]" in d["text"]
-    )
+    first_marker = next(i for i, (n, d) in enumerate(events) if n == "token" and "[1]" in d["text"])
     assert names.index("citation") < first_marker
 
     for cite, note in ((cites[0], llama), (cites[1], zebra)):
