@@ -71,6 +71,28 @@ class AgentContext:
             )
         }
 
+    async def seed_sources(self, window: list[AnyMessage]) -> None:
+        """Number the earlier search hits the model sees in `window` as this run's sources
+        (once per run; see `Sources.seed`)."""
+        if self.sources.seeded:
+            return
+
+        async def body_of(note_id: str) -> str | None:
+            try:
+                return (await self.services.notes.get(self.actor, note_id)).body
+            except DomainError:
+                return None
+
+        results = [
+            m.content
+            for m in window
+            if isinstance(m, ToolMessage)
+            and m.name == "notes_search"
+            and m.status == "success"
+            and isinstance(m.content, str)
+        ]
+        await self.sources.seed(results, body_of)
+
     async def memory_block(self, text: str) -> str:
         """The user's memories relevant to `text`, as a system-prompt paragraph ("" when
         none): recalled once per user message, not per model call of the run."""
@@ -166,10 +188,12 @@ def compile_agent_graph(
     async def model_node(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         ctx = agent_context(config)
         history = state.get("messages", [])
+        window = _context(history, limits.context_messages)
+        await ctx.seed_sources(window)
         prompt = spec.system_prompt(ctx.actor.username)
         memories = await ctx.memory_block(_last_user_text(history))
         system = SystemMessage(f"{prompt}\n\n{memories}" if memories else prompt)
-        messages = [system, *_context(history, limits.context_messages)]
+        messages = [system, *window]
         response = await bound.ainvoke(messages)
         if isinstance(response, AIMessage) and response.tool_calls:
             # Every call needs a stable id: it names the approval and the idempotency key.
@@ -219,6 +243,8 @@ def compile_agent_graph(
 
     async def tools_node(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         ctx = agent_context(config)
+        # A resumed run starts here: take over the searches made before the pause first.
+        await ctx.seed_sources(_context(state["messages"][:-1], limits.context_messages))
         write = get_stream_writer()
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)

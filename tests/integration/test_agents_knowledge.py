@@ -14,7 +14,7 @@ from agents.catalog import AGENTS
 from agents.scripted import ScriptedLLMFactory, call, reply
 from server import jobs
 from server.search.chunker import chunk_markdown
-from tests.agents_support import CHAT, new_session, of, say, text_of, use_script
+from tests.agents_support import CHAT, decide, new_session, of, say, text_of, use_script
 from tests.helpers import services
 from tests.integration.groups_support import person
 from tests.integration.notes_support import NOTES, new_note, patch_note
@@ -143,3 +143,44 @@ async def test_a_stale_hit_is_not_cited_and_an_unreadable_twin_never_is(client):
     result = json.loads(of(events, "tool.end")[0]["result"])
     assert result["hits"] == []
     assert of(events, "citation") == [] and text_of(events) == "I found nothing current."
+
+
+async def test_a_follow_up_and_a_resumed_run_still_cite_earlier_searches(client):
+    """Bug: sources were numbered per run, so an answer resumed after an approval, or a
+    follow-up citing the previous turn's search, lost its citations. Earlier searches the
+    model still sees are taken over (checked again against the note body: after an edit
+    that moves the span, the old source is no longer cited)."""
+    me = await person(client)
+    zebra = await new_note(client, me, title="Money", body=ZEBRA)
+    old = await new_note(client, me, title="Old idea", body="Nothing to see.\n")
+    await indexed(client, zebra)
+    use_script(
+        client,
+        ScriptedLLMFactory(
+            per_agent={
+                "personal": [
+                    call("notes_search", {"query": "zebra sanctuary budget", "limit": 1}),
+                    call("notes_delete", {"note_id": old["id"]}),
+                    reply("Deleted the old idea; the budget is forty thousand euros [1]."),
+                    reply("As I said, forty thousand [1]."),
+                    reply("Still forty thousand [1]."),
+                ]
+            }
+        ),
+    )
+    sid = await new_session(client, me, agent="personal")
+    events = await say(client, me, sid, "what did I write about the zebra budget?")
+    approval = of(events, "approval_required")[0]
+    resumed = await decide(client, me, sid, approval["approvalId"], True)
+    (cite,) = of(resumed, "citation")
+    assert cite["noteId"] == zebra["id"] and cite["index"] == 1
+    assert text_of(resumed).endswith("forty thousand euros [1].")
+
+    follow_up = await say(client, me, sid, "how much was it again?")
+    assert [c["chunkId"] for c in of(follow_up, "citation")] == [cite["chunkId"]]
+
+    edited = await patch_note(client, me, zebra, body="Moved.\n\n" + ZEBRA)
+    assert edited.status_code == 200, edited.text
+    after_edit = await say(client, me, sid, "and now?")
+    assert of(after_edit, "citation") == []
+    assert text_of(after_edit) == "Still forty thousand."
