@@ -184,3 +184,37 @@ async def test_a_follow_up_and_a_resumed_run_still_cite_earlier_searches(client)
     after_edit = await say(client, me, sid, "and now?")
     assert of(after_edit, "citation") == []
     assert text_of(after_edit) == "Still forty thousand."
+
+
+async def test_knowledge_tools_refuse_another_familys_space_and_notes(client):
+    """The knowledge agent's tools run as its user: another family's space is 404 for
+    notes_search and notes_list, its note 404 for notes_get, and nothing is cited."""
+    from tests.integration.groups_support import family_with
+    from tests.integration.notes_support import space_of
+
+    me = await person(client)
+    admin, _, family_id = await family_with(client, members=0)
+    theirs = await space_of(client, admin, "family", family_id)
+    secret = await new_note(client, admin, title="Money", body=ZEBRA, spaceId=theirs["id"])
+    await indexed(client, secret)
+    use_script(
+        client,
+        ScriptedLLMFactory(
+            per_agent={
+                "knowledge": [
+                    call("notes_search", {"query": "zebra budget", "space": theirs["id"]}),
+                    call("notes_list", {"space": theirs["id"]}),
+                    call("notes_get", {"note_id": secret["id"]}),
+                    call("notes_search", {"query": "zebra sanctuary budget"}),
+                    reply("Nothing [1]."),
+                ]
+            }
+        ),
+    )
+    sid = await new_session(client, me, agent="knowledge")
+    events = await say(client, me, sid, "what do my notes say about the zebra budget?")
+    ends = of(events, "tool.end")
+    assert [e["status"] for e in ends[:3]] == ["error", "error", "error"]
+    assert "SPACE_NOT_FOUND" in ends[0]["result"] and "NOTE_NOT_FOUND" in ends[2]["result"]
+    assert json.loads(ends[3]["result"])["hits"] == []
+    assert "forty thousand" not in json.dumps(ends) and of(events, "citation") == []
