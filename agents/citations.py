@@ -10,9 +10,13 @@ comes out as a citation (sent as a `citation` event just before the text that ci
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from server.search.chunker import content_hash
 
 _MARKER = re.compile(r"(\s?)\[(\d{1,3})\]")
 _PARTIAL = re.compile(r"\s?\[\d{0,3}$")  # a marker that may still be completed by the next piece
@@ -51,6 +55,7 @@ class Sources:
 
     items: dict[int, Source] = field(default_factory=dict)
     by_chunk: dict[str, int] = field(default_factory=dict)
+    seeded: bool = False  # the earlier searches in the model's context are known
 
     def add(
         self,
@@ -66,7 +71,7 @@ class Sources:
         known = self.by_chunk.get(chunk_id)
         if known is not None:
             return known
-        number = len(self.items) + 1
+        number = max(self.items, default=0) + 1
         self.items[number] = Source(
             number, note_id, chunk_id, title, tuple(heading_path), start, end, page
         )
@@ -75,6 +80,54 @@ class Sources:
 
     def get(self, number: int) -> Source | None:
         return self.items.get(number)
+
+    async def seed(
+        self, results: Iterable[str], body_of: Callable[[str], Awaitable[str | None]]
+    ) -> None:
+        """Take over the numbered hits of earlier `notes_search` results (JSON strings) the
+        model still sees — of a run paused for an approval, or of an earlier turn — so a
+        `[n]` naming one of them still resolves; each is checked again against the note body
+        as the user reads it now (`body_of`: None when unreadable) and left out if its span
+        changed. New hits are numbered after them."""
+        if self.seeded:
+            return
+        self.seeded = True
+        bodies: dict[str, str | None] = {}
+        for result in results:
+            try:
+                hits = json.loads(result).get("hits") or []
+            except (ValueError, AttributeError):
+                continue  # trimmed or not ours: nothing to take over
+            for hit in hits:
+                try:
+                    number, note_id, chunk_id = int(hit["source"]), hit["noteId"], hit["chunkId"]
+                    start, end = int(hit["start"]), int(hit["end"])
+                    title, path = str(hit["title"]), tuple(hit["headingPath"])
+                except (KeyError, TypeError, ValueError):
+                    continue
+                if number in self.items or chunk_id in self.by_chunk:
+                    continue
+                if note_id not in bodies:
+                    bodies[note_id] = await body_of(note_id)
+                body = bodies[note_id]
+                if body is None or not span_matches(body, title, path, start, end, chunk_id):
+                    continue
+                page = hit.get("page")
+                self.items[number] = Source(
+                    number, note_id, chunk_id, title, path, start, end, page
+                )
+                self.by_chunk[chunk_id] = number
+
+
+def span_matches(
+    body: str, title: str, heading_path: Iterable[str], start: int, end: int, chunk_id: str
+) -> bool:
+    """True when body[start:end] is still the text the chunk was made of (its id carries the
+    content hash of title, heading path and text)."""
+    parts = chunk_id.split(":")
+    if len(parts) < 2 or not 0 <= start < end <= len(body):
+        return False
+    return content_hash(title, tuple(heading_path), body[start:end]) == parts[1]
 
 
 @dataclass

@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict
 
 import msgspec
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, SystemMessage, ToolMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.config import get_stream_writer
@@ -50,16 +56,61 @@ CONTEXT_KEY = "agent_context"
 @dataclass(frozen=True, slots=True)
 class AgentContext:
     """Who a run acts for: the services (managers) and the user's actor; `sources` are the
-    run's numbered search hits (what its `[n]` citations may point at)."""
+    run's numbered search hits (what its `[n]` citations may point at), `recalled` the
+    memories recalled for its user message."""
 
     services: Managers  # the domain's managers: no connections, no trusted ledger
     actor: Actor
     sources: Sources = field(default_factory=Sources)
+    recalled: dict[str, str] = field(default_factory=dict)  # user text -> memory block
 
     def for_config(self) -> dict[str, Any]:
         return {
-            CONTEXT_KEY: AgentContext(self.services, self.actor.with_channel("agent"), self.sources)
+            CONTEXT_KEY: AgentContext(
+                self.services, self.actor.with_channel("agent"), self.sources, self.recalled
+            )
         }
+
+    async def seed_sources(self, window: list[AnyMessage]) -> None:
+        """Number the earlier search hits the model sees in `window` as this run's sources
+        (once per run; see `Sources.seed`)."""
+        if self.sources.seeded:
+            return
+
+        async def body_of(note_id: str) -> str | None:
+            try:
+                return (await self.services.notes.get(self.actor, note_id)).body
+            except DomainError:
+                return None
+
+        results = [
+            m.content
+            for m in window
+            if isinstance(m, ToolMessage)
+            and m.name == "notes_search"
+            and m.status == "success"
+            and isinstance(m.content, str)
+        ]
+        await self.sources.seed(results, body_of)
+
+    async def memory_block(self, text: str) -> str:
+        """The user's memories relevant to `text`, as a system-prompt paragraph ("" when
+        none): recalled once per user message, not per model call of the run."""
+        if not text:
+            return ""
+        if text not in self.recalled:
+            try:
+                found = await self.services.memories.recall(self.actor, text)
+            except DomainError:  # e.g. a token without notes:read: no memories, no failure
+                found = []
+            lines = [f"- {m.text} (memory {m.id})" for m in found]
+            self.recalled[text] = (
+                "What the user asked you to remember that may matter here (use it when "
+                "relevant; memory_update corrects one):\n" + "\n".join(lines)
+                if lines
+                else ""
+            )
+        return self.recalled[text]
 
 
 def agent_context(config: RunnableConfig | dict[str, Any]) -> AgentContext:
@@ -80,6 +131,13 @@ def _context(messages: list[AnyMessage], keep: int) -> list[AnyMessage]:
     while window and isinstance(window[0], ToolMessage):
         window.pop(0)
     return window
+
+
+def _last_user_text(messages: list[AnyMessage]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            return message.text
+    return ""
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -128,8 +186,14 @@ def compile_agent_graph(
             return tool, None, f"Invalid arguments: {exc.message} {exc.details}"
 
     async def model_node(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-        system = SystemMessage(spec.system_prompt(agent_context(config).actor.username))
-        messages = [system, *_context(state.get("messages", []), limits.context_messages)]
+        ctx = agent_context(config)
+        history = state.get("messages", [])
+        window = _context(history, limits.context_messages)
+        await ctx.seed_sources(window)
+        prompt = spec.system_prompt(ctx.actor.username)
+        memories = await ctx.memory_block(_last_user_text(history))
+        system = SystemMessage(f"{prompt}\n\n{memories}" if memories else prompt)
+        messages = [system, *window]
         response = await bound.ainvoke(messages)
         if isinstance(response, AIMessage) and response.tool_calls:
             # Every call needs a stable id: it names the approval and the idempotency key.
@@ -179,6 +243,8 @@ def compile_agent_graph(
 
     async def tools_node(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         ctx = agent_context(config)
+        # A resumed run starts here: take over the searches made before the pause first.
+        await ctx.seed_sources(_context(state["messages"][:-1], limits.context_messages))
         write = get_stream_writer()
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
@@ -273,6 +339,4 @@ def compile_agent_graph(
 
 def run_input(text: str) -> dict[str, Any]:
     """The input of one user turn (resets the per-run counters)."""
-    from langchain_core.messages import HumanMessage
-
     return {"messages": [HumanMessage(content=text)], "steps": 0, "decisions": {}}

@@ -12,11 +12,11 @@ from typing import Annotated, Any
 from bson import ObjectId
 from msgspec import Meta
 
+from agents.citations import span_matches
 from agents.tools.registry import REGISTRY, ToolArgs, ToolContext
 from server.core.errors import BadRequest, DomainError, NotFound
 from server.core.wire import ObjectIdStr, convert
 from server.notes.schemas import NoteCreate, NoteMove, NoteUpdate, Title
-from server.search.chunker import content_hash
 
 SPACE_HELP = (
     "Which space: 'personal' (default), 'family', 'workspace', the family's or workspace's "
@@ -232,6 +232,8 @@ async def notes_search(ctx: ToolContext, args: SearchArgs) -> Any:
             "chunkId": hit.chunk_id,
             "title": hit.title,
             "headingPath": hit.heading_path,
+            "start": hit.start,
+            "end": hit.end,
             "text": text if len(text) <= PASSAGE_CHARS else text[:PASSAGE_CHARS] + "…",
         }
         if hit.page is not None:
@@ -249,14 +251,3 @@ async def notes_search(ctx: ToolContext, args: SearchArgs) -> Any:
             entry = {"source": number, **entry}
         hits.append(entry)
     return {"hits": hits, "mode": page.mode, "degraded": page.degraded}
-
-
-def span_matches(
-    body: str, title: str, heading_path: list[str], start: int, end: int, chunk_id: str
-) -> bool:
-    """True when body[start:end] is still the text the chunk was made of (its id carries the
-    content hash of title, heading path and text)."""
-    parts = chunk_id.split(":")
-    if len(parts) < 2 or not 0 <= start < end <= len(body):
-        return False
-    return content_hash(title, tuple(heading_path), body[start:end]) == parts[1]

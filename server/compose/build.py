@@ -230,7 +230,7 @@ async def open_services(settings: Settings) -> Services:
         ),
         vault_export=VaultExporter(store),
         search=search.manager,
-        memories=MemoryManager(mongo=mongo, bus=bus),
+        memories=MemoryManager(mongo=mongo, bus=bus, embedder=search.manager.embedder),
     )
 
     attach_live_edits(managers.notes, redis)

@@ -18,6 +18,7 @@ from server.core.db import Tx, run_in_transaction
 from server.core.errors import Conflict, Forbidden, NotFound
 from server.core.wire import iso, validate
 from server.memory.documents import Memory, MemoryVersion
+from server.memory.recall import MemoryRecall, Remembered
 from server.memory.schemas import (
     MemoryCreate,
     MemoryDeleted,
@@ -26,8 +27,10 @@ from server.memory.schemas import (
     MemoryVersionView,
     MemoryView,
 )
+from server.search.embedders import Embedder
 
 MAX_MEMORIES = 1000
+RECALL_LIMIT = 5  # memories put into the model's context per turn, at most
 
 
 def view(m: Memory) -> MemoryView:
@@ -50,9 +53,25 @@ def not_found() -> NotFound:
 
 
 class MemoryManager:
-    def __init__(self, *, mongo: AsyncMongoClient[Any], bus: EventBus) -> None:
+    def __init__(
+        self, *, mongo: AsyncMongoClient[Any], bus: EventBus, embedder: Embedder | None = None
+    ) -> None:
         self.mongo = mongo
         self.bus = bus
+        self.recaller = MemoryRecall(embedder)
+
+    async def recall(self, actor: Actor, text: str, limit: int = RECALL_LIMIT) -> list[Remembered]:
+        """The user's memories relevant to `text` (at most `limit`, best first): what an
+        agent's turn puts into the model's context. Read-only."""
+        require_scope(actor, "notes:read")
+        raws = (
+            await Memory.get_pymongo_collection()
+            .find({"user_id": actor.user_id}, {"text": 1, "version": 1})
+            .sort("updated_at", -1)
+            .to_list(MAX_MEMORIES)
+        )
+        memories = [Remembered(str(r["_id"]), int(r["version"]), str(r["text"])) for r in raws]
+        return await self.recaller.rank(text, memories, min(limit, RECALL_LIMIT))
 
     async def list(self, actor: Actor) -> list[MemoryView]:
         require_scope(actor, "notes:read")

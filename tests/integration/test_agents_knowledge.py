@@ -14,7 +14,7 @@ from agents.catalog import AGENTS
 from agents.scripted import ScriptedLLMFactory, call, reply
 from server import jobs
 from server.search.chunker import chunk_markdown
-from tests.agents_support import CHAT, new_session, of, say, text_of, use_script
+from tests.agents_support import CHAT, decide, new_session, of, say, text_of, use_script
 from tests.helpers import services
 from tests.integration.groups_support import person
 from tests.integration.notes_support import NOTES, new_note, patch_note
@@ -92,9 +92,7 @@ async def test_answer_cites_its_sources_at_the_exact_offsets(client):
     assert [(c["index"], c["title"]) for c in cites] == [(1, "Farm"), (2, "Money")]
     # Each citation comes out before the first token that cites it.
     names = [name for name, _ in events]
-    first_marker = next(
-        i for i, (n, d) in enumerate(events) if n == "token" and "[1]" in d["text"]
-    )
+    first_marker = next(i for i, (n, d) in enumerate(events) if n == "token" and "[1]" in d["text"])
     assert names.index("citation") < first_marker
 
     for cite, note in ((cites[0], llama), (cites[1], zebra)):
@@ -145,3 +143,78 @@ async def test_a_stale_hit_is_not_cited_and_an_unreadable_twin_never_is(client):
     result = json.loads(of(events, "tool.end")[0]["result"])
     assert result["hits"] == []
     assert of(events, "citation") == [] and text_of(events) == "I found nothing current."
+
+
+async def test_a_follow_up_and_a_resumed_run_still_cite_earlier_searches(client):
+    """Bug: sources were numbered per run, so an answer resumed after an approval, or a
+    follow-up citing the previous turn's search, lost its citations. Earlier searches the
+    model still sees are taken over (checked again against the note body: after an edit
+    that moves the span, the old source is no longer cited)."""
+    me = await person(client)
+    zebra = await new_note(client, me, title="Money", body=ZEBRA)
+    old = await new_note(client, me, title="Old idea", body="Nothing to see.\n")
+    await indexed(client, zebra)
+    use_script(
+        client,
+        ScriptedLLMFactory(
+            per_agent={
+                "personal": [
+                    call("notes_search", {"query": "zebra sanctuary budget", "limit": 1}),
+                    call("notes_delete", {"note_id": old["id"]}),
+                    reply("Deleted the old idea; the budget is forty thousand euros [1]."),
+                    reply("As I said, forty thousand [1]."),
+                    reply("Still forty thousand [1]."),
+                ]
+            }
+        ),
+    )
+    sid = await new_session(client, me, agent="personal")
+    events = await say(client, me, sid, "what did I write about the zebra budget?")
+    approval = of(events, "approval_required")[0]
+    resumed = await decide(client, me, sid, approval["approvalId"], True)
+    (cite,) = of(resumed, "citation")
+    assert cite["noteId"] == zebra["id"] and cite["index"] == 1
+    assert text_of(resumed).endswith("forty thousand euros [1].")
+
+    follow_up = await say(client, me, sid, "how much was it again?")
+    assert [c["chunkId"] for c in of(follow_up, "citation")] == [cite["chunkId"]]
+
+    edited = await patch_note(client, me, zebra, body="Moved.\n\n" + ZEBRA)
+    assert edited.status_code == 200, edited.text
+    after_edit = await say(client, me, sid, "and now?")
+    assert of(after_edit, "citation") == []
+    assert text_of(after_edit) == "Still forty thousand."
+
+
+async def test_knowledge_tools_refuse_another_familys_space_and_notes(client):
+    """The knowledge agent's tools run as its user: another family's space is 404 for
+    notes_search and notes_list, its note 404 for notes_get, and nothing is cited."""
+    from tests.integration.groups_support import family_with
+    from tests.integration.notes_support import space_of
+
+    me = await person(client)
+    admin, _, family_id = await family_with(client, members=0)
+    theirs = await space_of(client, admin, "family", family_id)
+    secret = await new_note(client, admin, title="Money", body=ZEBRA, spaceId=theirs["id"])
+    await indexed(client, secret)
+    use_script(
+        client,
+        ScriptedLLMFactory(
+            per_agent={
+                "knowledge": [
+                    call("notes_search", {"query": "zebra budget", "space": theirs["id"]}),
+                    call("notes_list", {"space": theirs["id"]}),
+                    call("notes_get", {"note_id": secret["id"]}),
+                    call("notes_search", {"query": "zebra sanctuary budget"}),
+                    reply("Nothing [1]."),
+                ]
+            }
+        ),
+    )
+    sid = await new_session(client, me, agent="knowledge")
+    events = await say(client, me, sid, "what do my notes say about the zebra budget?")
+    ends = of(events, "tool.end")
+    assert [e["status"] for e in ends[:3]] == ["error", "error", "error"]
+    assert "SPACE_NOT_FOUND" in ends[0]["result"] and "NOTE_NOT_FOUND" in ends[2]["result"]
+    assert json.loads(ends[3]["result"])["hits"] == []
+    assert "forty thousand" not in json.dumps(ends) and of(events, "citation") == []

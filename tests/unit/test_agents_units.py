@@ -126,6 +126,11 @@ class FakeWallet:
         return SimpleNamespace(value={"balance": 80})
 
 
+class NoMemories:
+    async def recall(self, actor: Actor, text: str) -> list[Any]:
+        return []
+
+
 async def test_graph_pauses_for_approval_and_resumes_without_http():
     wallet = FakeWallet()
     model = ScriptedChatModel(
@@ -135,7 +140,11 @@ async def test_graph_pauses_for_approval_and_resumes_without_http():
     )
     actor = Actor(user_id=ObjectId(), username="kid")
     graph = build_agent_graph(
-        "personal", SimpleNamespace(wallet=wallet), actor, model, checkpointer=InMemorySaver()
+        "personal",
+        SimpleNamespace(wallet=wallet, memories=NoMemories()),
+        actor,
+        model,
+        checkpointer=InMemorySaver(),
     )
     config = {"configurable": {"thread_id": "t1"}}
     result = await graph.ainvoke(run_input("send 20 tokens to mom"), config)
