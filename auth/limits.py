@@ -13,6 +13,7 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
+from redis.asyncio.client import Pipeline
 
 from auth.bearer import prefetch_claims
 from auth.client_ip import resolve_client_ip
@@ -75,12 +76,15 @@ async def auth_rate_limit(
     if flushes or (claims is not None and hot is None):
         # One round trip for whatever is due: counter flushes and the liveness check.
         try:
-            async with manager.redis.pipeline(transaction=False) as pipe:
+            sid = claims.session_id if claims is not None and hot is None else None
+
+            def build(pipe: Pipeline) -> None:
                 for name, key, hits, _ in flushes:
-                    await manager.limits.queue_hit(pipe, name, key, window=60, amount=hits)
-                if claims is not None and hot is None:
-                    manager.queue_session_liveness(pipe, claims.session_id)
-                answers = await pipe.execute()
+                    manager.limits.queue_hit(pipe, name, key, window=60, amount=hits)
+                if sid is not None:
+                    manager.queue_session_liveness(pipe, sid)
+
+            answers = await manager.limits.pipelined(build)
         except REDIS_ERRORS as exc:
             # Issue 15, F3: without Redis the shared counters fail open (this process's own
             # pre-counts above still limit it) and liveness falls back to MongoDB, where

@@ -41,6 +41,7 @@ from server.metrics import RequestMetricsMiddleware
 from server.middleware import RequestIdMiddleware
 from server.openapi import contract_render_plugins
 from server.security_headers import SecurityHeaders
+from server.sequential_di import resolve_dependencies_sequentially
 from server.settings import Settings
 
 log = logging.getLogger("server.app")
@@ -210,4 +211,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         hsts_max_age=settings.hsts_max_age_seconds if settings.environment == "production" else 0,
     )
     app.asgi_handler = RequestIdMiddleware(app.asgi_handler, security)
+    resolve_dependencies_sequentially(app)
     return app

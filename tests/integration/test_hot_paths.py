@@ -66,3 +66,22 @@ async def test_account_limit_is_exact_in_one_process_with_batched_counters(app_f
         response = await client.get(ME, headers=user["headers"])
         assert_error(response, 429)
         assert int(response.headers["retry-after"]) >= 1
+
+
+async def test_bare_evalsha_counts_after_redis_forgets_the_script(redis):
+    """The limit pipeline sends a bare EVALSHA (no `SCRIPT EXISTS` round trip each time). A
+    Redis that does not know the script (new, restarted, flushed) answers NOSCRIPT: the
+    script must be loaded and the counts still made, exactly once each."""
+    from auth.ratelimit import RateLimiter
+
+    limits = RateLimiter(redis, prefix="rl-evalsha-test")
+    await redis.script_flush()
+
+    def build(pipe):
+        limits.queue_hit(pipe, "b", "k", window=60, amount=3)
+        pipe.get("rl-evalsha-test:b:k")
+
+    (count, ttl), stored = await limits.pipelined(build)
+    assert count == 3 and 0 < ttl <= 60 and stored == b"3"
+    (count, _), _ = await limits.pipelined(build)  # the script is known now
+    assert count == 6

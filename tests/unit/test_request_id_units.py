@@ -54,3 +54,38 @@ async def test_one_pass_adds_request_id_and_security_headers_keeping_the_handler
     docs = await _run("/schema/swagger", [])
     assert docs[b"content-security-policy"] == DOCS_CSP.encode()
     assert b"cache-control" not in docs
+
+
+def test_dependencies_resolved_one_at_a_time_in_dependency_order():
+    """Litestar ran a batch of independent dependencies in a task group per request; the app
+    now splits every batch (no task per dependency). Order must still put a dependency
+    before anything that depends on it, and every dependency must still be resolved."""
+    from litestar import Litestar, get
+    from litestar.di import Provide
+    from litestar.routes import HTTPRoute
+    from litestar.testing import TestClient
+
+    from server.sequential_di import resolve_dependencies_sequentially
+
+    async def base() -> int:
+        return 1
+
+    async def left(base: int) -> int:
+        return base + 10
+
+    async def right(base: int) -> int:
+        return base + 100
+
+    @get("/x", dependencies={"base": Provide(base), "left": Provide(left), "right": Provide(right)})
+    async def handler(left: int, right: int) -> dict[str, int]:
+        return {"sum": left + right}
+
+    app = Litestar([handler])
+    assert resolve_dependencies_sequentially(app) == 1
+    (route,) = [r for r in app.routes if isinstance(r, HTTPRoute) and r.path == "/x"]
+    _, model = route.route_handler_map["GET"]
+    keys = [next(iter(batch)).key for batch in model.dependency_batches]
+    assert all(len(batch) == 1 for batch in model.dependency_batches)
+    assert keys[0] == "base" and sorted(keys[1:]) == ["left", "right"]
+    with TestClient(app) as client:
+        assert client.get("/x").json() == {"sum": 112}
