@@ -101,9 +101,9 @@ class Invitations:
             raise Conflict(f"This {self.core.kind.label} is full.", code=f"{self.core.code}_FULL")
         inv = Invitation(
             group_kind=self.core.kind.name,
-            group_id=group.id,  # type: ignore[arg-type]
+            group_id=group.id,
             group_name=group.name,
-            invitee_id=invitee.id,  # type: ignore[arg-type]
+            invitee_id=invitee.id,
             inviter_id=self.core.pid(actor.user_id),
             role=role,
             relationship=relationship,

@@ -76,7 +76,7 @@ class GroupPurchases:
         label = f"{item.name} ({'rental' if intent.rent else 'purchase'})"
         req = GroupRequest(
             group_kind=self.core.kind.name,
-            group_id=group.id,  # type: ignore[arg-type]
+            group_id=group.id,
             kind="purchase",
             requester_id=member.user_id,
             amount=intent.price,

@@ -68,7 +68,7 @@ class TokenRequests:
         now = self.core.now()
         req = GroupRequest(
             group_kind=self.core.kind.name,
-            group_id=group.id,  # type: ignore[arg-type]
+            group_id=group.id,
             kind="tokens",
             requester_id=member.user_id,
             amount=amount,

@@ -81,7 +81,7 @@ class Votes:
         members = group.member_count
         vote = QuorumVote(
             group_kind=self.core.kind.name,
-            group_id=group.id,  # type: ignore[arg-type]
+            group_id=group.id,
             purpose=purpose,
             opened_by=member.user_id,
             reason=reason,

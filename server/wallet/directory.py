@@ -59,7 +59,7 @@ class AccountDirectory:
         """The id of the user's account (cached: it never changes)."""
         cached = self._account_ids.get(user_id)
         if cached is None:
-            cached = (await self.user_account(user_id)).id  # type: ignore[assignment]
+            cached = (await self.user_account(user_id)).id
         return cached  # type: ignore[return-value]
 
     async def require_verified(self, actor: Actor) -> None:
