@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -207,7 +207,12 @@ class ChatRun:
         )
         put(None)
 
-    def _say(self, text: str, citations: list[dict[str, Any]], put: Any) -> None:
+    def _say(
+        self,
+        text: str,
+        citations: list[dict[str, Any]],
+        put: Callable[[ChatEvent | None], None],
+    ) -> None:
         """A piece of the answer: the citations it uses first go out just before it."""
         for citation in citations:
             put(ChatEvent("citation", citation))

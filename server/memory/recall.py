@@ -3,8 +3,9 @@ by meaning (the search embedder) and shared words, never an unrelated one.
 
 A memory is recalled when its cosine similarity to the message reaches `min_similarity`
 or it shares a content word (stemmed, stop words dropped) with it; the best `limit` win.
-When the embedder is out (Ollama down) shared words alone decide. Memory vectors are kept
-per (id, version) in the process, so an edited memory is embedded again and nothing else.
+When the embedder is out (Ollama down) shared words alone decide. Memory vectors (and word
+sets) are kept per (id, version) in the process, so an edited memory is embedded again and
+nothing else.
 """
 
 from __future__ import annotations
@@ -39,7 +40,17 @@ class MemoryRecall:
         self.embedder = embedder
         self.min_similarity = min_similarity
         self._vectors: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._terms: OrderedDict[tuple[str, int], frozenset[str]] = OrderedDict()
         self._cache_size = cache_size
+
+    def _terms_of(self, m: Remembered) -> frozenset[str]:
+        key = (m.id, m.version)
+        found = self._terms.get(key)
+        if found is None:
+            found = self._terms[key] = frozenset(terms(m.text))
+            while len(self._terms) > self._cache_size:
+                self._terms.popitem(last=False)
+        return found
 
     async def _similarities(self, text: str, memories: list[Remembered]) -> list[float] | None:
         if self.embedder is None:
@@ -54,13 +65,13 @@ class MemoryRecall:
         except EmbedderUnavailable:
             log.info("memory recall without embeddings (embedder unavailable)")
             return None
-        out = []
+        rows = []
         for m in memories:
             self._vectors.move_to_end((m.id, m.version))
-            out.append(float(self._vectors[(m.id, m.version)].reshape(-1) @ query.reshape(-1)))
+            rows.append(self._vectors[(m.id, m.version)].reshape(-1))
         while len(self._vectors) > self._cache_size:
             self._vectors.popitem(last=False)
-        return out
+        return [float(x) for x in np.stack(rows) @ query.reshape(-1)]
 
     async def rank(self, text: str, memories: list[Remembered], limit: int) -> list[Remembered]:
         """The at most `limit` memories relevant to `text`, most relevant first."""
@@ -70,7 +81,7 @@ class MemoryRecall:
         similarities = await self._similarities(text, memories)
         scored: list[tuple[float, int]] = []
         for i, m in enumerate(memories):
-            shared = len(words & set(terms(m.text)))
+            shared = len(words & self._terms_of(m))
             similarity = similarities[i] if similarities is not None else 0.0
             if shared == 0 and similarity < self.min_similarity:
                 continue
