@@ -114,14 +114,13 @@ class ChatRun:
         try:
             done = False
             while not done:
-                batch = [await queue.get()]
+                batch: list[ChatEvent | None] = [await queue.get()]
                 while not queue.empty():
                     batch.append(queue.get_nowait())
-                if batch[-1] is None:
-                    done = True
-                    batch.pop()
-                if batch:
-                    yield batch  # type: ignore[misc]
+                done = batch[-1] is None  # the producer's end marker
+                ready = [event for event in batch if event is not None]
+                if ready:
+                    yield ready
             await producer
         except (asyncio.CancelledError, GeneratorExit):
             with anyio.CancelScope(shield=True):

@@ -132,7 +132,7 @@ class Sessions:
                 AuthSession.revoked_at == None,  # noqa: E711 (a Mongo query, not a comparison)
                 AuthSession.expires_at > utcnow(),
             )
-            .sort(-AuthSession.last_used_at)  # type: ignore[operator]
+            .sort("-last_used_at")
             .to_list()
         )
         return [

@@ -21,6 +21,7 @@ from bson import ObjectId
 from redis.asyncio import Redis
 
 from auth.scopes import require_scope
+from auth.tokens import auth_method_of
 from realtime.authorizers import SUBSCRIBE_SCOPE
 from server.core.actor import Actor
 
@@ -44,7 +45,7 @@ class TicketGrant(msgspec.Struct, kw_only=True):
             user_id=ObjectId(self.user_id),
             username=self.username,
             roles=frozenset(self.roles),
-            auth_method=self.auth_method,  # type: ignore[arg-type]
+            auth_method=auth_method_of(self.auth_method),
             channel="ws",
             session_id=self.session_id,
             client_ip=self.client_ip,

@@ -43,6 +43,10 @@ def build_session(
     llm: lk_llm.LLM[Any] | None = None,
 ) -> AgentSession[Any]:
     """The session for `turns`; `llm` replaces the agent's LLM (the bench's baseline)."""
+    if llm is None:
+        if turns is None:
+            raise ValueError("a voice session needs its turns, or an LLM to replace the agent")
+        llm = VoiceGraphLLM(turns)
     stt_kwargs: dict[str, Any] = {}
     tts_kwargs: dict[str, Any] = {}
     if config.deepgram_api_key:  # else the plugins read DEEPGRAM_API_KEY themselves
@@ -62,7 +66,7 @@ def build_session(
         ),
         tts=deepgram.TTS(model=config.tts_model, **tts_kwargs),
         vad=vad if vad is not None else load_vad(),
-        llm=llm if llm is not None else VoiceGraphLLM(turns),  # type: ignore[arg-type]
+        llm=llm,
         turn_handling={
             "turn_detection": "vad",
             "endpointing": {"min_delay": config.min_endpointing_delay},

@@ -40,7 +40,8 @@ def stamp(state: str, actor: Actor) -> str:
     if not isinstance(value, dict):
         return state
     uid = str(actor.user_id)
-    user: dict[str, Any] = value.get("user") if isinstance(value.get("user"), dict) else {}  # type: ignore[assignment]
+    given = value.get("user")
+    user: dict[str, Any] = given if isinstance(given, dict) else {}
     user["id"] = uid
     user["name"] = actor.username
     if not isinstance(user.get("color"), str):

@@ -139,3 +139,11 @@ async def test_session_never_generates_before_the_turn_is_final() -> None:
     assert session.options.endpointing["min_delay"] == config.min_endpointing_delay
     assert session.stt._opts.endpoint_url == "http://127.0.0.1:9/v1/listen"  # type: ignore[union-attr]
     assert session.tts._opts.base_url == "http://127.0.0.1:9/v1/speak"  # type: ignore[union-attr]
+
+
+def test_a_session_without_turns_needs_an_llm() -> None:
+    """`build_session(config, None)` built a `VoiceGraphLLM(None)` (typed away with a
+    `type: ignore`) that failed only at the first turn; now it is refused at once."""
+    config = VoiceConfig(deepgram_api_key="k", deepgram_base_url="http://127.0.0.1:9")
+    with pytest.raises(ValueError, match="needs its turns"):
+        build_session(config, None)
