@@ -159,6 +159,7 @@ async def bench_in_process(mongo_url: str, redis_url: str, n: int) -> dict[str, 
         await run_concurrently(warm, baseline)
         await run_concurrently(warm, manager_transfer)
         results: dict[str, list[float]] = {"manager": [], "core": [], "baseline": []}
+        await ledger.hooks.drain()  # the warm-up's notifications
         notifications = services.mongo["bench_ledger"]["notifications"]
         before = await notifications.count_documents({"type": "wallet.transfer_received"})
         for round_ in range(3):  # interleaved rounds, so drift hits all alike
