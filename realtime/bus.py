@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,6 +161,51 @@ class EventBus:
         if isinstance(epoch, bytes):
             epoch = epoch.decode()
         return PublishedEvent(channel, type_, int(offset), str(epoch), ts)
+
+    async def publish_many(
+        self, events: Sequence[tuple[str, str, Any]]
+    ) -> list[PublishedEvent | None]:
+        """Several events in one pipelined round trip, in order (each still its own atomic
+        script run). Like `publish`, a failure is logged and counted, never raised."""
+        try:
+            return await self._publish_pipelined(events)
+        except (RedisError, OSError) as exc:
+            self.failures += 1
+            log.warning("event publish failed", extra={"events": len(events), "err": str(exc)})
+            return [None] * len(events)
+
+    async def _publish_pipelined(
+        self, events: Sequence[tuple[str, str, Any]]
+    ) -> list[PublishedEvent | None]:
+        if self._sha is None:
+            self._sha = await self._redis.script_load(_PUBLISH_LUA)
+        ts = time.time()
+        pipe = self._redis.pipeline(transaction=False)
+        for channel, type_, data in events:
+            self.check(type_, data)
+            pipe.evalsha(
+                self._sha,
+                2,
+                meta_key(channel),
+                stream_key(channel),
+                secrets.token_hex(8),
+                encode_body(channel, type_, data, ts),
+                self._maxlen,
+                live_channel(channel),
+            )
+        results = await pipe.execute(raise_on_error=False)
+        out: list[PublishedEvent | None] = []
+        for (channel, type_, data), result in zip(events, results, strict=True):
+            if isinstance(result, NoScriptError):  # Redis restarted: load it, send this one
+                out.append(await self.publish(channel, type_, data))
+                continue
+            if isinstance(result, Exception):
+                raise result
+            offset, epoch = result
+            if isinstance(epoch, bytes):
+                epoch = epoch.decode()
+            out.append(PublishedEvent(channel, type_, int(offset), str(epoch), ts))
+        return out
 
     async def position(self, channel: str) -> tuple[str | None, int]:
         """The channel's current (epoch, offset); (None, 0) before its first event."""

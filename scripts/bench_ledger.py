@@ -4,9 +4,12 @@ Same throwaway SecantusDB and Redis (started here), same run, same concurrency (
 same account topology (random pairs among the same number of funded accounts):
 
 - **manager** `WalletManager.transfer(actor, cmd, idempotency_key=...)`: the permission
-  and e-mail checks, the recipient lookup, one transaction (conditional debit, credit,
-  immutable transfer, idempotency record; retried on conflicts), and the two
-  `wallet.transfer_completed` events on Redis after the commit.
+  and e-mail checks, the recipient lookup, one transaction (a read of both accounts, then
+  the conditional debit and credit, the immutable transfer and the idempotency record in
+  one `bulk_write`; retried on conflicts), the two `wallet.transfer_completed` events on
+  Redis after the commit, and the recipient's `wallet.transfer_received` notification
+  (stored and pushed by a post-commit task; the bench checks that every transfer got one,
+  and waits for them, untimed, before the next variant runs).
 - **core** `Ledger.commit_move(movement)`: the ledger core alone (transaction + events).
 - **baseline** raw PyMongo: conditional `$inc` debit (`balance >= amount`) then `$inc`
   credit, no transaction, no record, no events.
@@ -156,11 +159,21 @@ async def bench_in_process(mongo_url: str, redis_url: str, n: int) -> dict[str, 
         await run_concurrently(warm, baseline)
         await run_concurrently(warm, manager_transfer)
         results: dict[str, list[float]] = {"manager": [], "core": [], "baseline": []}
+        await ledger.hooks.drain()  # the warm-up's notifications
+        notifications = services.mongo["bench_ledger"]["notifications"]
+        before = await notifications.count_documents({"type": "wallet.transfer_received"})
         for round_ in range(3):  # interleaved rounds, so drift hits all alike
             jobs = pairs(n, 100 + round_)
             results["baseline"].append(n / await run_concurrently(jobs, baseline))
             results["manager"].append(n / await run_concurrently(jobs, manager_transfer))
+            # The notifications run after each answer; let them finish (untimed) so they do
+            # not slow the next variant's round.
+            await ledger.hooks.drain()
             results["core"].append(n / await run_concurrently(jobs, core_move))
+            await ledger.hooks.drain()
+        stored = await notifications.count_documents({"type": "wallet.transfer_received"}) - before
+        if stored != 6 * n:  # one per manager transfer and per core move
+            raise RuntimeError(f"{stored} transfer-received notifications for {6 * n} transfers")
         from server.wallet.audit import run_audit
 
         report = await run_audit()

@@ -70,6 +70,18 @@ class Publisher(Protocol):
 
 
 AfterCommit = Callable[[], Awaitable[object]]
+# A queued event: (channel, type, payload).
+Event = tuple[str, str, Any]
+
+
+async def _send(publisher: Publisher, events: list[Event]) -> None:
+    """Consecutive events in one round trip when the publisher can (`publish_many`)."""
+    many = getattr(publisher, "publish_many", None)
+    if many is not None and len(events) > 1:
+        await many(events)
+        return
+    for channel, type_, data in events:
+        await publisher.publish(channel, type_, data)
 
 
 class Tx:
@@ -79,7 +91,8 @@ class Tx:
     with `tx.publish(channel, type, payload)` and any other side effect with
     `tx.after_commit(fn)`; both run in the order queued, only once this attempt committed.
     A queued step that raises is logged and counted, never undoing the commit nor stopping
-    the steps after it.
+    the steps after it. Consecutive events go out in one round trip when the publisher
+    offers `publish_many` (the event bus pipelines them, still in order).
     """
 
     __slots__ = ("_pending", "_publisher", "failures", "session")
@@ -87,7 +100,7 @@ class Tx:
     def __init__(self, session: AsyncClientSession, publisher: Publisher | None = None) -> None:
         self.session = session
         self._publisher = publisher
-        self._pending: list[AfterCommit] = []
+        self._pending: list[AfterCommit | Event] = []
         self.failures = 0
 
     def publish(self, channel: str, type_: str, data: Any) -> None:
@@ -96,11 +109,7 @@ class Tx:
         if publisher is None:
             raise RuntimeError("this transaction was started without a publisher")
         publisher.check(type_, data)
-
-        async def send() -> object:
-            return await publisher.publish(channel, type_, data)
-
-        self._pending.append(send)
+        self._pending.append((channel, type_, data))
 
     def after_commit(self, fn: AfterCommit) -> None:
         """Call `await fn()` after the commit (in order with the queued events)."""
@@ -114,15 +123,35 @@ class Tx:
     async def committed(self) -> None:
         """Run the queued steps; called by `run_in_transaction` after a successful commit."""
         steps, self._pending = self._pending, []
-        for step in steps:
-            try:
-                await step()
-            except Exception:  # the write committed: a side effect never undoes it
-                self.failures += 1
-                log.exception(
-                    "after-commit step failed",
-                    extra={"step": getattr(step, "__qualname__", repr(step))},
-                )
+        events: list[Event] = []
+        for step in [*steps, None]:
+            if isinstance(step, tuple):
+                events.append(step)
+                continue
+            if events:  # consecutive events go out together, before the next step
+                await self._run(self._sender(events))
+                events = []
+            if step is not None:
+                await self._run(step)
+
+    def _sender(self, events: list[Event]) -> AfterCommit:
+        publisher = self._publisher
+        assert publisher is not None  # `publish` refuses to queue without one
+
+        async def send() -> None:
+            await _send(publisher, events)
+
+        return send
+
+    async def _run(self, step: AfterCommit) -> None:
+        try:
+            await step()
+        except Exception:  # the write committed: a side effect never undoes it
+            self.failures += 1
+            log.exception(
+                "after-commit step failed",
+                extra={"step": getattr(step, "__qualname__", repr(step))},
+            )
 
 
 def make_client(url: str, *, timeout_ms: int = 5000) -> AsyncMongoClient[Any]:

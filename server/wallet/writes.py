@@ -35,6 +35,7 @@ from server.wallet.movement import Moved, Movement
 # idempotency record holding the answer). Inserts only: they never change `matched_count`.
 AlsoInsert = Callable[[Moved], Awaitable[Sequence[InsertOne[Any]]]]
 
+
 class MovementWriter:
     """Reads, checks and writes one authorised movement inside a transaction."""
 
@@ -101,7 +102,8 @@ class MovementWriter:
                 namespace=accounts,
             ),
             InsertOne(
-                transfer.model_dump(by_alias=True, exclude={"revision_id"}),
+                # Without empty `memo`/`correlation_id`: the sparse index then skips them.
+                transfer.model_dump(by_alias=True, exclude={"revision_id"}, exclude_none=True),
                 namespace=collection_namespace(self._transfers),
             ),
         ]
