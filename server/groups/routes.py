@@ -12,26 +12,32 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from server.core.actor import Actor
+from server.core.paging import DEFAULT_LIMIT, Cursor, Limit, page_slice
 from server.groups.inbox import InvitationInbox
 from server.groups.manager import GroupManager
 from server.groups.schemas import (
     DecisionRequest,
     FreezeRequest,
     GroupCreate,
+    GroupPage,
     GroupSpendRequest,
     GroupUpdate,
     GroupView,
     GroupWalletView,
     InvitationCreate,
+    InvitationPage,
     InvitationView,
+    MemberPage,
     MemberPermissionView,
     MemberView,
+    RequestPage,
     RequestView,
     RoleChange,
     SpendResult,
     TokenRequestCreate,
     VoteCast,
     VoteOpen,
+    VotePage,
     VoteView,
     WalletPermissionsUpdate,
 )
@@ -57,8 +63,17 @@ def group_controller(
             return await groups.create(actor, data)
 
         @get("/")
-        async def list_groups(self, actor: Actor, groups: GroupManager) -> list[GroupView]:
-            return await groups.list_mine(actor)
+        async def list_groups(
+            self,
+            actor: Actor,
+            groups: GroupManager,
+            limit: Limit = DEFAULT_LIMIT,
+            cursor: Cursor = None,
+        ) -> GroupPage:
+            items, next_cursor = page_slice(
+                await groups.list_mine(actor), limit=limit, cursor=cursor
+            )
+            return GroupPage(items=items, next_cursor=next_cursor)
 
         @get("/{group_id:str}")
         async def get_group(self, group_id: str, actor: Actor, groups: GroupManager) -> GroupView:
@@ -78,9 +93,20 @@ def group_controller(
 
         @get("/{group_id:str}/members")
         async def list_members(
-            self, group_id: str, actor: Actor, groups: GroupManager
-        ) -> list[MemberView]:
-            return await groups.list_members(actor, group_id)
+            self,
+            group_id: str,
+            actor: Actor,
+            groups: GroupManager,
+            limit: Limit = DEFAULT_LIMIT,
+            cursor: Cursor = None,
+        ) -> MemberPage:
+            items, next_cursor = page_slice(
+                await groups.list_members(actor, group_id),
+                limit=limit,
+                cursor=cursor,
+                key=lambda m: m.user_id,
+            )
+            return MemberPage(items=items, next_cursor=next_cursor)
 
         @delete("/{group_id:str}/members/{user_id:str}", status_code=HTTP_204_NO_CONTENT)
         async def remove_member(
@@ -109,9 +135,18 @@ def group_controller(
 
         @get("/{group_id:str}/invitations")
         async def list_invitations(
-            self, group_id: str, actor: Actor, groups: GroupManager, status: str | None = None
-        ) -> list[InvitationView]:
-            return await groups.list_invitations(actor, group_id, status)
+            self,
+            group_id: str,
+            actor: Actor,
+            groups: GroupManager,
+            status: str | None = None,
+            limit: Limit = DEFAULT_LIMIT,
+            cursor: Cursor = None,
+        ) -> InvitationPage:
+            items, next_cursor = page_slice(
+                await groups.list_invitations(actor, group_id, status), limit=limit, cursor=cursor
+            )
+            return InvitationPage(items=items, next_cursor=next_cursor)
 
         @delete("/{group_id:str}/invitations/{invitation_id:str}", status_code=HTTP_204_NO_CONTENT)
         async def cancel_invitation(
@@ -189,9 +224,18 @@ def group_controller(
 
         @get("/{group_id:str}/token-requests")
         async def list_requests(
-            self, group_id: str, actor: Actor, groups: GroupManager, status: str | None = None
-        ) -> list[RequestView]:
-            return await groups.list_requests(actor, group_id, status)
+            self,
+            group_id: str,
+            actor: Actor,
+            groups: GroupManager,
+            status: str | None = None,
+            limit: Limit = DEFAULT_LIMIT,
+            cursor: Cursor = None,
+        ) -> RequestPage:
+            items, next_cursor = page_slice(
+                await groups.list_requests(actor, group_id, status), limit=limit, cursor=cursor
+            )
+            return RequestPage(items=items, next_cursor=next_cursor)
 
         @post("/{group_id:str}/token-requests/{request_id:str}/approve", status_code=HTTP_200_OK)
         async def approve_request(
@@ -227,9 +271,16 @@ def group_controller(
 
         @get("/{group_id:str}/emergency-unfreeze")
         async def list_emergency_unfreeze(
-            self, group_id: str, actor: Actor, groups: GroupManager
-        ) -> list[VoteView]:
-            return await groups.list_votes(actor, group_id, "emergency_unfreeze")
+            self,
+            group_id: str,
+            actor: Actor,
+            groups: GroupManager,
+            limit: Limit = DEFAULT_LIMIT,
+            cursor: Cursor = None,
+        ) -> VotePage:
+            votes = await groups.list_votes(actor, group_id, "emergency_unfreeze")
+            items, next_cursor = page_slice(votes, limit=limit, cursor=cursor)
+            return VotePage(items=items, next_cursor=next_cursor)
 
         @post("/{group_id:str}/emergency-unfreeze/{vote_id:str}/vote", status_code=HTTP_200_OK)
         async def vote_emergency_unfreeze(
@@ -250,9 +301,17 @@ class InvitationInboxController(Controller):
 
     @get("/")
     async def received(
-        self, actor: Actor, inbox: InvitationInbox, status: str | None = "pending"
-    ) -> list[InvitationView]:
-        return await inbox.received(actor, status)
+        self,
+        actor: Actor,
+        inbox: InvitationInbox,
+        status: str | None = "pending",
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> InvitationPage:
+        items, next_cursor = page_slice(
+            await inbox.received(actor, status), limit=limit, cursor=cursor
+        )
+        return InvitationPage(items=items, next_cursor=next_cursor)
 
     @post("/{invitation_id:str}/accept", status_code=HTTP_200_OK)
     async def accept(self, invitation_id: str, actor: Actor, inbox: InvitationInbox) -> MemberView:
