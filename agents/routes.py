@@ -20,7 +20,7 @@ from agents.aisdk import approval_answer, last_user_text, ui_chunks, wants_ai_sd
 from agents.chat import ChatService
 from agents.run import ChatEvent, ChatRun
 from agents.schemas import (
-    AgentView,
+    AgentPage,
     ApprovalDecision,
     MessageCreate,
     MessagePage,
@@ -56,8 +56,8 @@ class ChatController(Controller):
     tags = ["chat"]
 
     @get("/agents", summary="The agents a chat can talk to")
-    async def list_agents(self, actor: Actor, chat: ChatService) -> list[AgentView]:
-        return chat.agents()
+    async def list_agents(self, actor: Actor, chat: ChatService) -> AgentPage:
+        return AgentPage(items=chat.agents())
 
     @post("/sessions", summary="Start a chat (optionally with a fixed agent)")
     async def create_session(

@@ -99,3 +99,10 @@ class AgentView(Output):
     title: str
     description: str
     tools: list[str]
+
+
+class AgentPage(Output):
+    """The agents a chat can talk to (one page: `nextCursor` is always null)."""
+
+    items: list[AgentView]
+    next_cursor: str | None = None

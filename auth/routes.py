@@ -9,18 +9,19 @@ from auth.limits import auth_rate_limit
 from auth.manager import AuthManager, ClientContext
 from auth.schemas import (
     AuthResponse,
+    AuthSessionPage,
     LoginRequest,
     PasswordChangeRequest,
     ReauthRequest,
     RefreshRequest,
     RegisterRequest,
     RevokedSessionsView,
-    SessionView,
     UserView,
 )
 from auth.scopes import require_full_session, require_scope
 from auth.sessions import Sessions
 from server.core.actor import Actor
+from server.core.paging import DEFAULT_LIMIT, Cursor, Limit, page_slice
 
 
 class AuthController(Controller):
@@ -66,9 +67,14 @@ class AuthController(Controller):
         return await auth_manager.me(actor)
 
     @get("/sessions", summary="Active sessions of the current user")
-    async def sessions(self, actor: Actor, sessions: Sessions) -> list[SessionView]:
+    async def sessions(
+        self, actor: Actor, sessions: Sessions, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    ) -> AuthSessionPage:
         require_full_session(actor)
-        return await sessions.list_sessions(actor)
+        items, next_cursor = page_slice(
+            await sessions.list_sessions(actor), limit=limit, cursor=cursor
+        )
+        return AuthSessionPage(items=items, next_cursor=next_cursor)
 
     @delete("/sessions/{session_id:str}", status_code=HTTP_204_NO_CONTENT)
     async def revoke_session(self, session_id: str, actor: Actor, sessions: Sessions) -> None:

@@ -99,3 +99,10 @@ class SessionRevokedEvent(Output):
 
     session_ids: list[str]
     reason: str
+
+
+class AuthSessionPage(Output):
+    """A page of the user's sessions (`nextCursor` null on the last)."""
+
+    items: list[SessionView]
+    next_cursor: str | None = None

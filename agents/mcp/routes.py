@@ -8,15 +8,15 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.handlers import asgi
-from litestar.params import Parameter
 
 from agents.mcp.approvals import McpApprovals
 from agents.mcp.config import METADATA_PATH
-from agents.mcp.schemas import ApprovalAnswer, ApprovalOutcome, PendingApprovalView
+from agents.mcp.schemas import ApprovalAnswer, ApprovalOutcome, PendingApprovalPage
 from agents.mcp.scopes import AREA_SCOPES
 from agents.mcp.server import McpServer
 from server.core.actor import Actor
 from server.core.errors import NotFound
+from server.core.paging import DEFAULT_LIMIT, MAX_LIMIT, Cursor, Limit, page_slice
 
 MCP_STATE_KEY = "mcp"
 
@@ -80,9 +80,12 @@ class ApprovalsController(Controller):
         self,
         actor: Actor,
         approvals: McpApprovals,
-        limit: int = Parameter(default=50, ge=1, le=100),
-    ) -> list[PendingApprovalView]:
-        return await approvals.pending(actor, limit=limit)
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> PendingApprovalPage:
+        pending = await approvals.pending(actor, limit=MAX_LIMIT)
+        items, next_cursor = page_slice(pending, limit=limit, cursor=cursor)
+        return PendingApprovalPage(items=items, next_cursor=next_cursor)
 
     @post(
         "/{approval_id:str}",

@@ -53,3 +53,10 @@ EVENT_TYPES: dict[str, type[Any]] = {
     APPROVAL_REQUESTED: McpApprovalRequestedEvent,
     APPROVAL_RESOLVED: McpApprovalResolvedEvent,
 }
+
+
+class PendingApprovalPage(Output):
+    """A page of my pending approvals, newest first (`nextCursor` null on the last)."""
+
+    items: list[PendingApprovalView]
+    next_cursor: str | None = None

@@ -33,3 +33,10 @@ class ApiTokenCreated(ApiTokenView):
     """The only time the token itself is shown."""
 
     token: str
+
+
+class ApiTokenPage(Output):
+    """A page of the user's API tokens (`nextCursor` null on the last)."""
+
+    items: list[ApiTokenView]
+    next_cursor: str | None = None

@@ -14,11 +14,13 @@ from auth.webauthn.schemas import (
     PasskeyLoginOptionsRequest,
     PasskeyLoginVerify,
     PasskeyOptionsView,
+    PasskeyPage,
     PasskeyRegisterVerify,
     PasskeyRename,
     PasskeyView,
 )
 from server.core.actor import Actor
+from server.core.paging import DEFAULT_LIMIT, Cursor, Limit, page_slice
 
 
 class WebAuthnController(Controller):
@@ -49,9 +51,16 @@ class WebAuthnController(Controller):
         return await webauthn.login_verify(data, client)
 
     @get("/credentials", summary="My passkeys")
-    async def list_credentials(self, actor: Actor, webauthn: WebAuthnManager) -> list[PasskeyView]:
+    async def list_credentials(
+        self,
+        actor: Actor,
+        webauthn: WebAuthnManager,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> PasskeyPage:
         require_full_session(actor)
-        return await webauthn.list(actor)
+        items, next_cursor = page_slice(await webauthn.list(actor), limit=limit, cursor=cursor)
+        return PasskeyPage(items=items, next_cursor=next_cursor)
 
     @patch("/credentials/{passkey_id:str}", summary="Rename a passkey")
     async def rename(

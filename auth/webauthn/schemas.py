@@ -48,3 +48,10 @@ class PasskeyView(Output):
     backed_up: bool
     device_type: str
     transports: list[str]
+
+
+class PasskeyPage(Output):
+    """A page of the user's passkeys (`nextCursor` null on the last)."""
+
+    items: list[PasskeyView]
+    next_cursor: str | None = None

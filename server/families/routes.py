@@ -8,8 +8,14 @@ from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from server.core.actor import Actor
+from server.core.paging import DEFAULT_LIMIT, Cursor, Limit, page_slice
 from server.families.manager import FamilyManager
-from server.families.schemas import RecoveryOpen, RelationshipSet, RelationshipView
+from server.families.schemas import (
+    RecoveryOpen,
+    RelationshipPage,
+    RelationshipSet,
+    RelationshipView,
+)
 from server.groups.hooks import KindRules
 from server.groups.manager import GroupManager
 from server.groups.routes import group_controller
@@ -29,9 +35,20 @@ class FamilyExtrasController(Controller):
 
     @get("/{group_id:str}/relationships")
     async def relationships(
-        self, group_id: str, actor: Actor, families: FamilyManager
-    ) -> list[RelationshipView]:
-        return await families.extras.relationships(actor, group_id)
+        self,
+        group_id: str,
+        actor: Actor,
+        families: FamilyManager,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> RelationshipPage:
+        items, next_cursor = page_slice(
+            await families.extras.relationships(actor, group_id),
+            limit=limit,
+            cursor=cursor,
+            key=lambda r: f"{r.user_id}:{r.related_user_id}",
+        )
+        return RelationshipPage(items=items, next_cursor=next_cursor)
 
     @put("/{group_id:str}/relationships/{user_id:str}")
     async def set_relationship(

@@ -44,3 +44,10 @@ class RelationshipView(Output):
 
 class RecoveryOpen(Input):
     reason: Annotated[str, msgspec.Meta(min_length=5, max_length=500)] = "No active admin"
+
+
+class RelationshipPage(Output):
+    """A page of family relationships (`nextCursor` null on the last)."""
+
+    items: list[RelationshipView]
+    next_cursor: str | None = None

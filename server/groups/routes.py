@@ -12,6 +12,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from server.core.actor import Actor
+from server.core.paging import DEFAULT_LIMIT, Cursor, Limit, page_slice
 from server.groups.hooks import KindRules
 from server.groups.inbox import InvitationInbox
 from server.groups.manager import GroupManager
@@ -19,20 +20,25 @@ from server.groups.schemas import (
     DecisionRequest,
     FreezeRequest,
     GroupCreate,
+    GroupPage,
     GroupSpendRequest,
     GroupUpdate,
     GroupView,
     GroupWalletView,
     InvitationCreate,
+    InvitationPage,
     InvitationView,
+    MemberPage,
     MemberPermissionView,
     MemberView,
+    RequestPage,
     RequestView,
     RoleChange,
     SpendResult,
     TokenRequestCreate,
     VoteCast,
     VoteOpen,
+    VotePage,
     VoteView,
     WalletPermissionsUpdate,
 )
@@ -59,9 +65,16 @@ def group_controller(
 
         @get("/")
         async def list_groups(
-            self, actor: Actor, groups: GroupManager[KindRules]
-        ) -> list[GroupView]:
-            return await groups.list_mine(actor)
+            self,
+            actor: Actor,
+            groups: GroupManager[KindRules],
+            limit: Limit = DEFAULT_LIMIT,
+            cursor: Cursor = None,
+        ) -> GroupPage:
+            items, next_cursor = page_slice(
+                await groups.list_mine(actor), limit=limit, cursor=cursor
+            )
+            return GroupPage(items=items, next_cursor=next_cursor)
 
         @get("/{group_id:str}")
         async def get_group(
@@ -85,9 +98,20 @@ def group_controller(
 
         @get("/{group_id:str}/members")
         async def list_members(
-            self, group_id: str, actor: Actor, groups: GroupManager[KindRules]
-        ) -> list[MemberView]:
-            return await groups.list_members(actor, group_id)
+            self,
+            group_id: str,
+            actor: Actor,
+            groups: GroupManager[KindRules],
+            limit: Limit = DEFAULT_LIMIT,
+            cursor: Cursor = None,
+        ) -> MemberPage:
+            items, next_cursor = page_slice(
+                await groups.list_members(actor, group_id),
+                limit=limit,
+                cursor=cursor,
+                key=lambda m: m.user_id,
+            )
+            return MemberPage(items=items, next_cursor=next_cursor)
 
         @delete("/{group_id:str}/members/{user_id:str}", status_code=HTTP_204_NO_CONTENT)
         async def remove_member(
@@ -130,8 +154,13 @@ def group_controller(
             actor: Actor,
             groups: GroupManager[KindRules],
             status: str | None = None,
-        ) -> list[InvitationView]:
-            return await groups.list_invitations(actor, group_id, status)
+            limit: Limit = DEFAULT_LIMIT,
+            cursor: Cursor = None,
+        ) -> InvitationPage:
+            items, next_cursor = page_slice(
+                await groups.list_invitations(actor, group_id, status), limit=limit, cursor=cursor
+            )
+            return InvitationPage(items=items, next_cursor=next_cursor)
 
         @delete("/{group_id:str}/invitations/{invitation_id:str}", status_code=HTTP_204_NO_CONTENT)
         async def cancel_invitation(
@@ -218,8 +247,13 @@ def group_controller(
             actor: Actor,
             groups: GroupManager[KindRules],
             status: str | None = None,
-        ) -> list[RequestView]:
-            return await groups.list_requests(actor, group_id, status)
+            limit: Limit = DEFAULT_LIMIT,
+            cursor: Cursor = None,
+        ) -> RequestPage:
+            items, next_cursor = page_slice(
+                await groups.list_requests(actor, group_id, status), limit=limit, cursor=cursor
+            )
+            return RequestPage(items=items, next_cursor=next_cursor)
 
         @post("/{group_id:str}/token-requests/{request_id:str}/approve", status_code=HTTP_200_OK)
         async def approve_request(
@@ -255,9 +289,16 @@ def group_controller(
 
         @get("/{group_id:str}/emergency-unfreeze")
         async def list_emergency_unfreeze(
-            self, group_id: str, actor: Actor, groups: GroupManager[KindRules]
-        ) -> list[VoteView]:
-            return await groups.list_votes(actor, group_id, "emergency_unfreeze")
+            self,
+            group_id: str,
+            actor: Actor,
+            groups: GroupManager[KindRules],
+            limit: Limit = DEFAULT_LIMIT,
+            cursor: Cursor = None,
+        ) -> VotePage:
+            votes = await groups.list_votes(actor, group_id, "emergency_unfreeze")
+            items, next_cursor = page_slice(votes, limit=limit, cursor=cursor)
+            return VotePage(items=items, next_cursor=next_cursor)
 
         @post("/{group_id:str}/emergency-unfreeze/{vote_id:str}/vote", status_code=HTTP_200_OK)
         async def vote_emergency_unfreeze(
@@ -283,9 +324,17 @@ class InvitationInboxController(Controller):
 
     @get("/")
     async def received(
-        self, actor: Actor, inbox: InvitationInbox, status: str | None = "pending"
-    ) -> list[InvitationView]:
-        return await inbox.received(actor, status)
+        self,
+        actor: Actor,
+        inbox: InvitationInbox,
+        status: str | None = "pending",
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> InvitationPage:
+        items, next_cursor = page_slice(
+            await inbox.received(actor, status), limit=limit, cursor=cursor
+        )
+        return InvitationPage(items=items, next_cursor=next_cursor)
 
     @post("/{invitation_id:str}/accept", status_code=HTTP_200_OK)
     async def accept(self, invitation_id: str, actor: Actor, inbox: InvitationInbox) -> MemberView:

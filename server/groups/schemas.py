@@ -197,3 +197,38 @@ class RecoveryResult(Output):
     outcome: str
     promoted_user_id: str | None = None
     vote: VoteView | None = None
+
+
+class GroupPage(Output):
+    """A page of GroupViews (`nextCursor` null on the last)."""
+
+    items: list[GroupView]
+    next_cursor: str | None = None
+
+
+class MemberPage(Output):
+    """A page of MemberViews (`nextCursor` null on the last)."""
+
+    items: list[MemberView]
+    next_cursor: str | None = None
+
+
+class InvitationPage(Output):
+    """A page of InvitationViews (`nextCursor` null on the last)."""
+
+    items: list[InvitationView]
+    next_cursor: str | None = None
+
+
+class RequestPage(Output):
+    """A page of RequestViews (`nextCursor` null on the last)."""
+
+    items: list[RequestView]
+    next_cursor: str | None = None
+
+
+class VotePage(Output):
+    """A page of VoteViews (`nextCursor` null on the last)."""
+
+    items: list[VoteView]
+    next_cursor: str | None = None

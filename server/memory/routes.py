@@ -7,8 +7,9 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from server.core.actor import Actor
+from server.core.paging import DEFAULT_LIMIT, Cursor, Limit, page_slice
 from server.memory.manager import MemoryManager
-from server.memory.schemas import MemoryCreate, MemoryUpdate, MemoryView
+from server.memory.schemas import MemoryCreate, MemoryPage, MemoryUpdate, MemoryView
 
 
 def provide_memories(state: State) -> MemoryManager:
@@ -21,8 +22,15 @@ class MemoryController(Controller):
     dependencies = {"memories": Provide(provide_memories, sync_to_thread=False)}
 
     @get("/", summary="My memories, newest change first, each with its history")
-    async def list_memories(self, actor: Actor, memories: MemoryManager) -> list[MemoryView]:
-        return await memories.list(actor)
+    async def list_memories(
+        self,
+        actor: Actor,
+        memories: MemoryManager,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> MemoryPage:
+        items, next_cursor = page_slice(await memories.list(actor), limit=limit, cursor=cursor)
+        return MemoryPage(items=items, next_cursor=next_cursor)
 
     @post("/", summary="Remember something")
     async def create_memory(

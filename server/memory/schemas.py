@@ -46,3 +46,10 @@ class MemoryDeleted(Output):
 
 
 EVENT_TYPES: dict[str, type] = {"memory.saved": MemorySaved, "memory.deleted": MemoryDeleted}
+
+
+class MemoryPage(Output):
+    """A page of my memories (`nextCursor` null on the last)."""
+
+    items: list[MemoryView]
+    next_cursor: str | None = None

@@ -9,6 +9,7 @@ from litestar.params import HeaderParameter, Parameter
 
 from server.core.actor import Actor
 from server.core.errors import Unprocessable
+from server.core.paging import DEFAULT_LIMIT, Cursor, Limit, page_slice
 from server.core.text import ascii_digits
 from server.notes.manager import NotesManager
 from server.notes.schemas import (
@@ -17,12 +18,12 @@ from server.notes.schemas import (
     NotePage,
     NoteUpdate,
     NoteView,
+    RevisionPage,
     RevisionRestore,
-    RevisionSummary,
     RevisionView,
 )
 from server.spaces.manager import SpaceManager
-from server.spaces.schemas import SpaceView
+from server.spaces.schemas import SpacePage, SpaceView
 
 
 def if_match_version(value: str | None) -> int | None:
@@ -56,8 +57,15 @@ class SpaceController(Controller):
     tags = ["notes"]
 
     @get("/", summary="The spaces I can read (personal first)")
-    async def list_spaces(self, actor: Actor, spaces: SpaceManager) -> list[SpaceView]:
-        return await spaces.list_mine(actor)
+    async def list_spaces(
+        self,
+        actor: Actor,
+        spaces: SpaceManager,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> SpacePage:
+        items, next_cursor = page_slice(await spaces.list_mine(actor), limit=limit, cursor=cursor)
+        return SpacePage(items=items, next_cursor=next_cursor)
 
     @get("/{space_id:str}", summary="One space and my rights in it")
     async def get_space(self, actor: Actor, spaces: SpaceManager, space_id: str) -> SpaceView:
@@ -141,9 +149,20 @@ class NoteController(Controller):
 
     @get("/{note_id:str}/revisions", summary="A note's revisions, newest first")
     async def list_revisions(
-        self, actor: Actor, notes: NotesManager, note_id: str
-    ) -> list[RevisionSummary]:
-        return await notes.revisions(actor, note_id)
+        self,
+        actor: Actor,
+        notes: NotesManager,
+        note_id: str,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> RevisionPage:
+        items, next_cursor = page_slice(
+            await notes.revisions(actor, note_id),
+            limit=limit,
+            cursor=cursor,
+            key=lambda r: str(r.version),
+        )
+        return RevisionPage(items=items, next_cursor=next_cursor)
 
     @get("/{note_id:str}/revisions/{version:int}", summary="One revision")
     async def get_revision(

@@ -103,3 +103,10 @@ class RevisionView(RevisionSummary, kw_only=True):
     tags: list[str]
     aliases: list[str]
     pinned: bool
+
+
+class RevisionPage(Output):
+    """A page of a note's revisions, newest first (`nextCursor` null on the last)."""
+
+    items: list[RevisionSummary]
+    next_cursor: str | None = None

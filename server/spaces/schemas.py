@@ -19,3 +19,10 @@ class SpaceView(Output):
     bytes_used: int
     channel: str
     created_at: datetime
+
+
+class SpacePage(Output):
+    """A page of the spaces I can read (`nextCursor` null on the last)."""
+
+    items: list[SpaceView]
+    next_cursor: str | None = None

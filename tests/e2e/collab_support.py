@@ -87,7 +87,9 @@ async def workspace_with(
         )
         assert r.status_code == 200, r.text
         r = await client.get("/api/v1/spaces", headers=owner.headers)
-        space = next(s for s in r.json() if s["kind"] == "workspace" and s["ownerId"] == wid)
+        space = next(
+            s for s in r.json()["items"] if s["kind"] == "workspace" and s["ownerId"] == wid
+        )
         return wid, space["id"]
 
 

@@ -144,7 +144,7 @@ async def test_a_rest_edit_of_a_live_note_lands_in_the_document(apis):
         async with httpx.AsyncClient(base_url=api1.base, timeout=30) as client:
             revisions = (
                 await client.get(f"/api/v1/notes/{note['id']}/revisions", headers=user.headers)
-            ).json()
+            ).json()["items"]
         assert len(revisions) >= 3
     finally:
         await live.close()

@@ -103,7 +103,7 @@ async def test_transfer_waits_for_approval_in_the_app_and_reaches_the_recipient(
 
             pending = await http.get("/api/v1/chat/approvals", headers=alice["headers"])
             assert pending.status_code == 200, pending.text
-            (item,) = [p for p in pending.json() if p["id"] == body["approvalId"]]
+            (item,) = [p for p in pending.json()["items"] if p["id"] == body["approvalId"]]
             assert item["source"] == "mcp" and item["tool"] == "wallet_transfer"
             assert item["args"] == {"to_username": bob["user"]["username"], "amount": 30}
 

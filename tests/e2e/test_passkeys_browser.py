@@ -180,7 +180,7 @@ async def test_register_logout_usernameless_login_and_refused_without_verificati
         listed = await http.get(
             "/api/v1/auth/webauthn/credentials", headers={"Authorization": f"Bearer {token}"}
         )
-        assert [c["name"] for c in listed.json()] == ["Laptop"]
+        assert [c["name"] for c in listed.json()["items"]] == ["Laptop"]
         stored = await cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})
         assert len(stored["credentials"]) == 1 and stored["credentials"][0]["isResidentCredential"]
 

@@ -35,7 +35,7 @@ async def _sessions(api, user, count: int) -> list[str]:
         extra = await login(api.base, user)
         async with httpx.AsyncClient(base_url=api.base) as client:
             r = await client.get("/api/v1/auth/sessions", headers=extra.headers)
-            ids.append(next(s["id"] for s in r.json() if s["current"]))
+            ids.append(next(s["id"] for s in r.json()["items"] if s["current"]))
     return ids
 
 

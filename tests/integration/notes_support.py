@@ -16,7 +16,7 @@ async def space_of(
     """The caller's space of `kind` (for a group: the one owned by `owner_id`)."""
     response = await client.get(SPACES, headers=user["headers"])
     assert response.status_code == 200, response.text
-    for space in response.json():
+    for space in response.json()["items"]:
         if space["kind"] == kind and (owner_id is None or space["ownerId"] == owner_id):
             return space  # type: ignore[no-any-return]
     raise AssertionError(f"no {kind} space in {response.json()}")

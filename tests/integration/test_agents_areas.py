@@ -122,7 +122,7 @@ async def test_security_agent_reports_sessions_2fa_and_activity_and_revokes_one(
     )
     assert login.status_code == 200, login.text
     sessions = await client.get("/api/v1/auth/sessions", headers=user["headers"])
-    other = next(s for s in sessions.json() if not s["current"])
+    other = next(s for s in sessions.json()["items"] if not s["current"])
     use_script(
         client,
         ScriptedLLMFactory(
@@ -152,4 +152,6 @@ async def test_security_agent_reports_sessions_2fa_and_activity_and_revokes_one(
     resumed = await decide(client, user, sid, approval["approvalId"], True)
     assert of(resumed, "tool.end")[0]["status"] == "ok"
     after = await client.get("/api/v1/auth/sessions", headers=user["headers"])
-    assert [s["id"] for s in after.json()] == [s["id"] for s in sessions.json() if s["current"]]
+    assert [s["id"] for s in after.json()["items"]] == [
+        s["id"] for s in sessions.json()["items"] if s["current"]
+    ]

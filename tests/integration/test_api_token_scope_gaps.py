@@ -41,7 +41,7 @@ async def test_auth_managers_refuse_an_api_token_actor_even_with_every_scope(cli
     actor = await token_actor(client, await token_for(client, user, "*"))
     assert actor.scopes is not None
     sessions = await client.get("/api/v1/auth/sessions", headers=user["headers"])
-    session_id = sessions.json()[0]["id"]
+    session_id = sessions.json()["items"][0]["id"]
     auth = services(client).auth
     security = services(client)
 
@@ -63,7 +63,7 @@ async def test_auth_managers_refuse_an_api_token_actor_even_with_every_scope(cli
     # The session is untouched and the user's own login still manages security.
     after = await client.get("/api/v1/auth/sessions", headers=user["headers"])
     assert after.status_code == 200, after.text
-    assert [s["id"] for s in after.json()] == [session_id]
+    assert [s["id"] for s in after.json()["items"]] == [session_id]
 
 
 async def test_security_agent_tools_refuse_an_api_token_actor(client):
@@ -72,7 +72,7 @@ async def test_security_agent_tools_refuse_an_api_token_actor(client):
     actor = (await token_actor(client, await token_for(client, user, "*"))).with_channel("agent")
     ctx = ToolContext(services=services(client), actor=actor, call_id="call-1")
     sessions = await client.get("/api/v1/auth/sessions", headers=user["headers"])
-    session_id = sessions.json()[0]["id"]
+    session_id = sessions.json()["items"][0]["id"]
     tools = [
         security_sessions(ctx, NoArgs()),
         security_revoke_session(ctx, SessionArgs(session_id=session_id)),

@@ -178,7 +178,7 @@ async def test_a_read_only_token_cannot_create_a_family_or_a_workspace(client):
         )
         assert_scope_refused(refused, scope)
         listed = await client.get(BASES[kind], headers=as_token(read))
-        assert listed.status_code == 200 and listed.json() == []
+        assert listed.status_code == 200 and listed.json()["items"] == []
     assert await Membership.count() == 0
     write = await token_for(client, user, "families:write")
     created = await client.post(BASES["family"], json={"name": "Scoped"}, headers=as_token(write))
@@ -360,7 +360,7 @@ async def test_every_mutating_group_route_refuses_a_read_only_token(client, kind
     )
     outsider_read = await token_for(client, outsider, *READ_ONLY)
     inbox = await client.get("/api/v1/invitations", headers=as_token(outsider_read))
-    assert inbox.status_code == 200 and [i["id"] for i in inbox.json()] == [pending["id"]]
+    assert inbox.status_code == 200 and [i["id"] for i in inbox.json()["items"]] == [pending["id"]]
     for verb in ("accept", "decline"):
         answered = await client.post(
             f"/api/v1/invitations/{pending['id']}/{verb}", headers=as_token(outsider_read)
@@ -387,8 +387,8 @@ async def test_the_invitation_inbox_shows_only_readable_kinds(client):
     family_only = await token_for(client, invitee, "families:read")
     inbox = await client.get("/api/v1/invitations", headers=as_token(family_only))
     assert inbox.status_code == 200, inbox.text
-    assert [i["id"] for i in inbox.json()] == [to_family["id"]]
+    assert [i["id"] for i in inbox.json()["items"]] == [to_family["id"]]
     neither = await token_for(client, invitee, "wallet:read")
     assert_scope_refused(await client.get("/api/v1/invitations", headers=as_token(neither)))
     session = await client.get("/api/v1/invitations", headers=invitee["headers"])
-    assert len(session.json()) == 2
+    assert len(session.json()["items"]) == 2

@@ -36,7 +36,7 @@ async def test_token_is_shown_once_stored_hashed_and_tracks_last_use(client):
     stored = await ApiToken.get(created["id"])
     assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
     assert token not in str(stored.model_dump())
-    listed = (await client.get(TOKENS, headers=user["headers"])).json()
+    listed = (await client.get(TOKENS, headers=user["headers"])).json()["items"]
     assert [t["id"] for t in listed] == [created["id"]]
     assert "token" not in listed[0] and listed[0]["lastUsedAt"] is None
     assert listed[0]["prefix"] == token[:10]
@@ -44,7 +44,7 @@ async def test_token_is_shown_once_stored_hashed_and_tracks_last_use(client):
     me = await client.get("/api/v1/auth/me", headers=bearer(token))
     assert me.status_code == 200, me.text
     assert me.json()["username"] == user["user"]["username"]
-    listed = (await client.get(TOKENS, headers=user["headers"])).json()
+    listed = (await client.get(TOKENS, headers=user["headers"])).json()["items"]
     assert listed[0]["lastUsedAt"] is not None
 
 

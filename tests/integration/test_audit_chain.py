@@ -28,7 +28,7 @@ async def test_existing_auth_events_are_audited(client):
         await client.post("/api/v1/auth/login", json={"login": name, "password": PASSWORD})
     ).json()
     headers = {"Authorization": f"Bearer {login['accessToken']}"}
-    sessions = (await client.get("/api/v1/auth/sessions", headers=headers)).json()
+    sessions = (await client.get("/api/v1/auth/sessions", headers=headers)).json()["items"]
     other = next(s["id"] for s in sessions if not s["current"])
     assert (
         await client.delete(f"/api/v1/auth/sessions/{other}", headers=headers)

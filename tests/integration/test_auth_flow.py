@@ -186,7 +186,7 @@ async def test_list_and_revoke_sessions(client):
     other_headers = {"Authorization": f"Bearer {other.json()['accessToken']}"}
     listed = await client.get("/api/v1/auth/sessions", headers=user["headers"])
     assert listed.status_code == 200
-    sessions = listed.json()
+    sessions = listed.json()["items"]
     assert len(sessions) == 2
     assert sum(1 for s in sessions if s["current"]) == 1
     phone = next(s for s in sessions if s["userAgent"] == "phone")
@@ -195,7 +195,7 @@ async def test_list_and_revoke_sessions(client):
     revoke = await client.delete(f"/api/v1/auth/sessions/{phone['id']}", headers=user["headers"])
     assert revoke.status_code == 204
     assert_error(await client.get("/api/v1/auth/me", headers=other_headers), 401)
-    remaining = (await client.get("/api/v1/auth/sessions", headers=user["headers"])).json()
+    remaining = (await client.get("/api/v1/auth/sessions", headers=user["headers"])).json()["items"]
     assert [s["id"] for s in remaining] != [phone["id"]] and len(remaining) == 1
 
 

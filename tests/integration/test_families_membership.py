@@ -30,8 +30,8 @@ async def test_create_needs_a_valid_name_and_caps_families_per_user(client):
     fourth = await client.post(F, json={"name": "One too many"}, headers=mom["headers"])
     assert_error(fourth, 409, "FAMILY_LIMIT_REACHED")
     mine = await client.get(F, headers=mom["headers"])
-    assert [f["name"] for f in mine.json()] == ["Family 0", "Family 1", "Family 2"]
-    wallet = await client.get(f"{F}/{mine.json()[0]['id']}/wallet", headers=mom["headers"])
+    assert [f["name"] for f in mine.json()["items"]] == ["Family 0", "Family 1", "Family 2"]
+    wallet = await client.get(f"{F}/{mine.json()['items'][0]['id']}/wallet", headers=mom["headers"])
     assert wallet.status_code == 200 and wallet.json()["balance"] == 0
 
 
@@ -45,7 +45,7 @@ async def test_a_joiner_past_their_family_limit_is_refused(client):
     assert_error(accepted, 409, "FAMILY_LIMIT_REACHED")
     # The refusal rolled the whole acceptance back: the invitation is still open.
     received = await client.get("/api/v1/invitations", headers=kid["headers"])
-    assert [i["id"] for i in received.json()] == [inv["id"]]
+    assert [i["id"] for i in received.json()["items"]] == [inv["id"]]
 
 
 async def test_non_members_get_404_and_members_403_on_admin_actions(client):
@@ -119,13 +119,15 @@ async def test_expired_invitation_cannot_be_accepted_and_keeps_its_history(clien
     accepted = await client.post(f"/api/v1/invitations/{inv['id']}/accept", headers=kid["headers"])
     assert_error(accepted, 409, "INVITATION_EXPIRED")
     listed = await client.get(f"{F}/{fid}/invitations", headers=admin["headers"])
-    assert [(i["id"], i["status"]) for i in listed.json()] == [(inv["id"], "expired")]
+    assert [(i["id"], i["status"]) for i in listed.json()["items"]] == [(inv["id"], "expired")]
     # A new invitation can be sent; the old one stays in the history.
     fresh = await invite(client, "family", fid, admin, kid)
     assert fresh["id"] != inv["id"]
     statuses = {
         i["id"]: i["status"]
-        for i in (await client.get(f"{F}/{fid}/invitations", headers=admin["headers"])).json()
+        for i in (await client.get(f"{F}/{fid}/invitations", headers=admin["headers"])).json()[
+            "items"
+        ]
     }
     assert statuses == {inv["id"]: "expired", fresh["id"]: "pending"}
 
@@ -142,7 +144,7 @@ async def test_sweep_marks_expired_invitations_and_publishes(client):
     events = await svc.bus.read_since(f"user:{kid['id']}", before)
     assert any(b'"family.invitation_expired"' in e for e in events)
     mine = await client.get("/api/v1/invitations?status=expired", headers=kid["headers"])
-    assert [i["id"] for i in mine.json()] == [inv["id"]]
+    assert [i["id"] for i in mine.json()["items"]] == [inv["id"]]
 
 
 async def test_cancel_and_resend(client):
@@ -197,7 +199,7 @@ async def test_last_admin_cannot_leave_be_removed_or_demoted(client):
     assert ok.status_code == 200 and ok.json()["role"] == "admin"
     assert (await client.post(f"{F}/{fid}/leave", headers=h)).status_code == 204
     members = await client.get(f"{F}/{fid}/members", headers=member["headers"])
-    assert [(m["userId"], m["role"]) for m in members.json()] == [(member["id"], "admin")]
+    assert [(m["userId"], m["role"]) for m in members.json()["items"]] == [(member["id"], "admin")]
     assert_error(await client.get(f"{F}/{fid}", headers=h), 404)
 
 
@@ -222,7 +224,7 @@ async def test_relationships_are_stored_once_with_both_directions_and_editable(c
     admin, _, fid = await family_with(client, 0)
     kid = await person(client)
     await join(client, "family", fid, admin, kid, relationship="grandchild")
-    rels = (await client.get(f"{F}/{fid}/relationships", headers=admin["headers"])).json()
+    rels = (await client.get(f"{F}/{fid}/relationships", headers=admin["headers"])).json()["items"]
     assert sorted((r["userId"], r["relationship"]) for r in rels) == sorted(
         [(kid["id"], "grandchild"), (admin["id"], "grandparent")]
     )
@@ -232,7 +234,7 @@ async def test_relationships_are_stored_once_with_both_directions_and_editable(c
         headers=admin["headers"],
     )
     assert edited.status_code == 200, edited.text
-    rels = (await client.get(f"{F}/{fid}/relationships", headers=kid["headers"])).json()
+    rels = (await client.get(f"{F}/{fid}/relationships", headers=kid["headers"])).json()["items"]
     assert sorted((r["userId"], r["relationship"]) for r in rels) == sorted(
         [(kid["id"], "ward"), (admin["id"], "guardian")]
     )

@@ -62,7 +62,7 @@ async def test_a_purchase_the_member_may_not_make_becomes_a_request(client):
     assert await group_balance(client, "family", fid, admin) == 500
     [req] = (
         await client.get(f"{F}/{fid}/token-requests?status=pending", headers=admin["headers"])
-    ).json()
+    ).json()["items"]
     assert req["id"] == rid and req["kind"] == "purchase" and req["amount"] == 120
     url = f"{F}/{fid}/token-requests/{rid}/approve"
     results = await asyncio.gather(

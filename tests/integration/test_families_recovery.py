@@ -21,7 +21,7 @@ async def deactivate(user):
 
 
 async def roles(client, fid, who):
-    members = (await client.get(f"{F}/{fid}/members", headers=who["headers"])).json()
+    members = (await client.get(f"{F}/{fid}/members", headers=who["headers"])).json()["items"]
     return {m["userId"]: m["role"] for m in members}
 
 

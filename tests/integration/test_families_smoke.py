@@ -27,7 +27,7 @@ async def test_family_lifecycle(client):
     assert member["role"] == "member"
     rels = (
         await client.get(f"/api/v1/families/{fid}/relationships", headers=kid["headers"])
-    ).json()
+    ).json()["items"]
     assert {"userId": kid["id"], "relatedUserId": mom["id"], "relationship": "child"} in rels
     assert {"userId": mom["id"], "relatedUserId": kid["id"], "relationship": "parent"} in rels
     await fund(client, "family", fid, 1000, mom)

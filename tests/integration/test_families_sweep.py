@@ -51,6 +51,6 @@ async def test_sweep_expires_invitations_requests_and_votes(client):
     again = await jobs.sweep_groups({"services": svc})
     assert again["families"] == {"invitations": 0, "requests": 0, "votes": 0}
     requests = await client.get(f"/api/v1/families/{fid}/token-requests", headers=kid["headers"])
-    assert [r["status"] for r in requests.json()] == ["expired"]
+    assert [r["status"] for r in requests.json()["items"]] == ["expired"]
     notes = await client.get("/api/v1/notifications", headers=kid["headers"])
     assert "token_request.expired" in [n["type"] for n in notes.json()["items"]]

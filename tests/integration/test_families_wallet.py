@@ -100,7 +100,7 @@ async def test_token_requests_auto_approve_small_and_wait_for_admin_above(client
     assert await balance_of(client, kid) == 250
     assert await group_balance(client, "family", fid, admin) == 250
     listed = await client.get(f"{F}/{fid}/token-requests?status=approved", headers=kid["headers"])
-    assert {r["id"] for r in listed.json()} == {small.json()["id"], rid}
+    assert {r["id"] for r in listed.json()["items"]} == {small.json()["id"], rid}
 
 
 async def test_pending_request_expires_after_seven_days(client):
@@ -116,7 +116,7 @@ async def test_pending_request_expires_after_seven_days(client):
     late = await client.post(f"{F}/{fid}/token-requests/{rid}/approve", headers=admin["headers"])
     assert_error(late, 409, "REQUEST_EXPIRED")
     listed = await client.get(f"{F}/{fid}/token-requests", headers=admin["headers"])
-    assert [(r["id"], r["status"]) for r in listed.json()] == [(rid, "expired")]
+    assert [(r["id"], r["status"]) for r in listed.json()["items"]] == [(rid, "expired")]
     assert await balance_of(client, kid) == 0
 
 
@@ -227,4 +227,4 @@ async def test_delete_pays_admins_equal_shares_remainder_to_the_deleter(client):
     report = await audit(client)
     assert report.ok, report
     # The members' family slots are free again.
-    assert (await client.get(F, headers=kid["headers"])).json() == []
+    assert (await client.get(F, headers=kid["headers"])).json()["items"] == []

@@ -33,7 +33,7 @@ async def test_memories_keep_their_history_and_only_the_user_deletes(client):
         f"{MEMORIES}/{memory['id']}", json={"text": "x", "baseVersion": 1}, headers=me["headers"]
     )
     assert_error(stale, 409, "VERSION_CONFLICT")
-    assert (await client.get(MEMORIES, headers=other["headers"])).json() == []
+    assert (await client.get(MEMORIES, headers=other["headers"])).json()["items"] == []
     foreign = await client.delete(f"{MEMORIES}/{memory['id']}", headers=other["headers"])
     assert_error(foreign, 404, "MEMORY_NOT_FOUND")
 
@@ -44,13 +44,13 @@ async def test_memories_keep_their_history_and_only_the_user_deletes(client):
     with pytest.raises(Exception) as refused:
         await manager.delete(agent, memory["id"])
     assert getattr(refused.value, "code", "") == "MEMORY_DELETE_USER_ONLY"
-    listed = (await client.get(MEMORIES, headers=me["headers"])).json()
+    listed = (await client.get(MEMORIES, headers=me["headers"])).json()["items"]
     assert {m["text"] for m in listed} == {"I am vegan", "Likes hiking"}
     gone = await client.delete(f"{MEMORIES}/{memory['id']}", headers=me["headers"])
     assert gone.status_code == 204
-    assert [m["text"] for m in (await client.get(MEMORIES, headers=me["headers"])).json()] == [
-        "Likes hiking"
-    ]
+    assert [
+        m["text"] for m in (await client.get(MEMORIES, headers=me["headers"])).json()["items"]
+    ] == ["Likes hiking"]
 
 
 async def test_the_agent_saves_a_memory_the_user_then_sees(client):
@@ -65,5 +65,5 @@ async def test_the_agent_saves_a_memory_the_user_then_sees(client):
     sid = await new_session(client, me, agent="personal")
     ends = of(await say(client, me, sid, "remember that I am allergic to nuts"), "tool.end")
     assert ends[0]["status"] == "ok", ends
-    listed = (await client.get(MEMORIES, headers=me["headers"])).json()
+    listed = (await client.get(MEMORIES, headers=me["headers"])).json()["items"]
     assert [(m["text"], m["via"]) for m in listed] == [("Allergic to nuts", "agent")]

@@ -59,7 +59,9 @@ async def test_two_concurrent_edits_with_the_same_base_exactly_one_wins(client):
     winner = next(r.json() for r in results if r.status_code == 200)
     current = (await client.get(f"{NOTES}/{note['id']}", headers=me["headers"])).json()
     assert current["version"] == 2 and current["body"] == winner["body"]
-    revisions = (await client.get(f"{NOTES}/{note['id']}/revisions", headers=me["headers"])).json()
+    revisions = (await client.get(f"{NOTES}/{note['id']}/revisions", headers=me["headers"])).json()[
+        "items"
+    ]
     assert [r["version"] for r in revisions] == [2, 1]
 
 
@@ -181,7 +183,9 @@ async def test_revisions_list_read_and_restore(client):
     me = await person(client)
     note = await new_note(client, me, title="Draft", body="v1")
     v2 = (await patch_note(client, me, note, body="v2", title="Draft 2")).json()
-    revs = (await client.get(f"{NOTES}/{note['id']}/revisions", headers=me["headers"])).json()
+    revs = (await client.get(f"{NOTES}/{note['id']}/revisions", headers=me["headers"])).json()[
+        "items"
+    ]
     assert [r["version"] for r in revs] == [2, 1]
     first = await client.get(f"{NOTES}/{note['id']}/revisions/1", headers=me["headers"])
     assert first.json()["body"] == "v1" and first.json()["title"] == "Draft"

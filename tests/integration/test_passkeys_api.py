@@ -109,7 +109,7 @@ async def test_manage_credentials(pk_client):
     other = await register(client)
     await enrol(client, user, "Phone")
     await enrol(client, user, "Key")
-    listed = (await client.get(f"{BASE}/credentials", headers=user["headers"])).json()
+    listed = (await client.get(f"{BASE}/credentials", headers=user["headers"])).json()["items"]
     assert [c["name"] for c in listed] == ["Phone", "Key"]
     first = listed[0]["id"]
     renamed = await client.patch(

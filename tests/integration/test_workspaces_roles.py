@@ -30,7 +30,7 @@ async def team(client):
 
 async def test_roles_on_joining_and_owner_cannot_be_removed_or_reroled(client):
     owner, admin, editor, viewer, wid = await team(client)
-    members = (await client.get(f"{W}/{wid}/members", headers=viewer["headers"])).json()
+    members = (await client.get(f"{W}/{wid}/members", headers=viewer["headers"])).json()["items"]
     assert {m["userId"]: m["role"] for m in members} == {
         owner["id"]: "owner",
         admin["id"]: "admin",
@@ -160,7 +160,7 @@ async def test_workspace_invitations_accept_decline_and_inbox_lists_both_kinds(c
         json={"username": guest["username"], "relationship": "cousin"},
         headers=owner["headers"],
     )
-    inbox = (await client.get("/api/v1/invitations", headers=guest["headers"])).json()
+    inbox = (await client.get("/api/v1/invitations", headers=guest["headers"])).json()["items"]
     assert sorted((i["groupKind"], i["groupName"]) for i in inbox) == [
         ("family", "Home crew"),
         ("workspace", "Design crew"),
@@ -175,6 +175,6 @@ async def test_workspace_invitations_accept_decline_and_inbox_lists_both_kinds(c
         f"/api/v1/invitations/{fam_inv['id']}/decline", headers=guest["headers"]
     )
     assert declined.json()["status"] == "declined"
-    assert (await client.get("/api/v1/invitations", headers=guest["headers"])).json() == []
-    mine = (await client.get(W, headers=guest["headers"])).json()
+    assert (await client.get("/api/v1/invitations", headers=guest["headers"])).json()["items"] == []
+    mine = (await client.get(W, headers=guest["headers"])).json()["items"]
     assert [(w["name"], w["myRole"]) for w in mine] == [("Design crew", "editor")]

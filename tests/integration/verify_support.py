@@ -68,27 +68,32 @@ class Verifier:
         assert response.status_code == 200, response.text
         return response.json()
 
+    async def _list(self, path: str) -> list[Any]:
+        page = await self._get(path)
+        assert page["nextCursor"] is None, "more than one page"
+        return page["items"]  # type: ignore[no-any-return]
+
     async def state(self) -> dict[str, Any]:
         group = await self._get("")
         group.pop("myRole")
         wallet = await self._get("/wallet")
         state = {
             "group": group,
-            "members": by(await self._get("/members"), "userId"),
-            "invitations": by(await self._get("/invitations"), "id"),
+            "members": by(await self._list("/members"), "userId"),
+            "invitations": by(await self._list("/invitations"), "id"),
             "wallet": {
                 "balance": wallet["balance"],
                 "frozen": wallet["frozen"],
                 "frozenReason": wallet["frozenReason"],
                 "members": by(wallet["members"], "userId"),
             },
-            "requests": by(await self._get("/token-requests"), "id"),
-            "votes": by(await self._get("/emergency-unfreeze"), "id"),
+            "requests": by(await self._list("/token-requests"), "id"),
+            "votes": by(await self._list("/emergency-unfreeze"), "id"),
         }
         if self.kind == "family":
             state["relationships"] = sorted(
                 (r["userId"], r["relatedUserId"], r["relationship"])
-                for r in await self._get("/relationships")
+                for r in await self._list("/relationships")
             )
         return state
 
