@@ -18,26 +18,42 @@ from redis.asyncio import Redis
 from realtime.protocol import Presence, PresenceMember, encode_frame
 from realtime.subscriber import PRESENCE_PREFIX
 
-# KEYS[1] set; ARGV: now_ms, expiry_ms, member, ttl_ms. Returns {changed, members...}.
-_TOUCH_LUA = """
+# Both scripts return {} when nothing changed, else {#before, before..., after...}: the members
+# before and after, so the caller announces only a change of the online *users* (a second tab
+# of a user already online, or one of two tabs leaving, sends no frame).
+_BEFORE_AFTER = """
+  local out = {#before}
+  for _, m in ipairs(before) do out[#out + 1] = m end
+  for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do out[#out + 1] = m end
+  return out
+"""
+
+# KEYS[1] set; ARGV: now_ms, expiry_ms, member, ttl_ms.
+_TOUCH_LUA = (
+    """
+local before = redis.call('ZRANGE', KEYS[1], 0, -1)
 local removed = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local added = redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-if removed > 0 or added > 0 then
-  return {1, unpack(redis.call('ZRANGE', KEYS[1], 0, -1))}
-end
-return {0}
+if removed > 0 or added > 0 then"""
+    + _BEFORE_AFTER
+    + """end
+return {}
 """
+)
 
-# KEYS[1] set; ARGV: now_ms, member. Returns {changed, members...}.
-_LEAVE_LUA = """
+# KEYS[1] set; ARGV: now_ms, member.
+_LEAVE_LUA = (
+    """
+local before = redis.call('ZRANGE', KEYS[1], 0, -1)
 local removed = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local gone = redis.call('ZREM', KEYS[1], ARGV[2])
-if removed > 0 or gone > 0 then
-  return {1, unpack(redis.call('ZRANGE', KEYS[1], 0, -1))}
-end
-return {0}
+if removed > 0 or gone > 0 then"""
+    + _BEFORE_AFTER
+    + """end
+return {}
 """
+)
 
 
 def presence_key(channel: str) -> str:
@@ -78,23 +94,28 @@ class PresenceTracker:
                 keys=[presence_key(channel)],
                 args=[now, now + self.ttl * 1000, member, self.ttl * 1000 + 1000],
             )
-            if result and int(result[0]):
-                await self._announce(channel, result[1:])
+            await self._announce_change(channel, result)
 
     async def leave(self, channels: list[str], member: str) -> None:
         now = int(time.time() * 1000)
         for channel in channels:
             result = await self._leave(keys=[presence_key(channel)], args=[now, member])
-            if result and int(result[0]):
-                await self._announce(channel, result[1:])
+            await self._announce_change(channel, result)
 
     async def online(self, channel: str) -> list[PresenceMember]:
         now = int(time.time() * 1000)
         members = await self._redis.zrangebyscore(presence_key(channel), now, "+inf")
         return _online(members)
 
-    async def _announce(self, channel: str, members: list[bytes]) -> None:
-        frame = Presence(channel=channel, online=_online(members))
+    async def _announce_change(self, channel: str, result: list[Any] | None) -> None:
+        """Publish a `presence` frame if the online users differ before and after."""
+        if not result:
+            return
+        split = 1 + int(result[0])
+        before, after = _online(result[1:split]), _online(result[split:])
+        if before == after:
+            return
+        frame = Presence(channel=channel, online=after)
         await self._redis.publish(presence_channel(channel), encode_frame(frame))
 
 

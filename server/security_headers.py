@@ -1,24 +1,19 @@
 """Security headers on every HTTP response (errors and unknown routes included).
 
 API responses get the strictest policy: nothing may load, nothing may frame them. The
-OpenAPI UIs under `/schema` load their scripts and styles from the CDNs Litestar's render
-plugins use, so those pages get a CSP that allows exactly that. HSTS only in production
-(behind TLS); `Cache-Control: no-store` on every API response, which may carry tokens.
+OpenAPI UI under `/schema` is Swagger UI served from the api itself (`server/openapi/
+swagger.py`), so its page may load scripts, styles and images from 'self' only (Swagger's
+React components set inline styles). HSTS only in production (behind TLS);
+`Cache-Control: no-store` on every API response, which may carry tokens.
 """
 
 from __future__ import annotations
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-_CDNS = "https://cdn.jsdelivr.net https://unpkg.com"
 DOCS_CSP = (
-    "default-src 'none'; "
-    f"script-src 'self' 'unsafe-inline' {_CDNS}; "
-    f"style-src 'self' 'unsafe-inline' {_CDNS} https://fonts.googleapis.com; "
-    f"font-src 'self' data: {_CDNS} https://fonts.gstatic.com; "
-    "img-src 'self' data: https:; "
-    f"connect-src 'self' {_CDNS}; "
-    "worker-src 'self' blob:; "
-    "frame-ancestors 'none'; base-uri 'self'; form-action 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 
 _COMMON: tuple[tuple[bytes, bytes], ...] = (

@@ -88,7 +88,20 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     assert isinstance(error["message"], str) and error["message"]
     if code is not None:
         assert error["code"] == code, error
+    for item in error["details"]:  # one shape for every item (issue 16)
+        assert list(item)[:3] == ["field", "code", "message"], item
+        assert item["field"] is None or isinstance(item["field"], str), item
+        assert isinstance(item["code"], str) and item["code"].isupper(), item
+        assert isinstance(item["message"], str) and item["message"], item
     return error  # type: ignore[no-any-return]
+
+
+def detail_context(error: dict[str, Any]) -> list[dict[str, Any]]:
+    """The context members of each `details` item (those after `field`, `code`, `message`)."""
+    return [
+        {k: v for k, v in item.items() if k not in ("field", "code", "message")}
+        for item in error["details"]
+    ]
 
 
 async def settled(client: httpx.AsyncClient) -> None:

@@ -48,7 +48,7 @@ class DomainError(Exception):
         self.message = message
         if code is not None:
             self.code = code
-        self.details = details or []
+        self.details = error_details(details, self.code, message)
         self.headers = headers or {}
 
 
@@ -102,12 +102,35 @@ class ServiceUnavailable(DomainError):
     code = "SERVICE_UNAVAILABLE"
 
 
+_DETAIL_KEYS = ("field", "code", "message")
+
+
+def error_details(details: list[Any] | None, code: str, message: str) -> list[dict[str, Any]]:
+    """Every `details` item in one shape, `{field, code, message}` first: `field` is the
+    request field (or null when the item is about no field), `code` the item's own or the
+    error's, `message` the item's own or the error's. Context members (`retryAfter`,
+    `scope`, `currentVersion`, `source`…) follow. Idempotent: stored answers pass again."""
+    shaped: list[dict[str, Any]] = []
+    for item in details or []:
+        raw = item if isinstance(item, dict) else {"message": str(item)}
+        field = raw.get("field")
+        shaped.append(
+            {
+                "field": str(field) if field is not None else None,
+                "code": str(raw.get("code") or code),
+                "message": str(raw.get("message") or message),
+                **{k: v for k, v in raw.items() if k not in _DETAIL_KEYS},
+            }
+        )
+    return shaped
+
+
 def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
     return {
         "error": {
             "code": code,
             "message": message,
-            "details": details or [],
+            "details": error_details(details, code, message),
             "requestId": current_request_id(),
         }
     }

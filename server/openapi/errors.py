@@ -18,11 +18,17 @@ ERROR_SCHEMAS: dict[str, Any] = {
     "ErrorDetail": {
         "title": "ErrorDetail",
         "type": "object",
-        "description": "One item of `details`: what went wrong where. `field` and `source` "
-        "name a request field (validation), the other members carry what the code needs "
-        "(e.g. `retryAfter` on 429, `scope` on INSUFFICIENT_SCOPE).",
+        "description": "One item of `details`, always `{field, code, message}`: `field` names "
+        "the request field (null when the item is about none), `code` is the item's code (the "
+        "error's unless more precise), `message` is for people. Context members may follow "
+        "(e.g. `source` on validation, `retryAfter` on 429, `scope` on INSUFFICIENT_SCOPE).",
+        "required": ["field", "code", "message"],
         "properties": {
-            "field": {"type": "string", "description": "The request field (camelCase)."},
+            "field": {
+                "type": ["string", "null"],
+                "description": "The request field (camelCase), or null.",
+            },
+            "code": {"type": "string", "description": "UPPER_SNAKE, like the error's code."},
             "source": {
                 "type": "string",
                 "enum": ["body", "query", "path", "header", "cookie"],
@@ -74,9 +80,9 @@ _REQUEST_ID = {
 def _example(code: str, status: int) -> dict[str, Any]:
     details: list[dict[str, Any]] = []
     if status == 422 and code == "VALIDATION_ERROR":
-        details = [{"field": "amount", "source": "body", "message": "Expected `int`"}]
+        details = [{"field": "amount", "code": code, "message": "Expected `int`", "source": "body"}]
     if status == 429:
-        details = [{"retryAfter": 30}]
+        details = [{"field": None, "code": code, "message": "Too many requests.", "retryAfter": 30}]
     return {
         "error": {
             "code": code,

@@ -10,15 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Router
-from litestar.openapi.plugins import (
-    JsonRenderPlugin,
-    OpenAPIRenderPlugin,
-    ScalarRenderPlugin,
-    SwaggerRenderPlugin,
-)
+from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
 
 from server.openapi.document import finalize
 from server.openapi.routes_info import operation_infos
+from server.openapi.swagger import OfflineSwagger
 
 
 class ContractRender(OpenAPIRenderPlugin):
@@ -42,9 +38,6 @@ class ContractRender(OpenAPIRenderPlugin):
 
 
 def contract_render_plugins() -> list[OpenAPIRenderPlugin]:
-    """Scalar at `/schema`, Swagger at `/schema/swagger`, the JSON at `/schema/openapi.json`."""
-    return [
-        ContractRender(ScalarRenderPlugin()),
-        ContractRender(SwaggerRenderPlugin()),
-        ContractRender(JsonRenderPlugin()),
-    ]
+    """Swagger UI (offline: `server/openapi/swagger.py`) at `/schema` and `/schema/swagger`,
+    the JSON at `/schema/openapi.json`."""
+    return [ContractRender(OfflineSwagger()), ContractRender(JsonRenderPlugin())]

@@ -18,7 +18,7 @@ from scripts.api_process import ApiProcess
 from tests.e2e.api_factory import ApiFactory
 from tests.e2e.realtime_support import connect, recv_events, subscribe
 from tests.e2e.realtime_support import login as rt_login
-from tests.helpers import register
+from tests.helpers import detail_context, register
 from tests.mcp_support import api_token, cli_admin, mcp_client, structured
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -77,7 +77,7 @@ async def test_read_tool_with_a_scoped_api_token(api, http):
         denied = await client.call_tool("notes_list", {})
     assert denied.is_error is True
     assert structured(denied)["error"]["code"] == "INSUFFICIENT_SCOPE"
-    assert structured(denied)["error"]["details"] == [{"scope": "notes:read"}]
+    assert detail_context(structured(denied)["error"]) == [{"scope": "notes:read"}]
 
 
 async def test_transfer_waits_for_approval_in_the_app_and_reaches_the_recipient(

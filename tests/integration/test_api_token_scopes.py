@@ -18,7 +18,7 @@ from server.groups.documents import GroupRequest, Invitation, Membership
 from server.shop.documents import Purchase, ShopItem
 from server.wallet.documents import Transfer
 from server.wallet.schemas import Party, TransferRequest
-from tests.helpers import assert_error, services
+from tests.helpers import assert_error, detail_context, services
 from tests.integration.access_matrix import RULES, concrete, group_routes
 from tests.integration.groups_support import (
     BASES,
@@ -58,7 +58,7 @@ def as_token(token: str, **extra: str) -> dict[str, str]:
 def assert_scope_refused(response: httpx.Response, scope: str | None = None) -> None:
     error = assert_error(response, 403, "INSUFFICIENT_SCOPE")
     if scope is not None:
-        assert error["details"] == [{"scope": scope}], error
+        assert detail_context(error) == [{"scope": scope}], error
 
 
 async def transfers_count() -> int:

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tests.helpers import assert_error, services
+from tests.helpers import assert_error, detail_context, services
 from tests.integration.groups_support import family_with, person
 from tests.integration.notes_support import NOTES, SPACES, new_note, patch_note, space_of
 
@@ -35,7 +35,7 @@ async def test_version_conflict_carries_the_current_version(client):
     assert ok.status_code == 200 and ok.json()["version"] == 2
     stale = await patch_note(client, me, note, body="three")
     error = assert_error(stale, 409, "VERSION_CONFLICT")
-    assert error["details"] == [{"currentVersion": 2}]
+    assert detail_context(error) == [{"currentVersion": 2}]
     by_header = await client.patch(
         f"{NOTES}/{note['id']}",
         json={"body": "three"},

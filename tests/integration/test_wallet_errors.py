@@ -7,7 +7,7 @@ import json
 import pytest
 
 from server.wallet.rewards import sign
-from tests.helpers import assert_error, register
+from tests.helpers import assert_error, detail_context, register
 from tests.integration.wallet_support import admin, balance, key, mint, verified_user
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ async def test_insufficient_funds(client):
     _, alice, bob = await _funded(client, 10)
     response = await _send(client, alice, {"username": bob["user"]["username"]}, 11)
     error = assert_error(response, 409, "INSUFFICIENT_FUNDS")
-    assert error["details"] == [{"balance": 10, "amount": 11}]
+    assert detail_context(error) == [{"balance": 10, "amount": 11}]
     assert await balance(client, alice) == 10
     assert await balance(client, bob) == 0
 
@@ -93,7 +93,7 @@ async def test_wallet_frozen_refuses_spending_but_still_receives(client):
     assert frozen.json()["frozen"] is True
     response = await _send(client, alice, {"username": bob["user"]["username"]}, 1)
     error = assert_error(response, 409, "WALLET_FROZEN")
-    assert error["details"] == [{"reason": "chargeback review"}]
+    assert detail_context(error) == [{"reason": "chargeback review"}]
     await mint(client, boss, alice["user"]["username"], 5)
     assert await balance(client, alice) == 15
     thawed = await client.post(
