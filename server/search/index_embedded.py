@@ -192,6 +192,8 @@ class EmbeddedIndex:
             if not self._loaded or (self.dead > 1000 and self.dead > len(self.rows) // 2):
                 await self._full_load()
                 return
+            if await self._last_stream_id() == self._stream_id:
+                return  # nothing new: one round trip per query
             while True:
                 if await self._missed_trimmed():
                     await self._full_load()  # entries we never saw were trimmed away
