@@ -49,6 +49,30 @@ def _wordllama_model() -> Any:
     return WordLlama.load(dim=256, cache_dir=Path(wordllama.__file__).parent, disable_download=True)
 
 
+@lru_cache(maxsize=1)
+def _unpadded_tokenizer() -> Any:
+    """The model's tokenizer without padding: WordLlama pads every batch to its longest
+    text and then masks the padding out of the mean, which costs most of its time."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(_wordllama_model().tokenizer.to_str())
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def _mean_pool(model: Any, texts: list[str]) -> Vectors:
+    """WordLlama's embedding (the mean of the token vectors) over unpadded token ids: the
+    same vectors as `model.embed`, without the padded (batch, longest, dim) tensor (a
+    text with no tokens gets a zero vector where WordLlama gives NaN)."""
+    table = model.embedding
+    out = np.zeros((len(texts), table.shape[1]), np.float32)
+    for i, enc in enumerate(_unpadded_tokenizer().encode_batch(texts, add_special_tokens=False)):
+        if enc.ids:
+            ids = np.asarray(enc.ids, np.int64).clip(0, table.shape[0] - 1)
+            out[i] = table[ids].mean(axis=0)
+    return out
+
+
 class WordLlamaEmbedder:
     """WordLlama from the files inside its wheel (the package's own lookup of the bundled
     tokenizer misses, so we point it at the package folder and forbid downloads)."""
@@ -64,7 +88,10 @@ class WordLlamaEmbedder:
     def _embed(self, texts: list[str]) -> Vectors:
         model = _wordllama_model()
         self._loaded = True
-        return normalise(model.embed(texts, norm=True, batch_size=self._batch))
+        out = np.empty((len(texts), model.embedding.shape[1]), np.float32)
+        for i in range(0, len(texts), self._batch):
+            out[i : i + self._batch] = _mean_pool(model, texts[i : i + self._batch])
+        return normalise(out)
 
     async def embed_documents(self, texts: list[str]) -> Vectors:
         if not texts:

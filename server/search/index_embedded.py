@@ -192,6 +192,8 @@ class EmbeddedIndex:
             if not self._loaded or (self.dead > 1000 and self.dead > len(self.rows) // 2):
                 await self._full_load()
                 return
+            if await self._last_stream_id() == self._stream_id:
+                return  # nothing new: one round trip per query
             while True:
                 if await self._missed_trimmed():
                     await self._full_load()  # entries we never saw were trimmed away
@@ -231,12 +233,18 @@ class EmbeddedIndex:
     def lexical_weighted(
         self, weights: dict[str, float], mask: npt.NDArray[np.bool_], k: int
     ) -> list[int]:
-        """BM25 (Lucene's idf) of weighted query terms, with statistics over the readable
-        rows only."""
+        scores = self.lexical_scores(weights, mask)
+        return _top(scores, scores > 0, k)
+
+    def lexical_scores(
+        self, weights: dict[str, float], mask: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.float32]:
+        """BM25 (Lucene's idf) of weighted query terms for every row (0 outside `mask`),
+        with statistics over the readable rows only. Additive over terms."""
+        n = len(mask)
         n_docs = int(mask.sum())
         if n_docs == 0:
-            return []
-        n = len(mask)
+            return np.zeros(n, np.float32)
         lengths = self.length[:n]
         avgdl = float(lengths[mask].mean()) or 1.0
         scores = np.zeros(n, np.float32)
@@ -253,7 +261,7 @@ class EmbeddedIndex:
             idf = math.log(1 + (n_docs - rows.size + 0.5) / (rows.size + 0.5))
             dl = lengths[rows]
             scores[rows] += w * idf * tfs * (k1 + 1) / (tfs + k1 * (1 - b + b * dl / avgdl))
-        return _top(scores, scores > 0, k)
+        return scores
 
     def semantic(
         self, vector: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_], k: int
@@ -265,16 +273,18 @@ class EmbeddedIndex:
         scores = self.vectors[:n] @ vector.astype(np.float32)
         return _top(scores, valid, k)
 
+    def top(self, scores: npt.NDArray[np.float32], k: int) -> list[int]:
+        """The k rows with the best positive scores, best first."""
+        return _top(scores, scores > 0, k)
+
     def rescore(self, vector: npt.NDArray[np.float32], rows: list[int], k: int) -> list[int]:
         """The k of `rows` (already masked) closest to `vector`, best first."""
         if not rows:
             return []
         idx = np.asarray(rows, np.int64)
-        scores = np.zeros(len(self.rows), np.float32)
-        scores[idx] = self.vectors[idx] @ vector.astype(np.float32)
-        valid = np.zeros(len(self.rows), np.bool_)
-        valid[idx] = True
-        return _top(scores, valid, k)
+        scores = self.vectors[idx] @ vector.astype(np.float32)
+        order = np.lexsort((idx, -scores))[:k]
+        return [int(i) for i in idx[order]]
 
     def row(self, i: int) -> Row:
         row = self.rows[i]

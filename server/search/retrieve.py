@@ -56,17 +56,17 @@ class Retriever:
         or hybrid (both, with feedback when `feedback_docs` > 0)."""
         k = self.config.candidates
         weighted = query_weights(query)
-        lex = self.index.lexical_weighted(weighted, mask, k) if lexical else []
+        first = self.index.lexical_scores(weighted, mask) if lexical else None
+        lex = self.index.top(first, k) if first is not None else []
         pool = self.index.semantic(vector, mask, max(k, POOL)) if vector is not None else []
         sem = pool[:k]
         fused = self._fuse(lex, sem)
-        if vector is None or not (lex and sem) or self.config.feedback_docs <= 0:
+        if first is None or vector is None or not (lex and sem) or self.config.feedback_docs <= 0:
             return Ranking(lex, sem, fused)
         feedback = [i for i, _ in fused[: self.config.feedback_docs]]
-        expanded = dict(weighted)
-        for term in self.feedback_terms(feedback, mask, exclude=set(weighted)):
-            expanded[term] = self.config.feedback_weight
-        lex2 = self.index.lexical_weighted(expanded, mask, k)
+        added = self.feedback_terms(feedback, mask, exclude=set(weighted))
+        extra = {term: self.config.feedback_weight for term in added}
+        lex2 = self.index.top(first + self.index.lexical_scores(extra, mask), k)  # BM25 adds up
         sem2 = self.index.rescore(self.rocchio(vector, feedback), pool, k)
         return Ranking(lex2, sem2, self._fuse(lex2, sem2))
 
