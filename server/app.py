@@ -19,6 +19,7 @@ from agents.mcp.routes import MCP_STATE_KEY
 from agents.mcp.server import McpServer
 from agents.tools import REGISTRY
 from auth.dependencies import AUTH_MANAGER_STATE_KEY
+from auth.revocation_feed import RevocationFeed
 from realtime.asyncapi import build_asyncapi
 from realtime.collab.endpoint import COLLAB_STATE_KEY
 from realtime.gateway import HUB_STATE_KEY
@@ -145,6 +146,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
         await hub.start()
         app.state[HUB_STATE_KEY] = hub
+        revocations = RevocationFeed(services.redis, services.auth.hot_sessions)
+        revocations.start()  # other processes' logouts reach the hot liveness cache at once
         mcp: McpServer | None = None
         if settings.mcp_enabled:
             mcp = McpServer(
@@ -171,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     yield
         finally:
             await rooms.stop()
+            await revocations.stop()
             await hub.stop()
             await services.close()
 

@@ -85,3 +85,30 @@ async def test_bare_evalsha_counts_after_redis_forgets_the_script(redis):
     assert count == 3 and 0 < ttl <= 60 and stored == b"3"
     (count, _), _ = await limits.pipelined(build)  # the script is known now
     assert count == 6
+
+
+async def test_revocation_event_from_another_process_reaches_the_hot_cache(app_factory, redis):
+    """With a long hot-cache bound (30 s), a logout in another api process was served here
+    until the bound ran out. The `session.revoked` event it publishes must now be heard
+    (the revocation feed) and the session refused within moments, not 30 s. Only the event
+    is sent here, so nothing else could refuse it (the cache would answer "live")."""
+    from auth.schemas import SessionRevokedEvent
+    from realtime.bus import EventBus
+    from server.core.channels import user_channel
+
+    async with app_factory(auth_hot_cache_seconds=30.0) as client:
+        user = await register(client)
+        assert (await client.get(ME, headers=user["headers"])).status_code == 200  # warm
+        me = (await client.get(ME, headers=user["headers"])).json()
+        session_id = user["refreshToken"].split(".")[0]
+        await asyncio.sleep(0.3)  # the feed's subscription is made at start-up, off the path
+        await EventBus(redis).publish(
+            user_channel(me["id"]),
+            "session.revoked",
+            SessionRevokedEvent(session_ids=[session_id], reason="logout"),
+        )
+        deadline = time.monotonic() + 5.0  # far below the 30 s bound
+        while (await client.get(ME, headers=user["headers"])).status_code == 200:
+            assert time.monotonic() < deadline, "the revocation event did not reach the cache"
+            await asyncio.sleep(0.05)
+        assert_error(await client.get(ME, headers=user["headers"]), 401, "SESSION_REVOKED")

@@ -91,3 +91,18 @@ def test_batch_of_one_asks_redis_every_time():
     for n in range(1, 4):
         assert counts.hit("k", limit=100) == 1
         counts.flushed("k", n, 60)
+
+
+def test_revocation_feed_reads_only_session_revoked_events():
+    """The feed hears every user-channel event; only `session.revoked` may forget sessions,
+    and a malformed one must not break it."""
+    from auth.revocation_feed import revoked_ids
+
+    revoked = b'{"offset":3,"epoch":"e","channel":"user:1","type":"session.revoked",'
+    revoked += b'"data":{"sessionIds":["a","b"],"reason":"logout"},"ts":1.0}'
+    assert revoked_ids(revoked) == ["a", "b"]
+    assert revoked_ids(revoked.decode()) == ["a", "b"]
+    other = b'{"offset":4,"epoch":"e","channel":"user:1","type":"notification.created",'
+    other += b'"data":{"title":"\\"session.revoked\\""},"ts":1.0}'
+    assert revoked_ids(other) == []
+    assert revoked_ids(b'{"type":"session.revoked", broken') == []
