@@ -60,7 +60,7 @@ def _health_checks(services: Services) -> dict[str, Any]:
         await services.chat.llm_factory.probe()
 
     async def embeddings_probe() -> None:
-        await services.search.embedder.embed_query("ping")
+        await services.search.embedder.probe()
 
     # The LLM is non-critical: down makes the api degraded, not down.
     return {

@@ -9,6 +9,7 @@ production: langchain-ollama's `OllamaEmbeddings` with the same timeouts as the 
 from __future__ import annotations
 
 import asyncio
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +32,10 @@ class Embedder(Protocol):
 
     async def embed_query(self, text: str) -> Vectors: ...
 
+    async def probe(self) -> None:
+        """Raise when the embedder cannot answer now (readiness reports it degraded)."""
+        ...
+
 
 def normalise(vectors: npt.ArrayLike) -> Vectors:
     arr = np.asarray(vectors, dtype=np.float32)
@@ -40,9 +45,21 @@ def normalise(vectors: npt.ArrayLike) -> Vectors:
     return (arr / np.where(norms == 0, 1, norms)).astype(np.float32)
 
 
-@lru_cache(maxsize=1)
+_MODEL_LOCK = threading.Lock()
+_MODEL: list[Any] = []
+
+
 def _wordllama_model() -> Any:
-    """Loaded once per process (every app built in one process shares the read-only model)."""
+    """Loaded once per process (every app built in one process shares the read-only model);
+    a readiness probe and a first query may ask for it from two threads at once."""
+    if not _MODEL:
+        with _MODEL_LOCK:
+            if not _MODEL:
+                _MODEL.append(_load_wordllama())
+    return _MODEL[0]
+
+
+def _load_wordllama() -> Any:
     import wordllama
     from wordllama import WordLlama
 
@@ -84,6 +101,22 @@ class WordLlamaEmbedder:
         # sooner, and one that never embeds (tests, a process behind a worker) never pays.
         self._loaded = False
         self._batch = batch_size
+        self._loading: asyncio.Task[None] | None = None
+
+    def _load(self) -> None:
+        _unpadded_tokenizer()  # loads the model too
+        self._loaded = True
+
+    async def probe(self) -> None:
+        """Ready unless the bundled model failed to load. A load under way is not an outage
+        (the model is local): the first probe starts it in a thread and answers at once, so
+        readiness never waits ~1.3 s (longer on a busy machine) for it."""
+        if self._loaded:
+            return
+        if self._loading is None:
+            self._loading = asyncio.create_task(asyncio.to_thread(self._load))
+        if self._loading.done():
+            self._loading.result()  # re-raises a failed load
 
     def _embed(self, texts: list[str]) -> Vectors:
         model = _wordllama_model()
@@ -140,6 +173,10 @@ class OllamaEmbedder:
             return normalise(await self._client.aembed_query(text))[0]
         except Exception as exc:
             raise EmbedderUnavailable(str(exc) or type(exc).__name__) from exc
+
+    async def probe(self) -> None:
+        """A remote service: ready when it embeds a word now."""
+        await self.embed_query("ping")
 
 
 def make_embedder(
