@@ -85,7 +85,10 @@ class Transfer(Document):
         name = "wallet_transfers"
         indexes = [
             IndexModel([("idempotency_key", ASCENDING)], unique=True, name="idempotency_key"),
-            IndexModel([("accounts", ASCENDING), ("_id", DESCENDING)], name="account_history"),
+            IndexModel(
+                [("accounts", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+                name="account_history_by_time",
+            ),
             IndexModel([("correlation_id", ASCENDING)], name="correlation_id", sparse=True),
         ]
 

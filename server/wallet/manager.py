@@ -242,14 +242,35 @@ class WalletManager:
     async def account_transfers(
         self, account_id: ObjectId, *, limit: int = 50, cursor: str | None = None
     ) -> TransferPage:
-        """Transfers of one account, newest first (no permission check: for managers)."""
+        """Transfers of one account, newest first (no permission check: for managers).
+
+        Ordered by `created_at`, then id: ids come from whichever process wrote the transfer
+        (two api processes, the CLI), and ObjectIds of different processes made in the same
+        second do not sort in the order they were made."""
         limit = max(1, min(int(limit), 200))
         query: dict[str, Any] = {"accounts": ObjectId(account_id)}
         if cursor:
-            if not ObjectId.is_valid(cursor):
+            last = (
+                await self._transfers.find_one(
+                    {"_id": ObjectId(cursor), "accounts": query["accounts"]},
+                    projection={"created_at": 1},
+                )
+                if ObjectId.is_valid(cursor)
+                else None
+            )
+            if last is None:
                 raise BadRequest("The cursor is not valid.", code="INVALID_CURSOR")
-            query["_id"] = {"$lt": ObjectId(cursor)}
-        docs = await self._transfers.find(query).sort("_id", -1).limit(limit + 1).to_list()
+            at = last["created_at"]
+            query["$or"] = [
+                {"created_at": {"$lt": at}},
+                {"created_at": at, "_id": {"$lt": last["_id"]}},
+            ]
+        docs = (
+            await self._transfers.find(query)
+            .sort([("created_at", -1), ("_id", -1)])
+            .limit(limit + 1)
+            .to_list()
+        )
         more = len(docs) > limit
         docs = docs[:limit]
         items = [

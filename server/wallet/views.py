@@ -58,9 +58,7 @@ class TransferViews:
 
     def remember_account(self, account: Account) -> None:
         if account.id is not None:
-            self.remember(
-                ObjectId(account.id), owner_view(account.owner_type, account.owner_id)
-            )
+            self.remember(ObjectId(account.id), owner_view(account.owner_type, account.owner_id))
 
     async def owner(self, account_id: ObjectId) -> OwnerView:
         owner = self._owners.get(account_id)

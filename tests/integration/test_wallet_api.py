@@ -114,3 +114,59 @@ async def test_system_account_renders_as_system_not_24_zeros(client):
     assert "0" * 24 not in json.dumps(history)
     assert actor_id(ISSUER_OWNER_ID) == "system"
     assert actor_id(ObjectId(alice["user"]["id"])) == alice["user"]["id"]
+
+
+async def test_history_is_newest_first_across_processes_and_pages(client):
+    """Bug: history was sorted by ObjectId, but ids are made by whichever process writes
+    the transfer (two api processes, the CLI's mint); ObjectIds of different processes made
+    in the same second sort by their random process part, so a CLI mint could list above a
+    later transfer (test_contract_clients saw [100, 7]). History now sorts by `created_at`,
+    then id, and the cursor follows the same order."""
+    from datetime import timedelta
+
+    from bson import ObjectId
+
+    from server.wallet.documents import Transfer
+
+    boss = await admin(client)
+    alice = await verified_user(client)
+    bob = await verified_user(client)
+    await mint(client, boss, alice["user"]["username"], 100)
+    for amount in (1, 2):
+        sent = await client.post(
+            "/api/v1/wallet/transfers",
+            json={"to": {"username": bob["user"]["username"]}, "amount": amount},
+            headers={**alice["headers"], **key()},
+        )
+        assert sent.status_code == 201, sent.text
+    # A transfer written later by "another process": its id sorts below every other one.
+    collection = Transfer.get_pymongo_collection()
+    newest = await collection.find_one({"amount": 2, "accounts": {"$size": 2}}, sort=[("_id", -1)])
+    assert newest is not None
+    later = {
+        **newest,
+        "_id": ObjectId(newest["_id"].binary[:4] + b"\x00" * 8),
+        "amount": 3,
+        "idempotency_key": "other-process-" + key()["Idempotency-Key"],
+        "created_at": newest["created_at"] + timedelta(milliseconds=5),
+    }
+    await collection.insert_one(later)
+
+    first = (
+        await client.get("/api/v1/wallet/transfers", params={"limit": 2}, headers=bob["headers"])
+    ).json()
+    assert [t["amount"] for t in first["items"]] == [3, 2]
+    rest = (
+        await client.get(
+            "/api/v1/wallet/transfers",
+            params={"limit": 2, "cursor": first["nextCursor"]},
+            headers=bob["headers"],
+        )
+    ).json()
+    assert [t["amount"] for t in rest["items"]] == [1] and rest["nextCursor"] is None
+    unknown = await client.get(
+        "/api/v1/wallet/transfers",
+        params={"cursor": str(ObjectId())},
+        headers=bob["headers"],
+    )
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "INVALID_CURSOR"
