@@ -21,6 +21,8 @@ from tests.helpers import register
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 KEYS_PER_PROCESS = 30
+DOOMED_IN_FLIGHT = 8
+FUNDS = 10_000
 RETRY_DEADLINE_SECONDS = 100.0
 
 
@@ -52,26 +54,40 @@ async def test_kill_9_mid_burst_never_500s_and_every_key_moves_tokens_once(apis:
         httpx.AsyncClient(base_url=survivor.base, timeout=60) as cs,
     ):
         alice, bob = await register(cs), await register(cs)
-        await _fund(apis, cs, alice["user"]["username"], 1000)
+        await _fund(apis, cs, alice["user"]["username"], FUNDS)
         to_bob = {"to": {"username": bob["user"]["username"]}, "amount": 1}
-        keys = [uuid.uuid4().hex for _ in range(2 * KEYS_PER_PROCESS)]
 
         async def send(client: httpx.AsyncClient, key: str) -> httpx.Response:
             headers = {**alice["headers"], "Idempotency-Key": key}
             return await client.post("/api/v1/wallet/transfers", json=to_bob, headers=headers)
 
-        doomed_half = [asyncio.create_task(send(cd, k)) for k in keys[:KEYS_PER_PROCESS]]
-        # Kill once its transfers are flowing (alice's account is mid-transaction then).
-        await asyncio.wait(doomed_half, return_when=asyncio.FIRST_COMPLETED)
-        await asyncio.sleep(0.5)
-        doomed.kill()
-        survivor_half = await asyncio.gather(*(send(cs, k) for k in keys[KEYS_PER_PROCESS:]))
-        await asyncio.gather(*doomed_half, return_exceptions=True)
+        doomed_keys: list[str] = []
+        flowing = asyncio.Event()
 
-        pending = [
-            k for k, r in zip(keys[KEYS_PER_PROCESS:], survivor_half, strict=True) if not _check(r)
-        ]
-        pending += keys[:KEYS_PER_PROCESS]  # unknown outcome: the process died
+        async def keep_sending() -> None:
+            """Back-to-back transfers from one account (the process serialises them on
+            the account's lock), so at any instant one of them holds its transaction open:
+            the kill lands inside a transaction whatever the machine's speed."""
+            while True:
+                key = uuid.uuid4().hex
+                doomed_keys.append(key)
+                try:
+                    await send(cd, key)
+                except httpx.HTTPError:
+                    return  # the process died
+                flowing.set()
+
+        senders = [asyncio.create_task(keep_sending()) for _ in range(DOOMED_IN_FLIGHT)]
+        await asyncio.wait_for(flowing.wait(), 60)
+        await asyncio.sleep(0.3)
+        doomed.kill()
+        await asyncio.gather(*senders)
+        survivor_keys = [uuid.uuid4().hex for _ in range(KEYS_PER_PROCESS)]
+        survivor_half = await asyncio.gather(*(send(cs, k) for k in survivor_keys))
+        keys = doomed_keys + survivor_keys
+
+        pending = [k for k, r in zip(survivor_keys, survivor_half, strict=True) if not _check(r)]
+        pending += doomed_keys  # unknown outcome: the process died
         busy = sum(r.status_code == 503 for r in survivor_half)
         deadline = time.monotonic() + RETRY_DEADLINE_SECONDS
         while pending:
@@ -87,9 +103,16 @@ async def test_kill_9_mid_burst_never_500s_and_every_key_moves_tokens_once(apis:
             (await cs.get("/api/v1/wallet", headers=u["headers"])).json()["balance"]
             for u in (alice, bob)
         ]
-        assert wallets == [1000 - len(keys), len(keys)]  # conserved; each key moved 1 once
-        history = await cs.get(
-            "/api/v1/wallet/transfers", params={"limit": 200}, headers=bob["headers"]
-        )
-        received = [t for t in history.json()["items"] if t["amount"] == 1]
+        assert wallets == [FUNDS - len(keys), len(keys)]  # conserved; each key moved 1 once
+        received: list[dict[str, object]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, str | int] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+            page = (
+                await cs.get("/api/v1/wallet/transfers", params=params, headers=bob["headers"])
+            ).json()
+            received += [t for t in page["items"] if t["amount"] == 1]
+            cursor = page["nextCursor"]
+            if not cursor:
+                break
         assert len(received) == len(keys)
