@@ -49,6 +49,27 @@ if TYPE_CHECKING:
 
 
 class Connection:
+    # Slots: one per open socket, thousands of them idle (no per-instance dict, ~1 KiB less).
+    __slots__ = (
+        "_expiry",
+        "_tokens",
+        "_tokens_at",
+        "_wake",
+        "actor",
+        "close_code",
+        "close_reason",
+        "expires_at",
+        "hub",
+        "id",
+        "max_queue",
+        "on_close",
+        "queue",
+        "subs",
+        "transport",
+        "user_channel",
+        "writer",
+    )
+
     def __init__(
         self,
         hub: RealtimeHub,
