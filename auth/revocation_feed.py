@@ -11,7 +11,6 @@ the time bound, which stays the guarantee; while Redis is down, liveness asks Mo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import msgspec
@@ -27,6 +26,7 @@ log = logging.getLogger("auth.revocation_feed")
 PATTERN = live_channel(user_channel("*"))
 _MARK = b'"session.revoked"'
 _RETRY_MAX = 5.0
+STOP_SECONDS = 2.0
 _LOST: tuple[type[BaseException], ...] = (*REDIS_ERRORS, OSError)
 
 
@@ -70,11 +70,18 @@ class RevocationFeed:
             self._task = asyncio.create_task(self._run(), name="auth-revocation-feed")
 
     async def stop(self) -> None:
+        """Cancel the listener, waiting at most STOP_SECONDS: closing a pub/sub connection
+        that is cancelled mid-read can wait on the socket, and a shutdown must not hang on
+        it (an app's teardown hung intermittently in test_realtime_contract)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if task is None:
+            return
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=STOP_SECONDS)
+        if not done:
+            log.warning("revocation feed did not stop within %.1f s; left behind", STOP_SECONDS)
+        elif not task.cancelled() and task.exception() is not None:
+            log.warning("revocation feed ended with %r", task.exception())
 
     async def _run(self) -> None:
         delay = 0.1
