@@ -7,6 +7,7 @@ JSON API. Outcomes are pages with a clear sentence, never JSON; not in the OpenA
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -53,6 +54,23 @@ def _failed(title: str, exc: DomainError) -> Response[str]:
 async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
     data = await request.form()
     return {k: str(v).strip() for k, v in data.items() if isinstance(v, str) and v.strip()}
+
+
+async def _lockdown_step(
+    request: Request[Any, Any, Any],
+    title: str,
+    step: Callable[[LockdownTokenRequest], Awaitable[Any]],
+    done: str,
+) -> Response[str]:
+    """One lockdown link's POST: the token from the form, the manager step, a sentence."""
+    fields = await _form(request)
+    if _token(fields.get("token")) is None:
+        return page(title, paragraph(_MISSING, "error"), status_code=400)
+    try:
+        await step(convert({"token": fields["token"]}, LockdownTokenRequest))
+    except DomainError as exc:
+        return _failed(title, exc)
+    return page(title, paragraph(done, "ok"))
 
 
 def _ask(title: str, intro: str, button: str, token: str | None) -> Response[str]:
@@ -163,16 +181,12 @@ class EmailLinkPages(Controller):
     async def lockdown_allow(
         self, request: Request[Any, Any, Any], lockdown: LockdownManager
     ) -> Response[str]:
-        title = "Allow a blocked sign-in"
-        fields = await _form(request)
-        if _token(fields.get("token")) is None:
-            return page(title, paragraph(_MISSING, "error"), status_code=400)
-        try:
-            await lockdown.allow_once(convert({"token": fields["token"]}, LockdownTokenRequest))
-        except DomainError as exc:
-            return _failed(title, exc)
-        done = "Allowed once: sign in again from that device now."
-        return page(title, paragraph(done, "ok"))
+        return await _lockdown_step(
+            request,
+            "Allow a blocked sign-in",
+            lockdown.allow_once,
+            "Allowed once: sign in again from that device now.",
+        )
 
     @get("/lockdown/trust", sync_to_thread=False)
     def lockdown_trust_form(self, token: str | None = None) -> Response[str]:
@@ -187,16 +201,12 @@ class EmailLinkPages(Controller):
     async def lockdown_trust(
         self, request: Request[Any, Any, Any], lockdown: LockdownManager
     ) -> Response[str]:
-        title = "Trust a blocked device"
-        fields = await _form(request)
-        if _token(fields.get("token")) is None:
-            return page(title, paragraph(_MISSING, "error"), status_code=400)
-        try:
-            await lockdown.trust(convert({"token": fields["token"]}, LockdownTokenRequest))
-        except DomainError as exc:
-            return _failed(title, exc)
-        done = "Trusted: that IP address and device can sign in from now on."
-        return page(title, paragraph(done, "ok"))
+        return await _lockdown_step(
+            request,
+            "Trust a blocked device",
+            lockdown.trust,
+            "Trusted: that IP address and device can sign in from now on.",
+        )
 
 
 def _reason(exc: DomainError) -> str:
