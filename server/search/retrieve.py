@@ -86,7 +86,8 @@ class Retriever:
             for t, tf in counts.items():
                 if t not in exclude:
                     weight[t] = weight.get(t, 0.0) + tf / length
-        idf = {t: _idf(n_docs, self.index.doc_freq(t, mask)) for t in weight}
+        df = self.index.doc_freqs(list(weight), mask)
+        idf = {t: _idf(n_docs, df[t]) for t in weight}
         ranked = sorted(weight, key=lambda t: (-weight[t] * idf[t], t))
         return ranked[: self.config.feedback_terms]
 

@@ -135,3 +135,22 @@ def test_feedback_never_surfaces_or_moves_for_unreadable_near_duplicates(query: 
 
 def test_query_weights_count_repeated_terms():
     assert query_weights("Zebra zebras and the zebra") == {"zebra": 3.0}
+
+
+def test_doc_freqs_from_space_counts_match_the_postings_after_removals_and_with_tags():
+    """Document frequencies come from per-space counts when the mask is whole spaces (the
+    slow part of a feedback query was reading long postings); they must equal a count over
+    the readable postings — after a note is removed, and when a tag filter narrows the mask
+    (counted from the postings then)."""
+    docs = READABLE + HIDDEN + [{**doc(12, "mine", "serengeti zebra", unit(1)), "tags": ["t"]}]
+    index = build(docs)
+    index.remove_note("n0")
+    words = [terms(w)[0] for w in ("serengeti", "zebra", "grasslands", "secret", "nowhere")]
+    for mask in (index.mask(["mine"]), index.mask(["mine", "theirs"]), index.mask(["theirs"]),
+                 index.mask(["mine"], tag="t"), index.mask([])):  # fmt: skip
+        direct = {
+            w: int(mask[index.postings[w].arrays()[0]].sum()) if w in index.postings else 0
+            for w in words
+        }
+        assert index.doc_freqs(words, mask) == direct
+    assert index.doc_freqs(words, index.mask(["mine"]))[words[0]] == 3  # c1, c2, c12
