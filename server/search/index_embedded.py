@@ -91,6 +91,7 @@ class EmbeddedIndex:
         self.tag_rows: dict[str, list[int]] = {}
         self.note_rows: dict[str, list[int]] = {}
         self.space_codes: dict[str, int] = {}
+        self.space_live: dict[int, int] = {}  # live rows per space code
         self.dead = 0
 
     # ------------------------------------------------------------------ building
@@ -133,6 +134,7 @@ class EmbeddedIndex:
         counts = _term_counts(row)
         self.length[i] = sum(counts.values())
         code = int(self.space[i])
+        self.space_live[code] = self.space_live.get(code, 0) + 1
         for t, n in counts.items():
             p = self.postings.get(t)
             if p is None:
@@ -149,6 +151,7 @@ class EmbeddedIndex:
             row = self.rows[i]
             if self.alive[i] and row is not None:
                 code = int(self.space[i])
+                self.space_live[code] -= 1
                 for t in _term_counts(row):
                     self.postings[t].spaces[code] -= 1
                 self.alive[i] = False
@@ -252,9 +255,12 @@ class EmbeddedIndex:
     def _mask_spaces(self, mask: npt.NDArray[np.bool_]) -> list[int] | None:
         """The space codes `mask` is made of, if it is all the live rows of those spaces."""
         n = len(mask)
-        present = np.flatnonzero(np.bincount(self.space[:n][mask], minlength=1))
-        whole = self.alive[:n] & np.isin(self.space[:n], present)
-        return [int(c) for c in present] if np.array_equal(whole, mask) else None
+        if (mask & ~self.alive[:n]).any():
+            return None
+        counts = np.bincount(self.space[:n][mask], minlength=1)
+        present = [int(c) for c in np.flatnonzero(counts)]
+        whole = all(int(counts[c]) == self.space_live.get(c, 0) for c in present)
+        return present if whole else None
 
     def lexical_weighted(
         self, weights: dict[str, float], mask: npt.NDArray[np.bool_], k: int
