@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     search_semantic_weight: float = Field(default=1.3, ge=0)
     search_feedback_docs: int = Field(default=5, ge=0, le=50)
     search_feedback_weight: float = Field(default=0.3, ge=0)
+    search_feedback_max_df: float = Field(default=0.05, gt=0, le=1)
     search_feedback_vector_weight: float = Field(default=0.7, ge=0)
     agent_router: Literal["llm", "keywords"] = "llm"
     chat_messages_per_minute: int = Field(default=20, ge=1)

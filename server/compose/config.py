@@ -181,5 +181,6 @@ def search_config(settings: Settings) -> SearchConfig:
         semantic_weight=settings.search_semantic_weight,
         feedback_docs=settings.search_feedback_docs,
         feedback_weight=settings.search_feedback_weight,
+        feedback_max_df=settings.search_feedback_max_df,
         feedback_vector_weight=settings.search_feedback_vector_weight,
     )

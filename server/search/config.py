@@ -17,5 +17,6 @@ class SearchConfig:
     # Pseudo-relevance feedback in hybrid mode (retrieve.py); 0 documents turns it off.
     feedback_docs: int = 5
     feedback_terms: int = 20
+    feedback_max_df: float = 0.05  # skip expansion terms held by more of the readable rows
     feedback_weight: float = 0.3  # of each expansion term, against 1 per query term
     feedback_vector_weight: float = 0.7  # Rocchio: query + this * mean feedback vector

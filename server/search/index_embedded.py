@@ -52,6 +52,7 @@ class Row:
 class Postings:
     rows: list[int] = field(default_factory=list)
     tfs: list[int] = field(default_factory=list)
+    spaces: dict[int, int] = field(default_factory=dict)  # live rows holding it, per space
     cache: tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]] | None = None
 
     def arrays(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
@@ -90,6 +91,7 @@ class EmbeddedIndex:
         self.tag_rows: dict[str, list[int]] = {}
         self.note_rows: dict[str, list[int]] = {}
         self.space_codes: dict[str, int] = {}
+        self.space_live: dict[int, int] = {}  # live rows per space code
         self.dead = 0
 
     # ------------------------------------------------------------------ building
@@ -129,23 +131,29 @@ class EmbeddedIndex:
         if v is not None and v.shape[0] == self.dim:
             self.vectors[i] = v
             self.has_vec[i] = True
-        counts: dict[str, int] = {}
-        for t in terms(" ".join([row.title, *row.heading_path, row.text])):
-            counts[t] = counts.get(t, 0) + 1
+        counts = _term_counts(row)
         self.length[i] = sum(counts.values())
+        code = int(self.space[i])
+        self.space_live[code] = self.space_live.get(code, 0) + 1
         for t, n in counts.items():
             p = self.postings.get(t)
             if p is None:
                 p = self.postings[t] = Postings()
             p.rows.append(i)
             p.tfs.append(n)
+            p.spaces[code] = p.spaces.get(code, 0) + 1
         for tag in row.tags:
             self.tag_rows.setdefault(tag, []).append(i)
         self.note_rows.setdefault(row.note_id, []).append(i)
 
     def remove_note(self, note_id: str) -> None:
         for i in self.note_rows.pop(note_id, []):
-            if self.alive[i]:
+            row = self.rows[i]
+            if self.alive[i] and row is not None:
+                code = int(self.space[i])
+                self.space_live[code] -= 1
+                for t in _term_counts(row):
+                    self.postings[t].spaces[code] -= 1
                 self.alive[i] = False
                 self.rows[i] = None
                 self.dead += 1
@@ -227,8 +235,32 @@ class EmbeddedIndex:
 
     def doc_freq(self, term: str, mask: npt.NDArray[np.bool_]) -> int:
         """How many readable rows hold `term`."""
-        p = self.postings.get(term)
-        return int(mask[p.arrays()[0]].sum()) if p is not None else 0
+        return self.doc_freqs([term], mask)[term]
+
+    def doc_freqs(self, words: list[str], mask: npt.NDArray[np.bool_]) -> dict[str, int]:
+        """How many readable rows hold each term: from the per-space counts when `mask` is
+        exactly the live rows of some spaces (no tag filter), else by reading the postings."""
+        spaces = self._mask_spaces(mask)
+        out: dict[str, int] = {}
+        for t in words:
+            p = self.postings.get(t)
+            if p is None:
+                out[t] = 0
+            elif spaces is not None:
+                out[t] = sum(p.spaces.get(c, 0) for c in spaces)
+            else:
+                out[t] = int(mask[p.arrays()[0]].sum())
+        return out
+
+    def _mask_spaces(self, mask: npt.NDArray[np.bool_]) -> list[int] | None:
+        """The space codes `mask` is made of, if it is all the live rows of those spaces."""
+        n = len(mask)
+        if (mask & ~self.alive[:n]).any():
+            return None
+        counts = np.bincount(self.space[:n][mask], minlength=1)
+        present = [int(c) for c in np.flatnonzero(counts)]
+        whole = all(int(counts[c]) == self.space_live.get(c, 0) for c in present)
+        return present if whole else None
 
     def lexical_weighted(
         self, weights: dict[str, float], mask: npt.NDArray[np.bool_], k: int
@@ -298,6 +330,13 @@ class EmbeddedIndex:
         v = self.vectors[rows].mean(axis=0)
         norm = float(np.linalg.norm(v))
         return (v / norm).astype(np.float32) if norm else None
+
+
+def _term_counts(row: Row) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for t in terms(" ".join([row.title, *row.heading_path, row.text])):
+        counts[t] = counts.get(t, 0) + 1
+    return counts
 
 
 def _text(value: Any) -> str:

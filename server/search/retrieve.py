@@ -9,7 +9,8 @@ fuse the two expanded lists again. The feedback rows come out of lists that were
 restricted to the readable rows (`mask`), and the expanded queries are scored under the same
 mask, so feedback cannot bring in, or be shaped by, a row the actor cannot read. To keep
 one matrix product a query, the expanded vector re-scores the `POOL` rows closest to the
-first query vector (already masked) instead of every row.
+first query vector (already masked) instead of every row, and expansion terms held by a
+large share of the readable rows are left out (`feedback_max_df`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from server.search.index_embedded import EmbeddedIndex
 from server.search.text import terms
 
 POOL = 1000  # the expanded vector re-ranks the first query's closest rows, not every row
+MIN_DF_CAP = 100  # in small spaces no expansion term is too common to use
 
 
 @dataclass(slots=True)
@@ -74,7 +76,10 @@ class Retriever:
         self, rows: list[int], mask: npt.NDArray[np.bool_], *, exclude: set[str]
     ) -> list[str]:
         """The `feedback_terms` terms of `rows` with the highest mean tf/length · idf, idf
-        over the readable rows only (a term's weight does not depend on unreadable rows)."""
+        over the readable rows only (a term's weight does not depend on unreadable rows).
+        Terms held by more than `feedback_max_df` of the readable rows (and by more than
+        `MIN_DF_CAP` rows) are skipped: their idf adds little, and scoring their long
+        postings was the slow tail of hybrid queries."""
         n_docs = int(mask.sum())
         weight: dict[str, float] = {}
         for i in rows:
@@ -86,8 +91,12 @@ class Retriever:
             for t, tf in counts.items():
                 if t not in exclude:
                     weight[t] = weight.get(t, 0.0) + tf / length
-        idf = {t: _idf(n_docs, self.index.doc_freq(t, mask)) for t in weight}
-        ranked = sorted(weight, key=lambda t: (-weight[t] * idf[t], t))
+        df = self.index.doc_freqs(list(weight), mask)
+        idf = {t: _idf(n_docs, df[t]) for t in weight}
+        cap = max(self.config.feedback_max_df * n_docs, MIN_DF_CAP)
+        ranked = sorted(
+            (t for t in weight if df[t] <= cap), key=lambda t: (-weight[t] * idf[t], t)
+        )
         return ranked[: self.config.feedback_terms]
 
     def rocchio(self, vector: npt.NDArray[np.float32], rows: list[int]) -> npt.NDArray[np.float32]:

@@ -135,3 +135,41 @@ def test_feedback_never_surfaces_or_moves_for_unreadable_near_duplicates(query: 
 
 def test_query_weights_count_repeated_terms():
     assert query_weights("Zebra zebras and the zebra") == {"zebra": 3.0}
+
+
+def test_doc_freqs_from_space_counts_match_the_postings_after_removals_and_with_tags():
+    """Document frequencies come from per-space counts when the mask is whole spaces (the
+    slow part of a feedback query was reading long postings); they must equal a count over
+    the readable postings — after a note is removed, and when a tag filter narrows the mask
+    (counted from the postings then)."""
+    docs = READABLE + HIDDEN + [{**doc(12, "mine", "serengeti zebra", unit(1)), "tags": ["t"]}]
+    index = build(docs)
+    index.remove_note("n0")
+    words = [terms(w)[0] for w in ("serengeti", "zebra", "grasslands", "secret", "nowhere")]
+    for mask in (index.mask(["mine"]), index.mask(["mine", "theirs"]), index.mask(["theirs"]),
+                 index.mask(["mine"], tag="t"), index.mask([])):  # fmt: skip
+        direct = {
+            w: int(mask[index.postings[w].arrays()[0]].sum()) if w in index.postings else 0
+            for w in words
+        }
+        assert index.doc_freqs(words, mask) == direct
+    assert index.doc_freqs(words, index.mask(["mine"]))[words[0]] == 3  # c1, c2, c12
+
+
+def test_feedback_skips_terms_held_by_too_many_readable_rows_counted_over_readable_rows():
+    """The p95 tail of hybrid search was expansion terms with long postings (a title word
+    held by every chunk). Terms held by more than `feedback_max_df` of the readable rows (and
+    more than MIN_DF_CAP rows) are no longer added; the share is counted over readable rows
+    only, so rows in another space never push a term over (or under) the cap."""
+    common = [doc(i, "mine", f"zebra common filler{i}", unit(1, 0.1)) for i in range(300)]
+    rare = [doc(300, "mine", "zebra common okapi", unit(1, 0.1))]
+    hidden = [doc(400 + i, "theirs", "okapi", unit(0, 1)) for i in range(300)]
+    for docs in (common + rare, common + rare + hidden):
+        index = build(docs)
+        mask = index.mask(["mine"])
+        capped = Retriever(index, SearchConfig(feedback_max_df=0.5))
+        uncapped = Retriever(index, SearchConfig(feedback_max_df=1.0))
+        got = capped.feedback_terms([300, 0], mask, exclude={"zebra"})
+        assert "common" in uncapped.feedback_terms([300, 0], mask, exclude={"zebra"})
+        assert "common" not in got  # 301 of 301 readable rows
+        assert terms("okapi")[0] in got  # 1 readable row, whatever the other space holds
