@@ -4,12 +4,13 @@ Same throwaway SecantusDB and Redis (started here), same run, same concurrency (
 same account topology (random pairs among the same number of funded accounts):
 
 - **manager** `WalletManager.transfer(actor, cmd, idempotency_key=...)`: the permission
-  and e-mail checks, the recipient lookup, one transaction (a read of both accounts, then
-  the conditional debit and credit, the immutable transfer and the idempotency record in
-  one `bulk_write`; retried on conflicts), the two `wallet.transfer_completed` events on
-  Redis after the commit, and the recipient's `wallet.transfer_received` notification
-  (stored and pushed by a post-commit task; the bench checks that every transfer got one,
-  and waits for them, untimed, before the next variant runs).
+  and e-mail checks, the recipient lookup, one transaction (a read of both accounts unless
+  this process committed both last, server/wallet/account_cache.py; then the conditional
+  debit and credit, the immutable transfer and the idempotency record in one `bulk_write`;
+  retried on conflicts), the two `wallet.transfer_completed` events on Redis after the
+  commit, and the recipient's `wallet.transfer_received` notification (stored and pushed
+  by a post-commit task; the bench checks that every transfer got one, and waits for them,
+  untimed, before the next variant runs).
 - **core** `Ledger.commit_move(movement)`: the ledger core alone (transaction + events).
 - **baseline** raw PyMongo: conditional `$inc` debit (`balance >= amount`) then `$inc`
   credit, no transaction, no record, no events.

@@ -31,6 +31,9 @@ TRANSFER_RECEIVED = "wallet.transfer_received"
 WALLET_FROZEN = "wallet.frozen"
 WALLET_UNFROZEN = "wallet.unfrozen"
 
+# Sender usernames remembered (they never change), so a notification costs no user read.
+USERNAME_CACHE_LIMIT = 50_000
+
 # (owner type, owner id) -> the display name of a family or workspace, or None.
 GroupNamer = Callable[[str, ObjectId], Awaitable[str | None]]
 
@@ -45,6 +48,7 @@ class WalletNotifier:
     ) -> None:
         self._notifications = notifications
         self._group_name = group_name
+        self._usernames: dict[ObjectId, str] = {}
 
     async def on_moved(self, moved: Moved) -> None:
         t, target = moved.transfer, moved.to_account
@@ -79,12 +83,16 @@ class WalletNotifier:
         kind, owner_id = account.owner_type, ObjectId(account.owner_id)
         name: str | None = None
         if kind == "user":
-            name = account.username
+            name = account.username or self._usernames.get(owner_id)
             if name is None:
                 doc = await User.get_pymongo_collection().find_one(
                     {"_id": owner_id}, {"username": 1}
                 )
                 name = doc["username"] if doc else None
+                if name is not None:
+                    if len(self._usernames) >= USERNAME_CACHE_LIMIT:
+                        self._usernames.clear()
+                    self._usernames[owner_id] = name
         elif kind in ("family", "workspace"):
             name = await self._group_name(kind, owner_id)
         return {"type": kind, "id": None if kind == "system" else str(owner_id), "name": name}

@@ -131,6 +131,7 @@ class Ledger:
             return_document=ReturnDocument.AFTER,
             session=session,
         )
+        self._writer.cache.drop(doc["_id"])  # e.g. a username set: read it again
         return _account(doc)
 
     async def issuer_account(self) -> Account:
@@ -194,6 +195,7 @@ class Ledger:
         if doc is None:
             raise AccountNotFound("No such account.")
         account = _account(doc)
+        self._writer.cache.drop(account.id)  # type: ignore[arg-type]
         if not announce:
             return account
         channel = owner_channel(account.owner_type, account.owner_id)
@@ -224,6 +226,7 @@ class Ledger:
             if await self.get_account(account_id, session=tx.session) is None:
                 raise AccountNotFound("No such account.")
             raise Conflict("The wallet still holds tokens.", code="WALLET_NOT_EMPTY")
+        self._writer.cache.drop(doc["_id"])
         return _account(doc)
 
     # -------------------------------------------------------------- moving tokens

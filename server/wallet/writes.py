@@ -1,4 +1,4 @@
-"""The writes of one movement: one read of both accounts, then one `bulk_write`.
+"""The writes of one movement: one read of both accounts (usually none), then one `bulk_write`.
 
 A transfer used to cost four statements plus the commit (conditional debit, credit,
 transfer insert, the caller's idempotency record). Here it costs two: both accounts are
@@ -9,6 +9,10 @@ read (and on the account still being open and, for the debit, not frozen), so a 
 raced with another transaction matches nothing: the transaction then raises a retryable
 write conflict and `run_in_transaction` tries it again from the read. Balances therefore
 stay exact whatever the database's isolation level.
+
+The read is skipped when this process committed both accounts last (`AccountCache`,
+account_cache.py): the conditional updates then check the cached balances the same way,
+and a stale entry costs one retry with a real read.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pymongo import AsyncMongoClient, InsertOne, UpdateOne
 
 from server.core.clock import utcnow
 from server.core.db import StaleRead, Tx, bulk_write, collection_namespace
+from server.wallet.account_cache import AccountCache
 from server.wallet.documents import Account, Transfer
 from server.wallet.errors import (
     AccountNotFound,
@@ -41,6 +46,8 @@ class MovementWriter:
 
     def __init__(self, mongo: AsyncMongoClient[Any]) -> None:
         self._mongo = mongo
+        # What this process committed last, instead of a read (account_cache.py).
+        self.cache = AccountCache()
 
     @property
     def _accounts(self) -> Any:
@@ -55,11 +62,15 @@ class MovementWriter:
     ) -> Moved:
         """Move `m.amount` in `tx`; `unlimited` (the issuer) may go below zero."""
         src, dst = ObjectId(m.from_account), ObjectId(m.to_account)
-        read = {
-            d["_id"]: d
-            async for d in self._accounts.find({"_id": {"$in": [src, dst]}}, session=tx.session)
-        }
-        source, target = read.get(src), read.get(dst)
+        source, target = self.cache.get(src), self.cache.get(dst)
+        if source is None or target is None or (not unlimited and source["balance"] < m.amount):
+            read = {
+                d["_id"]: d
+                async for d in self._accounts.find(
+                    {"_id": {"$in": [src, dst]}}, session=tx.session
+                )
+            }
+            source, target = read.get(src), read.get(dst)
         _check_debit(source, m, unlimited=unlimited)
         assert source is not None
         if target is None:
@@ -109,9 +120,20 @@ class MovementWriter:
         ]
         if also is not None:
             writes.extend(await also(moved))
-        result = await bulk_write(tx, self._mongo, writes)
-        if result.matched_count != 2:
+        try:
+            result = await bulk_write(tx, self._mongo, writes)
+        except BaseException:
+            self.cache.drop(src, dst)
+            raise
+        if result.matched_count != 2:  # a stale read or a stale cache entry: read again
+            self.cache.drop(src, dst)
             raise StaleRead("an account")
+
+        async def remember() -> None:
+            self.cache.put(source_after)
+            self.cache.put(target_after)
+
+        tx.after_commit(remember)
         return moved
 
 

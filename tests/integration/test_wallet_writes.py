@@ -10,6 +10,7 @@ inside the batch still surfaces as `DuplicateKeyError` (what the idempotency sto
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,6 +21,8 @@ from pymongo.errors import DuplicateKeyError
 from server.core.db import Tx, bulk_write, collection_namespace
 from server.wallet.audit import run_audit
 from server.wallet.documents import Account, Transfer
+from server.wallet.errors import WalletFrozen
+from server.wallet.ledger import Ledger
 from server.wallet.movement import Moved, Movement
 from tests.helpers import services, settled
 from tests.integration.wallet_support import admin, balance, mint, verified_user
@@ -117,3 +120,58 @@ async def test_a_duplicate_key_in_the_batch_is_a_duplicate_key_error_and_moves_n
 
     with pytest.raises(DuplicateKeyError):
         await svc.ledger.run(plain)
+
+
+async def _cached_pair(client: Any) -> tuple[Any, dict[str, Any], dict[str, Any], Account, Account]:
+    """alice (50) and bob, both accounts in the writer's cache after a committed move."""
+    boss = await admin(client)
+    alice, bob = await verified_user(client), await verified_user(client)
+    await mint(client, boss, alice["user"]["username"], 60)
+    await settled(client)
+    source, target = await _accounts(client, alice, bob)
+    ledger = services(client).ledger
+    await ledger.commit_move(_movement(source, target, 10, alice["user"]["id"]))
+    cache = ledger._writer.cache
+    assert cache.get(source.id)["balance"] == 50 and cache.get(target.id)["balance"] == 10
+    return ledger, alice, bob, source, target
+
+
+async def test_a_stale_cached_balance_is_retried_from_a_read_with_exact_balances(client):
+    """Bug guarded: the writer skips its read when this process committed both accounts
+    last (account_cache.py); a balance changed by someone else since (another process, a
+    direct write) must make the conditional debit miss and the move retry from a real read,
+    never write over the change nor record a wrong `*_balance_after`."""
+    ledger, alice, bob, source, target = await _cached_pair(client)
+    accounts = Account.get_pymongo_collection()
+    await accounts.update_one({"_id": source.id}, {"$inc": {"balance": 5}})  # behind our back
+    moved = await ledger.commit_move(_movement(source, target, 20, alice["user"]["id"]))
+    assert moved.transfer.from_balance_after == 35 and moved.transfer.to_balance_after == 30
+    assert await balance(client, alice) == 35 and await balance(client, bob) == 30
+    assert ledger._writer.cache.get(source.id)["balance"] == 35
+    await accounts.update_one({"_id": source.id}, {"$inc": {"balance": -5}})  # undo for audit
+    await ledger.commit_move(_movement(source, target, 1, alice["user"]["id"]))
+    assert (await run_audit()).ok
+
+
+async def test_a_cached_balance_never_decides_an_error(client):
+    """Bug guarded: errors come from a real read only. A cached balance lower than the real
+    one (another api process credited the account) must not answer INSUFFICIENT_FUNDS, and
+    an account frozen behind the cache's back answers WALLET_FROZEN (the conditional debit
+    misses, the retry reads)."""
+    ledger, alice, _bob, source, target = await _cached_pair(client)
+    svc = services(client)
+    other_process = Ledger(mongo=svc.mongo, bus=svc.bus)  # its own cache
+    issuer = await other_process.issuer_account()
+    await other_process.commit_move(
+        replace(_movement(issuer, source, 100, alice["user"]["id"]), kind="mint")
+    )
+    moved = await ledger.commit_move(_movement(source, target, 120, alice["user"]["id"]))
+    assert moved.transfer.from_balance_after == 30
+    accounts = Account.get_pymongo_collection()
+    await accounts.update_one({"_id": source.id}, {"$set": {"frozen": True}})
+    with pytest.raises(WalletFrozen):
+        await ledger.commit_move(_movement(source, target, 1, alice["user"]["id"]))
+    assert ledger._writer.cache.get(source.id) is None
+    await accounts.update_one({"_id": source.id}, {"$set": {"frozen": False}})
+    assert await balance(client, alice) == 30
+    assert (await run_audit()).ok
