@@ -10,6 +10,7 @@ the answer so far is stored with status `partial`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from typing import TYPE_CHECKING, Any
@@ -159,13 +160,16 @@ class ChatService:
     async def _session(self, actor: Actor, session_id: str) -> ChatSession:
         require_scope(actor, "agents:chat")
         sid = _oid(session_id)
-        raw = (
-            await ChatSession.get_pymongo_collection().find_one(
-                {"_id": sid, "user_id": actor.user_id}
-            )
-            if sid
-            else None
+        return self._found(await self._session_doc(actor, sid) if sid else None)
+
+    @staticmethod
+    async def _session_doc(actor: Actor, sid: ObjectId) -> dict[str, Any] | None:
+        return await ChatSession.get_pymongo_collection().find_one(
+            {"_id": sid, "user_id": actor.user_id}
         )
+
+    @staticmethod
+    def _found(raw: dict[str, Any] | None) -> ChatSession:
         if raw is None:
             raise NotFound("No such chat session.", code="CHAT_SESSION_NOT_FOUND")
         return ChatSession.model_validate(raw)
@@ -247,9 +251,11 @@ class ChatService:
                 "This chat is answering another message; wait for it to finish.",
                 code="SESSION_BUSY",
             )
+        self.checkpointer.unprime(str(session_id))  # only what is read under this lock counts
         return token
 
     async def unlock(self, session_id: Any, token: str) -> None:
+        self.checkpointer.unprime(str(session_id))
         await self._release(keys=[f"chat:lock:{session_id}"], args=[token])
 
     async def send(
@@ -266,12 +272,19 @@ class ChatService:
                 code="MESSAGE_TOO_LONG",
                 details=[{"field": "content", "message": f"{len(content)} characters"}],
             )
-        session = await self._session(actor, session_id)
+        # The session and its pending approvals in one round trip's time (the approvals
+        # only count once the session is known to be this user's).
+        sid = _oid(session_id)
+        raw, pending = (
+            await asyncio.gather(self._session_doc(actor, sid), self.approvals.pending(sid))
+            if sid
+            else (None, [])
+        )
+        session = self._found(raw)
         self._check_agent(agent)
         await self._limits.hit(
             "chat", str(actor.user_id), limit=self.config.messages_per_minute, window=60
         )
-        pending = await self.approvals.pending(session.id)
         if pending:
             raise Conflict(
                 "An action is waiting for your approval in this chat; answer it first.",
@@ -293,13 +306,24 @@ class ChatService:
                 role="user",
                 content=content,
             )
-            await user_message.insert()
             update: dict[str, Any] = {"updated_at": utcnow()}
             if not session.title:
                 update["title"] = text[:60]
-            await ChatSession.get_pymongo_collection().update_one(
-                {"_id": session.id}, {"$set": update, "$inc": {"message_count": 1}}
+
+            async def store() -> None:
+                await user_message.insert()
+                await ChatSession.get_pymongo_collection().update_one(
+                    {"_id": session.id}, {"$set": update, "$inc": {"message_count": 1}}
+                )
+
+            # The run's first step (reading the checkpoint) overlaps the stores; the run
+            # only starts once both succeeded, so a failed store answers nothing.
+            results = await asyncio.gather(
+                store(), self.checkpointer.prime(str(session.id)), return_exceptions=True
             )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
             return ChatRun(
                 host=self,
                 actor=actor,

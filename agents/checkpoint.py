@@ -42,6 +42,10 @@ class MongoCheckpointSaver(BaseCheckpointSaver[str]):
         super().__init__()
         self.checkpoints = db[CHECKPOINTS]
         self.writes = db[WRITES]
+        # thread id -> its latest checkpoint, read ahead by the chat service while it stores
+        # the user's message (under the session lock, so nothing else writes the thread);
+        # the run's first `aget_tuple` takes it instead of asking MongoDB again.
+        self._primed: dict[str, CheckpointTuple | None] = {}
 
     async def setup(self) -> None:
         await self.checkpoints.create_index(
@@ -88,8 +92,22 @@ class MongoCheckpointSaver(BaseCheckpointSaver[str]):
 
     # ------------------------------------------------------------------ the saver API
 
+    async def prime(self, thread_id: str) -> None:
+        """Read the thread's latest checkpoint now, for the run that is about to start."""
+        self._primed[thread_id] = await self.aget_tuple(
+            {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+        )
+
+    def unprime(self, thread_id: str) -> None:
+        """Drop a read-ahead checkpoint the run did not take (the run ended or never ran)."""
+        self._primed.pop(thread_id, None)
+
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         conf = config["configurable"]
+        if not conf.get("checkpoint_ns") and not get_checkpoint_id(config):
+            thread_id = str(conf["thread_id"])
+            if thread_id in self._primed:
+                return self._primed.pop(thread_id)
         query: dict[str, Any] = {
             "thread_id": str(conf["thread_id"]),
             "checkpoint_ns": conf.get("checkpoint_ns", ""),
@@ -136,6 +154,7 @@ class MongoCheckpointSaver(BaseCheckpointSaver[str]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         conf = config["configurable"]
+        self.unprime(str(conf["thread_id"]))  # a write makes the read-ahead stale
         ids = {
             "thread_id": str(conf["thread_id"]),
             "checkpoint_ns": conf.get("checkpoint_ns", ""),
@@ -167,6 +186,7 @@ class MongoCheckpointSaver(BaseCheckpointSaver[str]):
         task_path: str = "",
     ) -> None:
         conf = config["configurable"]
+        self.unprime(str(conf["thread_id"]))  # a write makes the read-ahead stale
         ids = {
             "thread_id": str(conf["thread_id"]),
             "checkpoint_ns": conf.get("checkpoint_ns", ""),
@@ -195,6 +215,7 @@ class MongoCheckpointSaver(BaseCheckpointSaver[str]):
             await self.writes.bulk_write(operations, ordered=False)
 
     async def adelete_thread(self, thread_id: str) -> None:
+        self.unprime(thread_id)
         await self.checkpoints.delete_many({"thread_id": str(thread_id)})
         await self.writes.delete_many({"thread_id": str(thread_id)})
 
