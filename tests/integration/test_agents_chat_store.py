@@ -28,10 +28,18 @@ async def test_a_failed_store_answers_nothing_and_frees_the_chat(client, monkeyp
     sid = await new_session(client, user, agent="personal")
     chat = services(client).chat
 
-    async def broken_insert(self: Any, *args: Any, **kwargs: Any) -> Any:
-        raise AutoReconnect("mongo went away")
+    collection = ChatMessage.get_pymongo_collection()
 
-    monkeypatch.setattr(ChatMessage, "insert", broken_insert)
+    class Broken:
+        """The messages collection, whose inserts fail."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(collection, name)
+
+        async def insert_one(self, *args: Any, **kwargs: Any) -> Any:
+            raise AutoReconnect("mongo went away")
+
+    monkeypatch.setattr(ChatMessage, "get_pymongo_collection", classmethod(lambda cls: Broken()))
     failed = await client.post(
         f"{CHAT}/sessions/{sid}/messages", json={"content": "hello"}, headers=user["headers"]
     )
