@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.base import create_checkpoint
 from pymongo.errors import AutoReconnect
 
+from agents.checkpoint import MongoCheckpointSaver
 from agents.documents import ChatMessage
 from agents.scripted import ScriptedLLMFactory, reply
 from tests.agents_support import CHAT, kinds, new_session, say, text_of, use_script
@@ -65,3 +68,27 @@ async def test_the_second_turn_sees_the_first_through_the_read_ahead(client):
     await say(client, user, sid, "second")
     seen = [m.content for m in factory.default.calls[-1]]
     assert "first" in seen and "One." in seen and seen[-1] == "second"
+
+
+async def test_a_checkpoint_written_by_another_process_wins_over_the_warm_one(client):
+    """The voice worker keeps the checkpoint it wrote last in memory between turns; when
+    another process (the API answering the text chat) wrote the thread since, the next turn
+    must read that one, not the warm copy."""
+    user = await verified_user(client)
+    factory = use_script(client, ScriptedLLMFactory([reply("One."), reply("Two.")]))
+    sid = await new_session(client, user, agent="personal")
+    here = services(client).chat.checkpointer
+    await say(client, user, sid, "first")
+    assert sid in here._warm
+
+    elsewhere = MongoCheckpointSaver(here.checkpoints.database)
+    latest = await elsewhere.aget_tuple({"configurable": {"thread_id": sid}})
+    assert latest is not None
+    moved = create_checkpoint(latest.checkpoint, None, latest.metadata.get("step", 0) + 1)
+    values = moved["channel_values"]
+    values["messages"] = [*values["messages"], HumanMessage("written elsewhere")]
+    await elsewhere.aput(latest.config, moved, latest.metadata, {})
+
+    await say(client, user, sid, "second")
+    seen = [m.content for m in factory.default.calls[-1]]
+    assert "written elsewhere" in seen and seen[-1] == "second"
