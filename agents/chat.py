@@ -11,6 +11,7 @@ the answer so far is stored with status `partial`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from typing import TYPE_CHECKING, Any
@@ -310,20 +311,23 @@ class ChatService:
             if not session.title:
                 update["title"] = text[:60]
 
-            async def store() -> None:
-                # Raw insert: Beanie's `insert()` adds ~0.5 ms of hooks and validation here.
-                doc = user_message.model_dump(by_alias=True, exclude={"id"})
-                await ChatMessage.get_pymongo_collection().insert_one(doc)
-                await ChatSession.get_pymongo_collection().update_one(
+            sessions = ChatSession.get_pymongo_collection()
+            # Raw insert: Beanie's `insert()` adds ~0.5 ms of hooks and validation here.
+            doc = user_message.model_dump(by_alias=True, exclude={"id"})
+            # The stores and the run's first step (reading the checkpoint) overlap; the run
+            # only starts once all succeeded, so a failed store answers nothing.
+            inserted, touched, primed = await asyncio.gather(
+                ChatMessage.get_pymongo_collection().insert_one(doc),
+                sessions.update_one(
                     {"_id": session.id}, {"$set": update, "$inc": {"message_count": 1}}
-                )
-
-            # The run's first step (reading the checkpoint) overlaps the stores; the run
-            # only starts once both succeeded, so a failed store answers nothing.
-            results = await asyncio.gather(
-                store(), self.checkpointer.prime(str(session.id)), return_exceptions=True
+                ),
+                self.checkpointer.prime(str(session.id)),
+                return_exceptions=True,
             )
-            for result in results:
+            if isinstance(inserted, BaseException) and not isinstance(touched, BaseException):
+                with contextlib.suppress(Exception):  # best effort: the count stays honest
+                    await sessions.update_one({"_id": session.id}, {"$inc": {"message_count": -1}})
+            for result in (inserted, touched, primed):
                 if isinstance(result, BaseException):
                     raise result
             return ChatRun(

@@ -57,6 +57,8 @@ async def test_a_failed_store_answers_nothing_and_frees_the_chat(client, monkeyp
     assert chat.checkpointer._primed == {}
     history = await client.get(f"{CHAT}/sessions/{sid}/messages", headers=user["headers"])
     assert [m["content"] for m in history.json()["items"]] == ["First answer.", "hello again"]
+    session = await client.get(f"{CHAT}/sessions/{sid}", headers=user["headers"])
+    assert session.json()["messageCount"] == 2  # the failed message is not counted
 
 
 async def test_the_second_turn_sees_the_first_through_the_read_ahead(client):
