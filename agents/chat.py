@@ -10,6 +10,8 @@ the answer so far is stored with status `partial`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 from typing import TYPE_CHECKING, Any
@@ -159,13 +161,16 @@ class ChatService:
     async def _session(self, actor: Actor, session_id: str) -> ChatSession:
         require_scope(actor, "agents:chat")
         sid = _oid(session_id)
-        raw = (
-            await ChatSession.get_pymongo_collection().find_one(
-                {"_id": sid, "user_id": actor.user_id}
-            )
-            if sid
-            else None
+        return self._found(await self._session_doc(actor, sid) if sid else None)
+
+    @staticmethod
+    async def _session_doc(actor: Actor, sid: ObjectId) -> dict[str, Any] | None:
+        return await ChatSession.get_pymongo_collection().find_one(
+            {"_id": sid, "user_id": actor.user_id}
         )
+
+    @staticmethod
+    def _found(raw: dict[str, Any] | None) -> ChatSession:
         if raw is None:
             raise NotFound("No such chat session.", code="CHAT_SESSION_NOT_FOUND")
         return ChatSession.model_validate(raw)
@@ -247,9 +252,11 @@ class ChatService:
                 "This chat is answering another message; wait for it to finish.",
                 code="SESSION_BUSY",
             )
+        self.checkpointer.unprime(str(session_id))  # only what is read under this lock counts
         return token
 
     async def unlock(self, session_id: Any, token: str) -> None:
+        self.checkpointer.unprime(str(session_id))
         await self._release(keys=[f"chat:lock:{session_id}"], args=[token])
 
     async def send(
@@ -266,12 +273,19 @@ class ChatService:
                 code="MESSAGE_TOO_LONG",
                 details=[{"field": "content", "message": f"{len(content)} characters"}],
             )
-        session = await self._session(actor, session_id)
+        # The session and its pending approvals in one round trip's time (the approvals
+        # only count once the session is known to be this user's).
+        sid = _oid(session_id)
+        raw, pending = (
+            await asyncio.gather(self._session_doc(actor, sid), self.approvals.pending(sid))
+            if sid
+            else (None, [])
+        )
+        session = self._found(raw)
         self._check_agent(agent)
         await self._limits.hit(
             "chat", str(actor.user_id), limit=self.config.messages_per_minute, window=60
         )
-        pending = await self.approvals.pending(session.id)
         if pending:
             raise Conflict(
                 "An action is waiting for your approval in this chat; answer it first.",
@@ -293,13 +307,29 @@ class ChatService:
                 role="user",
                 content=content,
             )
-            await user_message.insert()
             update: dict[str, Any] = {"updated_at": utcnow()}
             if not session.title:
                 update["title"] = text[:60]
-            await ChatSession.get_pymongo_collection().update_one(
-                {"_id": session.id}, {"$set": update, "$inc": {"message_count": 1}}
+
+            sessions = ChatSession.get_pymongo_collection()
+            # Raw insert: Beanie's `insert()` adds ~0.5 ms of hooks and validation here.
+            doc = user_message.model_dump(by_alias=True, exclude={"id"})
+            # The stores and the run's first step (reading the checkpoint) overlap; the run
+            # only starts once all succeeded, so a failed store answers nothing.
+            inserted, touched, primed = await asyncio.gather(
+                ChatMessage.get_pymongo_collection().insert_one(doc),
+                sessions.update_one(
+                    {"_id": session.id}, {"$set": update, "$inc": {"message_count": 1}}
+                ),
+                self.checkpointer.prime(str(session.id)),
+                return_exceptions=True,
             )
+            if isinstance(inserted, BaseException) and not isinstance(touched, BaseException):
+                with contextlib.suppress(Exception):  # best effort: the count stays honest
+                    await sessions.update_one({"_id": session.id}, {"$inc": {"message_count": -1}})
+            for result in (inserted, touched, primed):
+                if isinstance(result, BaseException):
+                    raise result
             return ChatRun(
                 host=self,
                 actor=actor,

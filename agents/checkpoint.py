@@ -27,12 +27,14 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
+    copy_checkpoint,
     get_checkpoint_id,
     get_checkpoint_metadata,
 )
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
+WARM_THREADS = 256  # threads whose last checkpoint (written here) is kept in memory
 CHECKPOINTS = "chat_checkpoints"
 WRITES = "chat_checkpoint_writes"
 
@@ -42,6 +44,14 @@ class MongoCheckpointSaver(BaseCheckpointSaver[str]):
         super().__init__()
         self.checkpoints = db[CHECKPOINTS]
         self.writes = db[WRITES]
+        # thread id -> its latest checkpoint, read ahead by the chat service while it stores
+        # the user's message (under the session lock, so nothing else writes the thread);
+        # the run's first `aget_tuple` takes it instead of asking MongoDB again.
+        self._primed: dict[str, CheckpointTuple | None] = {}
+        # thread id -> the checkpoint this process wrote last (no pending writes since): the
+        # next turn's read-ahead only checks that it is still the newest (one small query)
+        # instead of reading it back, its writes and all, and decoding it.
+        self._warm: dict[str, CheckpointTuple] = {}
 
     async def setup(self) -> None:
         await self.checkpoints.create_index(
@@ -88,8 +98,34 @@ class MongoCheckpointSaver(BaseCheckpointSaver[str]):
 
     # ------------------------------------------------------------------ the saver API
 
+    async def prime(self, thread_id: str) -> None:
+        """Read the thread's latest checkpoint now, for the run that is about to start."""
+        warm = self._warm.get(thread_id)
+        if warm is not None:
+            newest = await self.checkpoints.find_one(
+                {"thread_id": thread_id, "checkpoint_ns": ""},
+                sort=[("checkpoint_id", DESCENDING)],
+                projection={"_id": 0, "checkpoint_id": 1},
+            )
+            warm_id = warm.config["configurable"]["checkpoint_id"]
+            if newest is not None and newest["checkpoint_id"] == warm_id:
+                self._primed[thread_id] = warm._replace(checkpoint=copy_checkpoint(warm.checkpoint))
+                return
+            self._warm.pop(thread_id, None)  # another process wrote the thread since
+        self._primed[thread_id] = await self.aget_tuple(
+            {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+        )
+
+    def unprime(self, thread_id: str) -> None:
+        """Drop a read-ahead checkpoint the run did not take (the run ended or never ran)."""
+        self._primed.pop(thread_id, None)
+
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         conf = config["configurable"]
+        if not conf.get("checkpoint_ns") and not get_checkpoint_id(config):
+            thread_id = str(conf["thread_id"])
+            if thread_id in self._primed:
+                return self._primed.pop(thread_id)
         query: dict[str, Any] = {
             "thread_id": str(conf["thread_id"]),
             "checkpoint_ns": conf.get("checkpoint_ns", ""),
@@ -136,6 +172,7 @@ class MongoCheckpointSaver(BaseCheckpointSaver[str]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         conf = config["configurable"]
+        self.unprime(str(conf["thread_id"]))  # a write makes the read-ahead stale
         ids = {
             "thread_id": str(conf["thread_id"]),
             "checkpoint_ns": conf.get("checkpoint_ns", ""),
@@ -157,7 +194,29 @@ class MongoCheckpointSaver(BaseCheckpointSaver[str]):
             },
             upsert=True,
         )
+        if ids["checkpoint_ns"] == "":
+            self._keep_warm(ids, checkpoint, get_checkpoint_metadata(config, metadata), conf)
         return {"configurable": ids}
+
+    def _keep_warm(
+        self,
+        ids: dict[str, Any],
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        conf: dict[str, Any],
+    ) -> None:
+        thread_id = ids["thread_id"]
+        self._warm.pop(thread_id, None)
+        if len(self._warm) >= WARM_THREADS:
+            self._warm.pop(next(iter(self._warm)))  # the least recently written
+        parent = conf.get("checkpoint_id")
+        self._warm[thread_id] = CheckpointTuple(
+            config={"configurable": dict(ids)},
+            checkpoint=copy_checkpoint(checkpoint),
+            metadata=metadata,
+            parent_config=({"configurable": {**ids, "checkpoint_id": parent}} if parent else None),
+            pending_writes=[],
+        )
 
     async def aput_writes(
         self,
@@ -167,6 +226,8 @@ class MongoCheckpointSaver(BaseCheckpointSaver[str]):
         task_path: str = "",
     ) -> None:
         conf = config["configurable"]
+        self.unprime(str(conf["thread_id"]))  # a write makes the read-ahead stale
+        self._warm.pop(str(conf["thread_id"]), None)  # and the kept one lacks these writes
         ids = {
             "thread_id": str(conf["thread_id"]),
             "checkpoint_ns": conf.get("checkpoint_ns", ""),
@@ -195,6 +256,8 @@ class MongoCheckpointSaver(BaseCheckpointSaver[str]):
             await self.writes.bulk_write(operations, ordered=False)
 
     async def adelete_thread(self, thread_id: str) -> None:
+        self.unprime(thread_id)
+        self._warm.pop(str(thread_id), None)
         await self.checkpoints.delete_many({"thread_id": str(thread_id)})
         await self.writes.delete_many({"thread_id": str(thread_id)})
 
