@@ -105,8 +105,13 @@ def configure_logging(level: str = "INFO") -> None:
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).disabled = True
     for name in ("uvicorn", "uvicorn.error", "saq"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
+        # Through the root handler, at the root's level, even after a `dictConfig` (uvicorn's
+        # own, run earlier in the process) disabled or levelled them.
+        routed = logging.getLogger(name)
+        routed.handlers[:] = []
+        routed.propagate = True
+        routed.disabled = False
+        routed.setLevel(logging.NOTSET)
     for quiet in ("pymongo", "httpx", "httpcore", "asyncio"):
         logging.getLogger(quiet).setLevel(logging.WARNING)
 

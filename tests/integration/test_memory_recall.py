@@ -52,7 +52,7 @@ async def test_remember_that_is_routed_saved_and_announced(client):
     assert of(events, "message.start")[0]["agent"] == "knowledge"
     assert factory.requested[-1] == "knowledge"
     assert of(events, "tool.end")[0]["status"] == "ok"
-    listed = (await client.get(MEMORIES, headers=me["headers"])).json()
+    listed = (await client.get(MEMORIES, headers=me["headers"])).json()["items"]
     assert [(m["text"], m["via"]) for m in listed] == [
         ("My passport expires in March 2027", "agent")
     ]

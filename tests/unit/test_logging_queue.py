@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
 import sys
 
 import pytest
@@ -72,3 +73,24 @@ def test_exceptions_keep_their_traceback(stdout):
         logging.getLogger("app").exception("failed")
     (line,) = _lines(stdout)
     assert "ValueError: boom" in line["exc"]
+
+
+def test_uvicorn_logs_follow_the_root_level_after_uvicorns_own_config():
+    """Bug: an in-process uvicorn configured with `log_level="warning"` (tests, scripts)
+    left the `uvicorn` logger at WARNING; `configure_logging` routed `uvicorn.error` to the
+    root handler but kept that level, so its INFO lines (WebSocket handshakes) vanished
+    (test_message_is_frozen_... failed only in a full run). Run in a fresh interpreter:
+    uvicorn's `dictConfig` would close pytest's own logging handlers."""
+    script = (
+        "import logging, uvicorn\n"
+        "from server.logging_setup import configure_logging, stop_logging\n"
+        "uvicorn.Config(app=lambda *a: None, log_level='warning').configure_logging()\n"
+        "configure_logging('INFO')\n"
+        "logging.getLogger('uvicorn.error').info('handshake %s', '/ws')\n"
+        "stop_logging()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert [line["msg"] for line in lines] == ["handshake /ws"]
