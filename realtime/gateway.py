@@ -14,13 +14,13 @@ import contextlib
 import logging
 import time
 from typing import Any
+from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from redis.exceptions import RedisError
 
-from auth.manager import ClientContext
 from auth.tokens import decode_access_token
 from realtime.connection import Connection
 from realtime.hub import RealtimeError, RealtimeHub
@@ -61,18 +61,54 @@ def origin_allowed(origin: str | None, allowed: tuple[str, ...], allow_missing: 
     return any(origin == a.rstrip("/").lower() for a in allowed)
 
 
-def _client_context(socket: WebSocket[Any, Any, Any]) -> ClientContext:
-    return ClientContext(
-        ip=socket.client.host if socket.client else None,
-        user_agent=socket.headers.get("user-agent"),
-    )
+def _header(socket: WebSocket[Any, Any, Any], name: bytes) -> str | None:
+    """One request header read from the raw scope: `socket.headers` would parse all of them
+    into a `Headers` that Litestar caches in the scope for the socket's whole life."""
+    for key, value in socket.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _ticket(socket: WebSocket[Any, Any, Any]) -> str | None:
+    """The `ticket` query parameter, without `socket.query_params` (also cached per socket)."""
+    query = socket.scope["query_string"].decode("latin-1")
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key == "ticket":
+            return value
+    return None
 
 
 @websocket("/ws", name="realtime_ws", include_in_schema=False)
 async def realtime_socket(socket: WebSocket[Any, Any, Any]) -> None:
+    # Only what the open socket needs stays in this frame: thousands of them stay suspended
+    # in `_read_loop`. The handshake's locals (the ticket grant, the origin) live and die in
+    # `_open`.
     hub: RealtimeHub = socket.app.state[HUB_STATE_KEY]
+    conn = await _open(socket, hub)
+    if conn is None:
+        return
+    # The request headers (uvicorn's list of byte pairs in the scope, ~1.3 KiB) served the
+    # handshake only; nothing reads them once the socket is open.
+    socket.scope["headers"] = []
+    await _read_loop(socket, conn, hub)
+    if conn.writer is not None and conn.writer.task is not None:
+        conn.writer.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await conn.writer.task
+    await hub.detach(conn)
+    code = conn.close_code
+    if code is not None and code != CLIENT_GONE:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(hub.config.send_timeout):
+                await socket.close(code, conn.close_reason)
+
+
+async def _open(socket: WebSocket[Any, Any, Any], hub: RealtimeHub) -> Connection | None:
+    """Check the origin, redeem the ticket, accept, attach: the live connection, or None
+    once the socket was refused or closed."""
     cfg = hub.config
-    origin = socket.headers.get("origin")
+    origin = _header(socket, b"origin")
     if not origin_allowed(origin, cfg.allowed_origins, cfg.allow_missing_origin):
         # A browser sees only an empty 403: the log line says which setting to change.
         log.warning(
@@ -80,15 +116,15 @@ async def realtime_socket(socket: WebSocket[Any, Any, Any]) -> None:
             extra={"origin": (origin or "")[:200]},
         )
         await socket.close(code=4003, reason="origin not allowed")  # before accept: HTTP 403
-        return
-    grant = await hub.tickets.redeem(socket.query_params.get("ticket"))
+        return None
+    grant = await hub.tickets.redeem(_ticket(socket))
     await socket.accept()
     if grant is None:
         await socket.close(CLOSE_UNAUTHORIZED, "invalid or expired ticket")
-        return
+        return None
     if grant.session_id and not await hub.auth.session_is_live(grant.session_id):
         await socket.close(CLOSE_SESSION_REVOKED, "session revoked")
-        return
+        return None
     conn = Connection(hub, grant.actor(), expires_at=grant.token_expires_at, transport="ws")
     conn.use_push(_sender(socket))
     try:
@@ -96,7 +132,7 @@ async def realtime_socket(socket: WebSocket[Any, Any, Any]) -> None:
     except RealtimeError:
         await hub.detach(conn)
         await socket.close(CLOSE_INTERNAL, "real-time delivery unavailable")
-        return
+        return None
     conn.schedule_expiry(grant.token_expires_at, time.time(), CLOSE_UNAUTHORIZED)
     conn.push_frame(
         "ready",
@@ -110,17 +146,7 @@ async def realtime_socket(socket: WebSocket[Any, Any, Any]) -> None:
             )
         ),
     )
-    await _read_loop(socket, conn, hub)
-    if conn.writer is not None and conn.writer.task is not None:
-        conn.writer.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await conn.writer.task
-    await hub.detach(conn)
-    code = conn.close_code
-    if code is not None and code != CLIENT_GONE:
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(cfg.send_timeout):
-                await socket.close(code, conn.close_reason)
+    return conn
 
 
 def _sender(socket: WebSocket[Any, Any, Any]) -> SendText:
