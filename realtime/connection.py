@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from realtime.catchup import CatchUp
 from realtime.frames import (
     KEEPALIVE,
+    NO_QUEUE,
     ChannelState,
     Item,
     Out,
@@ -85,7 +86,9 @@ class Connection:
         self.expires_at = expires_at
         self.user_channel = user_channel(actor.user_id)
         self.subs: dict[str, ChannelState] = {}
-        self.queue: deque[Item] = deque()
+        # Shared and empty until something must wait (`push` makes the connection's own;
+        # the writer puts NO_QUEUE back once it drained it).
+        self.queue: deque[Item] = NO_QUEUE
         self.max_queue = hub.config.queue_max_frames
         self.close_code: int | None = None
         self.close_reason = ""
@@ -162,6 +165,8 @@ class Connection:
         if len(self.queue) >= self.max_queue:
             self.close(CLOSE_SLOW_CONSUMER, "slow consumer")
             return
+        if self.queue is NO_QUEUE:
+            self.queue = deque()
         self.queue.append(item)
         if writer is not None:
             writer.kick()

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
+from realtime.frames import NO_QUEUE
 from realtime.protocol import CLOSE_INTERNAL
 from realtime.subscriber import LiveEvent
 
@@ -132,6 +133,8 @@ class PushWriter:
             conn.close(CLOSE_INTERNAL, "internal error")
         finally:
             self.task = None
+            if not conn.queue:
+                conn.queue = NO_QUEUE  # drained: an idle socket keeps no deque
 
 
 def _text(item: LiveEvent | Out) -> str:
