@@ -11,6 +11,7 @@ children are looked up once per (method, route template, status) and then reused
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -58,10 +59,14 @@ class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] != "http" or scope["path"].startswith(_EXCLUDED_PREFIXES):
-            await self.app(scope, receive, send)
-            return
+            # The inner app's own coroutine: no frame of ours stays suspended for a
+            # WebSocket's whole life (thousands of idle sockets).
+            return self.app(scope, receive, send)
+        return self._measured(scope, receive, send)
+
+    async def _measured(self, scope: Scope, receive: Receive, send: Send) -> None:
         method: str = scope["method"]  # type: ignore[typeddict-item]  # http, checked above
         path = scope.get("path_template") or scope["path"]
         status = 500
