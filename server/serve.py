@@ -9,6 +9,9 @@ scripts/api_process.py, so every api process is configured the same way:
 - the WebSocket message limit (the larger of `WS_MAX_FRAME_BYTES` and
   `COLLAB_MAX_MESSAGE_BYTES`) is enforced by uvicorn before it buffers a frame (its default
   is 16 MiB per frame), not only by the endpoints after buffering.
+- WebSockets run on `server.ws_protocol.LeanWebSocketProtocol`: uvicorn's sans-I/O protocol
+  with a lighter inbox and writable flag, the handshake's request and response released
+  after the accept (less memory per idle socket; nothing changes for clients).
 - per-message deflate follows `WS_PER_MESSAGE_DEFLATE` (default off: a compression context
   per socket costs memory; clients lose compression).
 - the published development `SECRET_KEY` is refused when the api listens beyond loopback
@@ -28,6 +31,7 @@ import uvicorn
 from server.settings import DEFAULT_SECRET_KEY, Settings
 
 APP = "server.app:create_app"
+WS_PROTOCOL = "server.ws_protocol:LeanWebSocketProtocol"
 
 
 def is_loopback(host: str) -> bool:
@@ -59,6 +63,7 @@ def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "proxy_headers": False,  # F4: TRUSTED_PROXIES decides, inside the app
         "forwarded_allow_ips": [],
         "server_header": False,
+        "ws": WS_PROTOCOL,  # uvicorn's websockets-sansio, lighter per idle socket
         # The largest message any socket accepts (the event gateway or a note's live room).
         "ws_max_size": max(settings.ws_max_frame_bytes, settings.collab_max_message_bytes),
         "ws_per_message_deflate": settings.ws_per_message_deflate,

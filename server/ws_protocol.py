@@ -1,0 +1,139 @@
+"""uvicorn's sans-I/O WebSocket protocol, lighter per idle socket (`ws=` in `server.serve`).
+
+Thousands of sockets sit idle in the gateway; per socket, uvicorn's
+`WebSocketsSansIOProtocol` (uvicorn 0.54) keeps objects that only matter at the handshake or
+that are far bigger than an idle socket needs (`scripts/ws_memory_probe.py` measures them):
+
+- the parsed upgrade request and the handshake response (`websockets` `Request`/`Response`
+  with their `Headers`): used only until the `websocket.accept` is sent. Dropped then; the
+  request's headers are emptied too, since `websockets`' parser keeps the request alive.
+- the inbound message queue, an `asyncio.Queue`: three `deque`s and an `asyncio.Event` (four
+  more `deque`s' worth of memory, ~0.7 KiB each, for what is almost always zero or one
+  message: uvicorn pauses reading while a message waits). Replaced by `Inbox`, a list and a
+  list of waiters created only when a reader waits.
+- the `writable` flag, an `asyncio.Event` (one more `deque`). Replaced by `Flag`.
+
+Nothing changes on the wire or in the ASGI messages. The class is tied to uvicorn's
+internals (the attribute names above); `tests/unit/test_ws_protocol.py` runs it under a real
+uvicorn server, so an upgrade that changes them fails there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+
+class Inbox:
+    """The part of `asyncio.Queue` uvicorn uses (`put_nowait`, `get`, `empty`, `qsize`),
+    unbounded, with no `deque` or `Event` until a reader has to wait."""
+
+    __slots__ = ("_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        self._wake_one()
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def _wake_one(self) -> None:
+        for waiter in self._waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def get(self) -> Any:
+        while not self._items:
+            waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                # Woken, then cancelled: pass the wake-up on (as asyncio.Queue does).
+                if waiter.done() and not waiter.cancelled() and self._items:
+                    self._wake_one_other(waiter)
+                raise
+            finally:
+                self._waiters.remove(waiter)
+                if not self._waiters:
+                    self._waiters = None
+        return self._items.pop(0)
+
+    def _wake_one_other(self, skip: asyncio.Future[None]) -> None:
+        for waiter in self._waiters or ():
+            if waiter is not skip and not waiter.done():
+                waiter.set_result(None)
+                return
+
+
+class Flag:
+    """The part of `asyncio.Event` uvicorn uses for `writable` (`set`, `clear`, `is_set`,
+    `wait`), with no `deque` until a writer has to wait. Starts set."""
+
+    __slots__ = ("_is_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._is_set = True
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._is_set
+
+    def set(self) -> None:
+        if self._is_set:
+            return
+        self._is_set = True
+        for waiter in self._waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._is_set = False
+
+    async def wait(self) -> bool:
+        if self._is_set:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            self._waiters.remove(waiter)
+            if not self._waiters:
+                self._waiters = None
+
+
+class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
+    """`WebSocketsSansIOProtocol` with the lighter inbox and flag, and the handshake's
+    request and response released once the socket is accepted."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = Inbox()  # type: ignore[assignment]
+        self.writable = Flag()  # type: ignore[assignment]
+
+    def start_keepalive(self) -> None:
+        # Called once, right after the accepted handshake's response was written: the
+        # only later reads of `request`/`response` are before that (uvicorn 0.54).
+        request = self.__dict__.pop("request", None)
+        if request is not None:
+            # websockets' parser generator keeps the request in its suspended frame for
+            # the socket's whole life: empty its headers (the scope has its own copy).
+            request.headers.clear()
+        self.__dict__.pop("response", None)
+        super().start_keepalive()
