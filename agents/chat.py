@@ -10,8 +10,6 @@ the answer so far is stored with status `partial`.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
 from typing import TYPE_CHECKING, Any
@@ -25,9 +23,8 @@ from agents.catalog import AGENTS
 from agents.checkpoint import MongoCheckpointSaver
 from agents.config import AgentsConfig
 from agents.documents import ChatApproval, ChatMessage, ChatSession
-from agents.graph import AgentContext, compile_agent_graph, run_input
+from agents.graph import AgentContext, compile_agent_graph
 from agents.llm import LLMFactory
-from agents.router import route
 from agents.run import ChatRun
 from agents.schemas import (
     AgentView,
@@ -38,11 +35,11 @@ from agents.schemas import (
     SessionPage,
     SessionView,
 )
+from agents.send import TurnOpener, session_not_found
 from auth.ratelimit import RateLimiter
 from auth.scopes import require_scope
 from server.core.actor import Actor
-from server.core.clock import utcnow
-from server.core.errors import Conflict, NotFound, Unprocessable
+from server.core.errors import Conflict, Unprocessable
 from server.core.wire import convert
 
 if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
@@ -91,7 +88,7 @@ class ChatService:
         self.llm_factory = llm_factory
         self.checkpointer = checkpointer
         self._redis = redis
-        self._limits = RateLimiter(redis, prefix="rl")
+        self.opener = TurnOpener(self, RateLimiter(redis, prefix="rl"))
         self._release = redis.register_script(_RELEASE_LUA)
         self._graphs: dict[str, tuple[Any, Any]] = {}
         self.approvals = Approvals()
@@ -134,7 +131,7 @@ class ChatService:
         )
 
     @staticmethod
-    def _check_agent(agent: str | None) -> str | None:
+    def check_agent(agent: str | None) -> str | None:
         if agent is not None and agent not in AGENTS:
             raise Unprocessable(
                 f"Unknown agent {agent!r}.",
@@ -161,25 +158,27 @@ class ChatService:
     async def _session(self, actor: Actor, session_id: str) -> ChatSession:
         require_scope(actor, "agents:chat")
         sid = _oid(session_id)
-        return self._found(await self._session_doc(actor, sid) if sid else None)
+        return self.found(await self.session_doc(actor, sid) if sid else None)
 
     @staticmethod
-    async def _session_doc(actor: Actor, sid: ObjectId) -> dict[str, Any] | None:
+    async def session_doc(
+        actor: Actor, sid: ObjectId, *, projection: dict[str, int] | None = None
+    ) -> dict[str, Any] | None:
         return await ChatSession.get_pymongo_collection().find_one(
-            {"_id": sid, "user_id": actor.user_id}
+            {"_id": sid, "user_id": actor.user_id}, projection=projection
         )
 
     @staticmethod
-    def _found(raw: dict[str, Any] | None) -> ChatSession:
+    def found(raw: dict[str, Any] | None) -> ChatSession:
         if raw is None:
-            raise NotFound("No such chat session.", code="CHAT_SESSION_NOT_FOUND")
+            raise session_not_found()
         return ChatSession.model_validate(raw)
 
     async def create_session(self, actor: Actor, cmd: SessionCreate) -> SessionView:
         require_scope(actor, "agents:chat")
         session = ChatSession(
             user_id=actor.user_id,
-            agent=self._check_agent(cmd.agent),
+            agent=self.check_agent(cmd.agent),
             title=cmd.title.strip(),
         )
         await session.insert()
@@ -216,6 +215,7 @@ class ChatService:
         await ChatApproval.get_pymongo_collection().delete_many({"session_id": session.id})
         await self.checkpointer.adelete_thread(str(session.id))
         await ChatSession.get_pymongo_collection().delete_one({"_id": session.id})
+        self.opener.known.forget(ObjectId(session.id))
 
     async def list_messages(
         self, actor: Actor, session_id: str, *, cursor: str | None = None, limit: int = 50
@@ -242,7 +242,7 @@ class ChatService:
 
     # ------------------------------------------------------------------ runs
 
-    async def _lock(self, session_id: Any) -> str:
+    async def lock(self, session_id: Any) -> str:
         token = secrets.token_hex(8)
         ok = await self._redis.set(
             f"chat:lock:{session_id}", token, nx=True, ex=self.config.session_lock_seconds
@@ -273,75 +273,10 @@ class ChatService:
                 code="MESSAGE_TOO_LONG",
                 details=[{"field": "content", "message": f"{len(content)} characters"}],
             )
-        # The session and its pending approvals in one round trip's time (the approvals
-        # only count once the session is known to be this user's).
         sid = _oid(session_id)
-        raw, pending = (
-            await asyncio.gather(self._session_doc(actor, sid), self.approvals.pending(sid))
-            if sid
-            else (None, [])
-        )
-        session = self._found(raw)
-        self._check_agent(agent)
-        await self._limits.hit(
-            "chat", str(actor.user_id), limit=self.config.messages_per_minute, window=60
-        )
-        if pending:
-            raise Conflict(
-                "An action is waiting for your approval in this chat; answer it first.",
-                code="APPROVAL_PENDING",
-                details=[{"approvalId": a.approval_id, "tool": a.tool} for a in pending],
-            )
-        await self.llm_factory.ensure_available()
-        token = await self._lock(session.id)
-        try:
-            chosen, how = agent or session.agent, "client"
-            if chosen is None:
-                router_llm = (
-                    self.llm_factory.chat_model("router") if self.config.router == "llm" else None
-                )
-                chosen, how = await route(text, router_llm, timeout=self.config.router_timeout)
-            user_message = ChatMessage(
-                session_id=session.id,
-                user_id=actor.user_id,
-                role="user",
-                content=content,
-            )
-            update: dict[str, Any] = {"updated_at": utcnow()}
-            if not session.title:
-                update["title"] = text[:60]
-
-            sessions = ChatSession.get_pymongo_collection()
-            # Raw insert: Beanie's `insert()` adds ~0.5 ms of hooks and validation here.
-            doc = user_message.model_dump(by_alias=True, exclude={"id"})
-            # The stores and the run's first step (reading the checkpoint) overlap; the run
-            # only starts once all succeeded, so a failed store answers nothing.
-            inserted, touched, primed = await asyncio.gather(
-                ChatMessage.get_pymongo_collection().insert_one(doc),
-                sessions.update_one(
-                    {"_id": session.id}, {"$set": update, "$inc": {"message_count": 1}}
-                ),
-                self.checkpointer.prime(str(session.id)),
-                return_exceptions=True,
-            )
-            if isinstance(inserted, BaseException) and not isinstance(touched, BaseException):
-                with contextlib.suppress(Exception):  # best effort: the count stays honest
-                    await sessions.update_one({"_id": session.id}, {"$inc": {"message_count": -1}})
-            for result in (inserted, touched, primed):
-                if isinstance(result, BaseException):
-                    raise result
-            return ChatRun(
-                host=self,
-                actor=actor,
-                session_id=session.id,
-                agent=chosen,
-                routed_by=how,
-                graph_input=run_input(content),
-                lock_token=token,
-            )
-        except BaseException:
-            await self.unlock(session.id, token)
-            raise
+        if sid is None:
+            raise session_not_found()
+        return await self.opener.open(actor, sid, content, text, agent)
 
     async def decide(
         self, actor: Actor, session_id: str, approval_id: str, approve: bool
@@ -353,7 +288,7 @@ class ChatService:
         if approval.status != "pending":
             raise ApprovalDecided()
         await self.llm_factory.ensure_available()
-        token = await self._lock(session.id)
+        token = await self.lock(session.id)
         try:
             graph = self.compiled(approval.agent)
             state = await graph.aget_state({"configurable": {"thread_id": str(session.id)}})

@@ -20,17 +20,35 @@ if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) 
 return {n, ttl}
 """
 
+# Take one count back (a request refused for a reason that must not count); never creates
+# a key (a window that ended meanwhile stays ended).
+_TAKE_BACK_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
 
 class RateLimiter:
     def __init__(self, redis: Redis, prefix: str = "rl") -> None:
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(_HIT_LUA)
+        self._take_back = redis.register_script(_TAKE_BACK_LUA)
 
     async def hit(self, bucket: str, key: str, *, limit: int, window: int) -> None:
         """Count one request; raise 429 with `Retry-After` once `limit` is passed in `window` s."""
-        count, ttl = await self._script(keys=[f"{self._prefix}:{bucket}:{key}"], args=[window, 1])
+        count, ttl = await self.count(bucket, key, window=window)
         self.check(count, ttl, limit=limit)
+
+    async def count(self, bucket: str, key: str, *, window: int) -> tuple[int, int]:
+        """Count one request; (the window's count, its seconds left) for `check` later (so
+        the count can share its round trip's time with other lookups)."""
+        count, ttl = await self._script(keys=[f"{self._prefix}:{bucket}:{key}"], args=[window, 1])
+        return int(count), int(ttl)
+
+    async def take_back(self, bucket: str, key: str) -> None:
+        """Undo one `count` of a request that was then refused for another reason."""
+        await self._take_back(keys=[f"{self._prefix}:{bucket}:{key}"])
 
     def queue_hit(
         self, pipe: Pipeline, bucket: str, key: str, *, window: int, amount: int = 1
