@@ -11,7 +11,6 @@ the answer so far is stored with status `partial`.
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import TYPE_CHECKING, Any
 
 from bson import ObjectId
@@ -36,6 +35,7 @@ from agents.schemas import (
     SessionView,
 )
 from agents.send import TurnOpener, session_not_found
+from agents.session_lock import SessionLocks
 from auth.ratelimit import RateLimiter
 from auth.scopes import require_scope
 from server.core.actor import Actor
@@ -46,11 +46,6 @@ if TYPE_CHECKING:  # type-only: the composition root builds it and hands it down
     from server.compose.services import Managers
 
 log = logging.getLogger("agents.chat")
-
-_RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 def message_view(m: ChatMessage) -> MessageView:
@@ -89,7 +84,7 @@ class ChatService:
         self.checkpointer = checkpointer
         self._redis = redis
         self.opener = TurnOpener(self, RateLimiter(redis, prefix="rl"))
-        self._release = redis.register_script(_RELEASE_LUA)
+        self.locks = SessionLocks(redis, seconds=config.session_lock_seconds)
         self._graphs: dict[str, tuple[Any, Any]] = {}
         self.approvals = Approvals()
 
@@ -115,11 +110,13 @@ class ChatService:
             cached = self._graphs[agent] = (self.llm_factory, graph)
         return cached[1]
 
-    def run_config(self, session_id: Any, actor: Actor) -> dict[str, Any]:
+    def run_config(
+        self, session_id: Any, actor: Actor, context: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         return {
             "configurable": {
                 "thread_id": str(session_id),
-                **AgentContext(self.managers, actor).for_config(),
+                **(context or AgentContext(self.managers, actor).for_config()),
             },
             "recursion_limit": 4 * self.config.limits.max_tool_steps + 10,
         }
@@ -243,11 +240,8 @@ class ChatService:
     # ------------------------------------------------------------------ runs
 
     async def lock(self, session_id: Any) -> str:
-        token = secrets.token_hex(8)
-        ok = await self._redis.set(
-            f"chat:lock:{session_id}", token, nx=True, ex=self.config.session_lock_seconds
-        )
-        if not ok:
+        token = await self.locks.take(session_id)
+        if token is None:
             raise Conflict(
                 "This chat is answering another message; wait for it to finish.",
                 code="SESSION_BUSY",
@@ -257,7 +251,11 @@ class ChatService:
 
     async def unlock(self, session_id: Any, token: str) -> None:
         self.checkpointer.unprime(str(session_id))
-        await self._release(keys=[f"chat:lock:{session_id}"], args=[token])
+        await self.locks.release(session_id, token)
+
+    async def settle(self, session_id: Any) -> None:
+        """The run holding the lock ended complete (see `MongoCheckpointSaver.settle`)."""
+        await self.checkpointer.settle(str(session_id))
 
     async def send(
         self, actor: Actor, session_id: str, content: str, *, agent: str | None = None

@@ -9,6 +9,13 @@ on the async client the app already has.)
 - `chat_checkpoint_writes`: pending writes, unique (thread_id, checkpoint_ns, checkpoint_id,
   task_id, idx). A pending approval is such a write, so it survives restarts and any api
   process can resume it.
+
+Settled threads (Redis `chat:settled:{thread}` = a checkpoint id): set by a run that ended
+complete (no approval waiting) to the checkpoint it wrote last, while it still holds the
+session lock; deleted whenever anyone takes the session lock (`SETTLE_ON_LOCK_LUA`, the
+start of every run) and before every write here. So while it names this process's warm
+checkpoint, nothing ran in the session and nothing wrote the thread since: the next turn
+may use the warm checkpoint without asking MongoDB, and no approval can be waiting.
 """
 
 from __future__ import annotations
@@ -33,15 +40,22 @@ from langgraph.checkpoint.base import (
 )
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from redis.asyncio import Redis
 
 WARM_THREADS = 256  # threads whose last checkpoint (written here) is kept in memory
 CHECKPOINTS = "chat_checkpoints"
 WRITES = "chat_checkpoint_writes"
+SETTLED_SECONDS = 24 * 3600
+
+
+def settled_key(thread_id: str) -> str:
+    return f"chat:settled:{thread_id}"
 
 
 class MongoCheckpointSaver(BaseCheckpointSaver[str]):
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: AsyncDatabase[Any], *, redis: Redis) -> None:
         super().__init__()
+        self.redis = redis
         self.checkpoints = db[CHECKPOINTS]
         self.writes = db[WRITES]
         # thread id -> its latest checkpoint, read ahead by the chat service while it stores
@@ -98,9 +112,26 @@ class MongoCheckpointSaver(BaseCheckpointSaver[str]):
 
     # ------------------------------------------------------------------ the saver API
 
-    async def prime(self, thread_id: str) -> None:
-        """Read the thread's latest checkpoint now, for the run that is about to start."""
+    def warm_id(self, thread_id: str) -> str | None:
+        """The id of the checkpoint this process wrote last in the thread (kept warm)."""
         warm = self._warm.get(thread_id)
+        return None if warm is None else str(warm.config["configurable"]["checkpoint_id"])
+
+    async def settle(self, thread_id: str) -> None:
+        """The run holding the session lock ended complete: mark the thread settled at the
+        checkpoint it wrote last (see the module's docstring)."""
+        warm_id = self.warm_id(thread_id)
+        if warm_id is not None:
+            await self.redis.set(settled_key(thread_id), warm_id, ex=SETTLED_SECONDS)
+
+    async def prime(self, thread_id: str, *, settled: bool = False) -> None:
+        """Read the thread's latest checkpoint now, for the run that is about to start.
+        `settled`: the session lock was taken with the thread settled at the warm
+        checkpoint, which is then the newest without asking."""
+        warm = self._warm.get(thread_id)
+        if warm is not None and settled:
+            self._primed[thread_id] = warm._replace(checkpoint=copy_checkpoint(warm.checkpoint))
+            return
         if warm is not None:
             newest = await self.checkpoints.find_one(
                 {"thread_id": thread_id, "checkpoint_ns": ""},
@@ -173,6 +204,7 @@ class MongoCheckpointSaver(BaseCheckpointSaver[str]):
     ) -> RunnableConfig:
         conf = config["configurable"]
         self.unprime(str(conf["thread_id"]))  # a write makes the read-ahead stale
+        await self.redis.delete(settled_key(str(conf["thread_id"])))
         ids = {
             "thread_id": str(conf["thread_id"]),
             "checkpoint_ns": conf.get("checkpoint_ns", ""),
@@ -228,6 +260,7 @@ class MongoCheckpointSaver(BaseCheckpointSaver[str]):
         conf = config["configurable"]
         self.unprime(str(conf["thread_id"]))  # a write makes the read-ahead stale
         self._warm.pop(str(conf["thread_id"]), None)  # and the kept one lacks these writes
+        await self.redis.delete(settled_key(str(conf["thread_id"])))
         ids = {
             "thread_id": str(conf["thread_id"]),
             "checkpoint_ns": conf.get("checkpoint_ns", ""),
@@ -258,6 +291,7 @@ class MongoCheckpointSaver(BaseCheckpointSaver[str]):
     async def adelete_thread(self, thread_id: str) -> None:
         self.unprime(thread_id)
         self._warm.pop(str(thread_id), None)
+        await self.redis.delete(settled_key(str(thread_id)))
         await self.checkpoints.delete_many({"thread_id": str(thread_id)})
         await self.writes.delete_many({"thread_id": str(thread_id)})
 

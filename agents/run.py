@@ -58,9 +58,13 @@ class RunHost(Protocol):
 
     def compiled(self, agent: str) -> AgentGraph: ...
 
-    def run_config(self, session_id: Any, actor: Actor) -> dict[str, Any]: ...
+    def run_config(
+        self, session_id: Any, actor: Actor, context: dict[str, Any] | None = None
+    ) -> dict[str, Any]: ...
 
     async def unlock(self, session_id: Any, token: str) -> None: ...
+
+    async def settle(self, session_id: Any) -> None: ...
 
 
 @dataclass
@@ -75,6 +79,8 @@ class ChatRun:
     graph_input: Any
     lock_token: str
     graph: AgentGraph | None = None
+    # The run's agent context, when the opener prepared it (its memories already recalled).
+    context: dict[str, Any] | None = None
     message_id: ObjectId = field(default_factory=ObjectId)
     text: list[str] = field(default_factory=list)
     tools: list[dict[str, Any]] = field(default_factory=list)
@@ -141,7 +147,7 @@ class ChatRun:
         service = self.host
         if self.graph is None:
             self.graph = service.compiled(self.agent)
-        config = service.run_config(self.session_id, self.actor)
+        config = service.run_config(self.session_id, self.actor, self.context)
         self.cites = CitationStream(agent_context(config).sources)
         put = queue.put_nowait
         put(
@@ -205,6 +211,11 @@ class ChatRun:
             )
         )
         put(None)
+        if self.status == "complete":
+            try:  # still under the lock: the next turn may trust the warm checkpoint
+                await service.settle(self.session_id)
+            except Exception:  # only a shortcut lost: the next turn asks MongoDB
+                log.warning("could not mark the chat settled", exc_info=True)
 
     def _say(
         self,

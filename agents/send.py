@@ -7,7 +7,9 @@ are few and mostly concurrent:
    unknown agent) is taken back: such a message never counted;
 2. the session lock (Redis), once every check passed;
 3. the message insert, the session update (on `_id` and owner: matching nothing means the
-   session is gone) and the checkpoint read-ahead, concurrently.
+   session is gone), the checkpoint read-ahead and the user's memories for the model's
+   prompt (the recall the run's first model call would make; it stays the run's own
+   agent context, and a failed recall is simply made again by the run), concurrently.
 
 The errors and their order are those of the checks one after another: not found, unknown
 agent, rate limited, approval pending, LLM unavailable, busy.
@@ -30,9 +32,10 @@ from bson import ObjectId
 
 from agents.catalog import AGENTS
 from agents.documents import ChatApproval, ChatMessage, ChatSession
-from agents.graph import run_input
+from agents.graph import AgentContext, agent_context, run_input
 from agents.router import route
 from agents.run import ChatRun
+from agents.session_lock import SETTLED
 from auth.ratelimit import RateLimiter
 from server.core.actor import Actor
 from server.core.clock import utcnow
@@ -90,35 +93,58 @@ class TurnOpener:
     ) -> ChatRun:
         chat = self.chat
         user = str(actor.user_id)
+        limit = chat.config.messages_per_minute
         # A known session is only trusted for an agent that needs no check.
         known = (
             None
             if agent is not None and agent not in AGENTS
             else self.known.get(sid, actor.user_id)
         )
-        lookups: list[Any] = [
-            self.limits.count("chat", user, window=60),
-            chat.approvals.pending(sid),
-        ]
+        expect = None if known is None else chat.checkpointer.warm_id(str(sid))
+        counted: tuple[int, int] | None = None
+        waiting: list[ChatApproval] | None = None  # None: still to look up
+        token: str | None = None
+        if expect is not None:
+            # Count, "still settled at our checkpoint?" and the lock in one round trip;
+            # settled means no run since ours, so no approval can be waiting.
+            try:
+                count, ttl, state, gate_token = await chat.locks.gate(
+                    f"rl:chat:{user}", sid, window=60, limit=limit, expect=expect
+                )
+            except Exception:
+                await self._confirm(actor, sid)
+                raise
+            counted = (count, ttl)
+            if state == SETTLED:
+                chat.checkpointer.unprime(str(sid))  # only what is read under the lock
+                token, waiting = gate_token, []
+        lookups: dict[str, Any] = {}
+        if counted is None:
+            lookups["count"] = self.limits.count("chat", user, window=60)
+        if waiting is None:
+            lookups["pending"] = chat.approvals.pending(sid)
         if known is None:
-            lookups.append(chat.session_doc(actor, sid))
-        results = await asyncio.gather(*lookups, return_exceptions=True)
-        counted, pending = results[0], results[1]
+            lookups["session"] = chat.session_doc(actor, sid)
+        results = await asyncio.gather(*lookups.values(), return_exceptions=True)
+        done = dict(zip(lookups, results, strict=True))
         try:
             if known is None:
-                session = chat.found(_raise_if_failed(results[2]))
+                session = chat.found(_raise_if_failed(done["session"]))
                 facts = SessionFacts(agent=session.agent, titled=bool(session.title))
                 chat.check_agent(agent)
             else:
                 facts = known
-            waiting: list[ChatApproval] = _raise_if_failed(pending)
-            count, ttl = _raise_if_failed(counted)
+            if waiting is None:
+                waiting = _raise_if_failed(done["pending"])
+            if counted is None:
+                counted = _raise_if_failed(done["count"])
         except BaseException:
-            if not isinstance(counted, BaseException):
+            if counted is not None or isinstance(done.get("count"), tuple):
                 await self.limits.take_back("chat", user)  # refused before it counts
             raise
+        assert counted is not None and waiting is not None
         try:
-            RateLimiter.check(count, ttl, limit=chat.config.messages_per_minute)
+            RateLimiter.check(*counted, limit=limit)
             if waiting:
                 raise Conflict(
                     "An action is waiting for your approval in this chat; answer it first.",
@@ -126,13 +152,17 @@ class TurnOpener:
                     details=[{"approvalId": a.approval_id, "tool": a.tool} for a in waiting],
                 )
             await chat.llm_factory.ensure_available()
-            token = await chat.lock(sid)
+            if token is None:
+                token = await chat.lock(sid)
         except Exception:
+            if token is not None:
+                await chat.unlock(sid, token)
             if known is not None:
                 await self._confirm(actor, sid)  # a session gone since answers 404 first
             raise
+        settled = "pending" not in lookups  # locked by the gate, settled at our checkpoint
         try:
-            return await self._store(actor, sid, facts, content, text, agent, token)
+            return await self._store(actor, sid, facts, content, text, agent, token, settled)
         except BaseException:
             await chat.unlock(sid, token)
             raise
@@ -161,6 +191,7 @@ class TurnOpener:
         text: str,
         agent: str | None,
         token: str,
+        settled: bool,
     ) -> ChatRun:
         chat = self.chat
         chosen, how = agent or facts.agent, "client"
@@ -179,15 +210,20 @@ class TurnOpener:
         messages = ChatMessage.get_pymongo_collection()
         # Raw insert: Beanie's `insert()` adds ~0.5 ms of hooks and validation here.
         doc = user_message.model_dump(by_alias=True, exclude={"id"})
-        # The stores and the run's first step (reading the checkpoint) overlap; the run only
-        # starts once all succeeded, so a failed store answers nothing.
-        inserted, touched, primed = await asyncio.gather(
+        # The run's context, as `run_config` would make it, with the memories for this text
+        # recalled now (the model node's `memory_block` takes them from its cache).
+        context = AgentContext(chat.managers, actor).for_config()
+        recall = agent_context({"configurable": context}).memory_block(content)
+        # The stores and the run's first steps (reading the checkpoint, recalling) overlap;
+        # the run only starts once the stores succeeded, so a failed store answers nothing.
+        inserted, touched, primed, _ = await asyncio.gather(
             messages.insert_one(doc),
             sessions.update_one(
                 {"_id": sid, "user_id": actor.user_id},
                 {"$set": update, "$inc": {"message_count": 1}},
             ),
-            chat.checkpointer.prime(str(sid)),
+            chat.checkpointer.prime(str(sid), settled=settled),
+            recall,
             return_exceptions=True,
         )
         if not isinstance(touched, BaseException) and touched.matched_count == 0:
@@ -209,6 +245,7 @@ class TurnOpener:
             routed_by=how,
             graph_input=run_input(content),
             lock_token=token,
+            context=context,
         )
 
 

@@ -237,7 +237,7 @@ async def open_services(settings: Settings) -> Services:
 
     # agents/: the chat acts through the managers only
     config = agents_config(settings)
-    checkpointer = MongoCheckpointSaver(mongo[settings.mongodb_db])
+    checkpointer = MongoCheckpointSaver(mongo[settings.mongodb_db], redis=redis)
     await checkpointer.setup()
     chat = ChatService(
         managers=managers,

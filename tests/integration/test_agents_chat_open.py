@@ -85,6 +85,11 @@ async def test_refusals_on_a_known_session_leave_it_unlocked(client):
     sid = await new_session(client, user, agent="personal")
     await say(client, user, sid, "first")
 
+    # An approval asked by a run elsewhere (another process): every run takes the lock
+    # first, which un-settles the thread, so this process looks the approvals up again.
+    chat = services(client).chat
+    elsewhere = await chat.locks.take(sid)
+    assert elsewhere is not None
     approvals = ChatApproval.get_pymongo_collection()
     await approvals.insert_one(
         ChatApproval(
@@ -95,6 +100,7 @@ async def test_refusals_on_a_known_session_leave_it_unlocked(client):
             tool="wallet_transfer",
         ).model_dump(exclude={"id"})
     )
+    await chat.locks.release(sid, elsewhere)
     assert_error(await post(client, user, sid, "blocked"), 409, "APPROVAL_PENDING")
     assert not await locked(client, sid)
     await approvals.delete_many({"session_id": ObjectId(sid)})

@@ -83,7 +83,7 @@ async def test_a_checkpoint_written_by_another_process_wins_over_the_warm_one(cl
     await say(client, user, sid, "first")
     assert sid in here._warm
 
-    elsewhere = MongoCheckpointSaver(here.checkpoints.database)
+    elsewhere = MongoCheckpointSaver(here.checkpoints.database, redis=here.redis)
     latest = await elsewhere.aget_tuple({"configurable": {"thread_id": sid}})
     assert latest is not None
     moved = create_checkpoint(latest.checkpoint, None, latest.metadata.get("step", 0) + 1)
