@@ -165,3 +165,43 @@ async def test_a_rate_limited_voice_turn_is_refused_aloud(app_factory):
             assert await speak(session, "first") == "One."
             assert await speak(session, "second") == SPOKEN_ERRORS["RATE_LIMITED"]
         assert not await locked(client, voice.chat_session_id)
+
+
+async def test_the_settled_mark_follows_the_runs(client):
+    """Settled (the next turn skips the approvals lookup and trusts the warm checkpoint)
+    only after a complete run, at the checkpoint it wrote; a run that asks an approval, any
+    lock taken and any write to the thread clear it."""
+    from agents.checkpoint import MongoCheckpointSaver, settled_key
+    from agents.scripted import call
+    from tests.integration.wallet_support import admin, mint
+
+    alice = await verified_user(client)
+    bob = await verified_user(client)
+    await mint(client, await admin(client), alice["user"]["username"], 100)
+    transfer = call("wallet_transfer", {"to_username": bob["user"]["username"], "amount": 5})
+    use_script(client, ScriptedLLMFactory([reply("Hi."), transfer, reply("Hi again.")]))
+    chat = services(client).chat
+    redis = services(client).redis
+    sid = await new_session(client, alice, agent="personal")
+
+    await say(client, alice, sid, "hello")
+    mark = await redis.get(settled_key(sid))
+    assert mark is not None and mark.decode() == chat.checkpointer.warm_id(sid)
+
+    await say(client, alice, sid, "send bob 5")  # ends awaiting the approval
+    assert await redis.get(settled_key(sid)) is None
+    assert_error(await post(client, alice, sid, "hi?"), 409, "APPROVAL_PENDING")
+    await ChatApproval.get_pymongo_collection().delete_many({"session_id": ObjectId(sid)})
+
+    await say(client, alice, sid, "hello again")
+    assert await redis.get(settled_key(sid)) is not None
+    token = await chat.locks.take(sid)
+    assert token is not None and await redis.get(settled_key(sid)) is None
+    await chat.locks.release(sid, token)
+
+    await chat.checkpointer.settle(sid)
+    elsewhere = MongoCheckpointSaver(chat.checkpointer.checkpoints.database, redis=redis)
+    latest = await elsewhere.aget_tuple({"configurable": {"thread_id": sid}})
+    assert latest is not None
+    await elsewhere.aput_writes(latest.config, [("note", "x")], task_id="t")
+    assert await redis.get(settled_key(sid)) is None
