@@ -7,9 +7,12 @@ are few and mostly concurrent:
    unknown agent) is taken back: such a message never counted;
 2. the session lock (Redis), once every check passed;
 3. the message insert, the session update (on `_id` and owner: matching nothing means the
-   session is gone), the checkpoint read-ahead and the user's memories for the model's
-   prompt (the recall the run's first model call would make; it stays the run's own
-   agent context, and a failed recall is simply made again by the run), concurrently.
+   session is gone) and the checkpoint read-ahead, concurrently.
+
+Beside all that, the user's memories for the model's prompt are recalled (the recall the
+run's first model call would make, into the run's own agent context; a failed recall is
+simply made again by the run): for a known session from the start, with step 1, else
+with step 3.
 
 The errors and their order are those of the checks one after another: not found, unknown
 agent, rate limited, approval pending, LLM unavailable, busy.
@@ -101,6 +104,10 @@ class TurnOpener:
             else self.known.get(sid, actor.user_id)
         )
         expect = None if known is None else chat.checkpointer.warm_id(str(sid))
+        # The run's context, as `run_config` would make it; the model node's `memory_block`
+        # takes the memories for this text from its cache.
+        context = AgentContext(chat.managers, actor).for_config()
+        recall = _recall(context, content) if known is not None else None
         counted: tuple[int, int] | None = None
         waiting: list[ChatApproval] | None = None  # None: still to look up
         token: str | None = None
@@ -162,7 +169,9 @@ class TurnOpener:
             raise
         settled = "pending" not in lookups  # locked by the gate, settled at our checkpoint
         try:
-            return await self._store(actor, sid, facts, content, text, agent, token, settled)
+            return await self._store(
+                actor, sid, facts, content, text, agent, token, settled, context, recall
+            )
         except BaseException:
             await chat.unlock(sid, token)
             raise
@@ -192,6 +201,8 @@ class TurnOpener:
         agent: str | None,
         token: str,
         settled: bool,
+        context: dict[str, Any],
+        recall: asyncio.Future[str] | None,
     ) -> ChatRun:
         chat = self.chat
         chosen, how = agent or facts.agent, "client"
@@ -210,10 +221,6 @@ class TurnOpener:
         messages = ChatMessage.get_pymongo_collection()
         # Raw insert: Beanie's `insert()` adds ~0.5 ms of hooks and validation here.
         doc = user_message.model_dump(by_alias=True, exclude={"id"})
-        # The run's context, as `run_config` would make it, with the memories for this text
-        # recalled now (the model node's `memory_block` takes them from its cache).
-        context = AgentContext(chat.managers, actor).for_config()
-        recall = agent_context({"configurable": context}).memory_block(content)
         # The stores and the run's first steps (reading the checkpoint, recalling) overlap;
         # the run only starts once the stores succeeded, so a failed store answers nothing.
         inserted, touched, primed, _ = await asyncio.gather(
@@ -223,7 +230,7 @@ class TurnOpener:
                 {"$set": update, "$inc": {"message_count": 1}},
             ),
             chat.checkpointer.prime(str(sid), settled=settled),
-            recall,
+            recall or _recall(context, content),
             return_exceptions=True,
         )
         if not isinstance(touched, BaseException) and touched.matched_count == 0:
@@ -247,6 +254,14 @@ class TurnOpener:
             lock_token=token,
             context=context,
         )
+
+
+def _recall(context: dict[str, Any], text: str) -> asyncio.Future[str]:
+    """Recall the memories for `text` into the run's agent context, in a task of its own
+    (whatever becomes of the turn; its failure is the run's to meet again)."""
+    task = asyncio.ensure_future(agent_context({"configurable": context}).memory_block(text))
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    return task
 
 
 def _raise_if_failed(result: Any) -> Any:
