@@ -106,3 +106,19 @@ def test_revocation_feed_reads_only_session_revoked_events():
     other += b'"data":{"title":"\\"session.revoked\\""},"ts":1.0}'
     assert revoked_ids(other) == []
     assert revoked_ids(b'{"type":"session.revoked", broken') == []
+
+
+def test_batch_is_capped_by_an_eighth_of_the_limit():
+    """RATE_LIMIT_BATCH went from 8 to 32 (issue 18, third round): a small limit must keep a
+    small batch, so N processes never overshoot a limit by more than N x limit / 8."""
+    clock = Clock()
+    counts = BatchedCounts(32, clock=clock)
+    assert counts.hit("big", limit=10_000) == 1
+    counts.flushed("big", 1, 60)
+    assert [counts.hit("big", limit=10_000) for _ in range(32)] == [0] * 31 + [32]
+    assert counts.hit("small", limit=60) == 1  # 60 // 8 = 7: flushed every 7th hit
+    counts.flushed("small", 1, 60)
+    assert [counts.hit("small", limit=60) for _ in range(7)] == [0] * 6 + [7]
+    assert counts.hit("tiny", limit=5) == 1  # under 8: every hit goes to Redis
+    counts.flushed("tiny", 1, 60)
+    assert [counts.hit("tiny", limit=5) for _ in range(3)] == [1, 1, 1]
