@@ -46,7 +46,8 @@ async def auth_rate_limit(
     manager = get_auth_manager(connection.app.state)
     config = manager.config
     fn = getattr(handler, "fn", None)
-    bucket = handler.opt.get("rate_bucket") or getattr(fn, "__qualname__", handler.handler_name)
+    bucket = handler.opt.get("rate_bucket") or getattr(fn, "__qualname__", None)
+    bucket = bucket or handler.handler_name  # not evaluated eagerly: it costs a lookup
     peer = connection.client.host if connection.client else None
     ip = resolve_client_ip(peer, connection.headers.get("x-forwarded-for"), config.trusted_proxies)
 

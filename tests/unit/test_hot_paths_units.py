@@ -122,3 +122,46 @@ def test_batch_is_capped_by_an_eighth_of_the_limit():
     assert counts.hit("tiny", limit=5) == 1  # under 8: every hit goes to Redis
     counts.flushed("tiny", 1, 60)
     assert [counts.hit("tiny", limit=5) for _ in range(3)] == [1, 1, 1]
+
+
+def test_read_only_guards_get_the_handler_itself_others_a_copy():
+    """`guards_without_copies` (issue 18, third round): Litestar copies the route handler
+    for every guard call on every request; a read-only guard gets the handler itself, any
+    other guard keeps the copy, and a guard's refusal still refuses."""
+    from litestar import Litestar, get
+    from litestar.exceptions import NotAuthorizedException
+    from litestar.testing import TestClient
+
+    from server.lean_guards import guards_without_copies
+
+    seen: dict[str, object] = {}
+
+    async def reader(connection, handler) -> None:
+        seen["reader"] = handler
+        if connection.headers.get("x-refuse"):
+            raise NotAuthorizedException()
+
+    async def other(connection, handler) -> None:
+        seen["other"] = handler
+
+    @get("/lean", guards=[reader], sync_to_thread=False)
+    def lean() -> str:
+        return "ok"
+
+    @get("/copied", guards=[reader, other], sync_to_thread=False)
+    def copied() -> str:
+        return "ok"
+
+    app = Litestar(route_handlers=[lean, copied])
+    assert guards_without_copies(app, read_only={reader}) == 1
+    handlers = {
+        route.path: route.route_handler_map["GET"][0]
+        for route in app.routes
+        if route.path in ("/lean", "/copied")
+    }
+    with TestClient(app) as client:
+        assert client.get("/lean").text == "ok"
+        assert seen["reader"] is handlers["/lean"]
+        assert client.get("/copied").text == "ok"
+        assert seen["other"] is not handlers["/copied"]  # Litestar's own copy
+        assert client.get("/lean", headers={"x-refuse": "1"}).status_code == 401
