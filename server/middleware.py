@@ -15,7 +15,7 @@ import uuid
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.core.request_context import reset_request_id, set_request_id
+from server.core.request_context import RESPONSE_STATUS_KEY, reset_request_id, set_request_id
 from server.logging_setup import access_line
 from server.security_headers import SecurityHeaders
 
@@ -66,7 +66,8 @@ class RequestIdMiddleware:
             return
         request_id = self._ids.for_scope(scope)
         token = set_request_id(request_id)
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         started = time.perf_counter()
         path: str = scope.get("path", "")
         status: int | None = None
@@ -75,11 +76,12 @@ class RequestIdMiddleware:
             security = self._security
             extra = security.for_path(path) if security is not None else ()
             id_header = (b"x-request-id", request_id.encode())
+            state[RESPONSE_STATUS_KEY] = None  # the metrics middleware reads it: no 2nd wrapper
 
             async def send_with_headers(message: Message) -> None:
                 nonlocal status
                 if message["type"] == "http.response.start":
-                    status = message["status"]
+                    status = state[RESPONSE_STATUS_KEY] = message["status"]
                     headers = list(message.get("headers", ()))
                     headers.append(id_header)
                     if extra:
