@@ -165,3 +165,44 @@ def test_read_only_guards_get_the_handler_itself_others_a_copy():
         assert client.get("/copied").text == "ok"
         assert seen["other"] is not handlers["/copied"]  # Litestar's own copy
         assert client.get("/lean", headers={"x-refuse": "1"}).status_code == 401
+
+
+async def test_actor_and_client_use_what_the_guard_resolved_for_this_request():
+    """The guard resolves the client (trusted proxies) and reads the bearer token; the
+    `actor` and `client` dependencies reuse both from the request state (issue 18, third
+    round) and fall back to the headers when the guard left no client."""
+    from types import SimpleNamespace
+
+    from auth.bearer import PREFETCH_STATE_KEY, Prefetched
+    from auth.context import ClientContext
+    from auth.dependencies import AUTH_MANAGER_STATE_KEY, provide_actor, provide_client_context
+    from auth.liveness import HOT_LIVE
+
+    calls: list[tuple] = []
+
+    class Manager:
+        config = SimpleNamespace(trusted_proxies=())
+
+        async def authenticate(self, token, ctx, prefetched):
+            calls.append((token, ctx, prefetched))
+            return "actor"
+
+    def request(prefetched):
+        headers = {"authorization": "Bearer header-token", "user-agent": "ua-header"}
+        state = {PREFETCH_STATE_KEY: prefetched} if prefetched else {}
+        return SimpleNamespace(
+            scope={"state": state},
+            app=SimpleNamespace(state={AUTH_MANAGER_STATE_KEY: Manager()}),
+            headers=headers,
+            client=SimpleNamespace(host="10.0.0.9"),
+        )
+
+    client = ClientContext(ip="10.0.0.1", user_agent="ua-guard")
+    prefetched = Prefetched("guard-token", object(), HOT_LIVE, client)  # type: ignore[arg-type]
+    assert await provide_actor(request(prefetched)) == "actor"
+    assert calls[-1] == ("guard-token", client, prefetched)
+    assert await provide_client_context(request(prefetched)) is client
+    bare = Prefetched("guard-token", object(), HOT_LIVE)  # type: ignore[arg-type]
+    await provide_actor(request(bare))
+    assert calls[-1] == ("header-token", ClientContext("10.0.0.9", "ua-header"), bare)
+    assert await provide_client_context(request(None)) == ClientContext("10.0.0.9", "ua-header")
