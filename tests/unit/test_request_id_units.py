@@ -109,9 +109,22 @@ def test_metrics_take_the_status_from_the_outer_wrapper_or_their_own():
     def refused() -> str:
         raise NotAuthorizedException()
 
+    wrappers: list[str] = []
+
+    class Spied(RequestMetricsMiddleware):
+        """Records which `send` the metrics middleware hands inwards."""
+
+        def __init__(self, app):
+            async def inner(scope, receive, send):
+                wrappers.append(send.__name__)
+                await app(scope, receive, send)
+
+            super().__init__(inner)
+
     for outer in (True, False):
         _children.clear()
-        app = Litestar(route_handlers=[ok, refused], middleware=[RequestMetricsMiddleware])
+        wrappers.clear()
+        app = Litestar(route_handlers=[ok, refused], middleware=[Spied])
         if outer:
             app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
         with TestClient(app) as client:
@@ -121,3 +134,5 @@ def test_metrics_take_the_status_from_the_outer_wrapper_or_their_own():
             ("GET", "/unit-metrics/ok", 201),
             ("GET", "/unit-metrics/refused", 401),
         }, outer
+        own_wrapper = [name == "send_with_status" for name in wrappers]
+        assert own_wrapper == [not outer, not outer], wrappers
