@@ -33,15 +33,24 @@ PREFETCH_STATE_KEY = "auth_prefetch"
 
 @dataclass(frozen=True, slots=True)
 class Prefetched:
-    """An access token's claims and its session's Redis liveness answer, learnt once."""
+    """An access token's claims and its session's Redis liveness answer, learnt once, and
+    the client context the guard resolved for the same request (so it is not resolved
+    twice: headers, trusted proxies)."""
 
     token: str
     claims: AccessClaims
     liveness: Sequence[Any]
+    client: ClientContext | None = None
 
 
-def prefetch_claims(scope: Any, token: str, claims: AccessClaims, liveness: Sequence[Any]) -> None:
-    scope.setdefault("state", {})[PREFETCH_STATE_KEY] = Prefetched(token, claims, liveness)
+def prefetch_claims(
+    scope: Any,
+    token: str,
+    claims: AccessClaims,
+    liveness: Sequence[Any],
+    client: ClientContext | None = None,
+) -> None:
+    scope.setdefault("state", {})[PREFETCH_STATE_KEY] = Prefetched(token, claims, liveness, client)
 
 
 def prefetched_for(scope: Any) -> Prefetched | None:

@@ -24,7 +24,7 @@ class AuthConfig:
     trusted_proxies: tuple[str, ...] = field(default_factory=tuple)
     jwt_issuer: str = "second-brain"
     hot_cache_seconds: float = 2.0
-    rate_limit_batch: int = 8
+    rate_limit_batch: int = 32
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4

@@ -44,9 +44,14 @@ async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
     if cached is not None:
         return cached
     manager = get_auth_manager(request.app.state)
-    actor = await manager.authenticate(
-        bearer_token(request), client_context(request), prefetched_for(request.scope)
-    )
+    prefetched = prefetched_for(request.scope)
+    if prefetched is not None and prefetched.client is not None:
+        # The rate-limit guard read this request's bearer token and client already.
+        actor = await manager.authenticate(prefetched.token, prefetched.client, prefetched)
+    else:
+        actor = await manager.authenticate(
+            bearer_token(request), client_context(request), prefetched
+        )
     request.scope.setdefault("state", {})["actor"] = actor
     return actor
 
@@ -56,6 +61,9 @@ def provide_auth_manager(state: State) -> AuthManager:
 
 
 async def provide_client_context(request: Request[Any, Any, Any]) -> ClientContext:
+    prefetched = prefetched_for(request.scope)
+    if prefetched is not None and prefetched.client is not None:
+        return prefetched.client  # resolved by the rate-limit guard for this request
     return client_context(request)
 
 

@@ -17,6 +17,7 @@ from redis.asyncio.client import Pipeline
 
 from auth.bearer import prefetch_claims
 from auth.client_ip import resolve_client_ip
+from auth.context import ClientContext
 from auth.dependencies import get_auth_manager
 from auth.liveness import HOT_LIVE, HOT_REVOKED
 from auth.tokens import decode_access_token, sha256_hex
@@ -41,16 +42,19 @@ async def auth_rate_limit(
     hit and every `RATE_LIMIT_BATCH`-th) and the session's liveness comes from the hot cache
     (`HotSessions`) when fresh; whatever must still ask Redis travels in ONE round trip, and
     most requests make none. The decoded claims and the liveness answer are left in the
-    request state for `provide_actor`, so the token is decoded once per request.
+    request state for `provide_actor`, so the token is decoded once per request (and the
+    client's address resolved once).
     """
     manager = get_auth_manager(connection.app.state)
     config = manager.config
     fn = getattr(handler, "fn", None)
-    bucket = handler.opt.get("rate_bucket") or getattr(fn, "__qualname__", handler.handler_name)
+    bucket = handler.opt.get("rate_bucket") or getattr(fn, "__qualname__", None)
+    bucket = bucket or handler.handler_name  # not evaluated eagerly: it costs a lookup
+    headers = connection.headers
     peer = connection.client.host if connection.client else None
-    ip = resolve_client_ip(peer, connection.headers.get("x-forwarded-for"), config.trusted_proxies)
+    ip = resolve_client_ip(peer, headers.get("x-forwarded-for"), config.trusted_proxies)
 
-    token = _bearer(connection.headers.get("authorization", ""))
+    token = _bearer(headers.get("authorization", ""))
     account: str | None = None
     claims = None
     if token and token.startswith("sbp_"):
@@ -100,4 +104,5 @@ async def auth_rate_limit(
             if claims is not None and hot is None:
                 liveness = answers[-1]
     if claims is not None and token is not None:
-        prefetch_claims(connection.scope, token, claims, liveness)
+        client = ClientContext(ip=ip, user_agent=headers.get("user-agent"))
+        prefetch_claims(connection.scope, token, claims, liveness, client)

@@ -88,14 +88,20 @@ class _Count:
         self.expires_at = 0.0  # when the Redis window ends (0: never flushed)
 
 
+# A key is flushed at least every `limit // LIMIT_SHARE`-th hit, whatever the batch: N
+# processes overshoot a limit by at most N x limit / LIMIT_SHARE (an eighth per process).
+LIMIT_SHARE = 8
+
+
 class BatchedCounts:
     """Per-process pre-counting of the fixed-window limits: Redis hears every `batch`-th hit.
 
     Why: the per-IP and per-account counters cost a Redis round trip on every authenticated
-    request. Here a key's first hit in a window and then every `batch`-th is flushed (one
-    INCRBY of the hits in between); the check uses the last Redis count plus the local
-    ones, so one process alone is exact, and N processes together let at most
-    N x (batch - 1) requests past a limit. `batch = 1` asks Redis on every hit.
+    request. Here a key's first hit in a window and then every b-th is flushed (one INCRBY
+    of the hits in between), b = min(batch, limit // LIMIT_SHARE) (at least 1); the check
+    uses the last Redis count plus the local ones, so one process alone is exact, and N
+    processes together let at most N x (b - 1) requests past a limit: never more than
+    N x limit / 8, so a small limit keeps a small batch. `batch = 1` asks Redis every hit.
     """
 
     def __init__(
@@ -121,7 +127,7 @@ class BatchedCounts:
         if count.remote + count.pending > limit:
             retry = int(count.expires_at - now) + 1 if count.expires_at else 1
             raise RateLimited("Too many requests. Try again later.", retry_after=retry)
-        if count.expires_at and count.pending < self.batch:
+        if count.expires_at and count.pending < min(self.batch, limit // LIMIT_SHARE):
             return 0
         flush, count.pending = count.pending, 0
         count.remote += flush

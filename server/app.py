@@ -19,6 +19,7 @@ from agents.mcp.routes import MCP_STATE_KEY
 from agents.mcp.server import McpServer
 from agents.tools import REGISTRY
 from auth.dependencies import AUTH_MANAGER_STATE_KEY
+from auth.limits import auth_rate_limit
 from auth.revocation_feed import RevocationFeed
 from realtime.asyncapi import build_asyncapi
 from realtime.collab.endpoint import COLLAB_STATE_KEY
@@ -37,6 +38,7 @@ from server.core.degraded import DEGRADED_HANDLERS
 from server.core.errors import EXCEPTION_HANDLERS
 from server.event_catalog import event_types
 from server.health import HEALTH_CHECKS_STATE_KEY
+from server.lean_guards import guards_without_copies
 from server.logging_setup import configure_logging
 from server.metrics import RequestMetricsMiddleware
 from server.middleware import RequestIdMiddleware
@@ -216,4 +218,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.asgi_handler = RequestIdMiddleware(app.asgi_handler, security)
     resolve_dependencies_sequentially(app)
+    guards_without_copies(app, read_only={auth_rate_limit})  # it only reads the handler
     return app

@@ -9,17 +9,16 @@ processes and restarts, and far cheaper than a `uuid4` per request.
 from __future__ import annotations
 
 import itertools
-import logging
 import re
 import time
 import uuid
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.core.request_context import reset_request_id, set_request_id
+from server.core.request_context import RESPONSE_STATUS_KEY, reset_request_id, set_request_id
+from server.logging_setup import access_line
 from server.security_headers import SecurityHeaders
 
-log = logging.getLogger("server.access")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _UNLOGGED = frozenset(("/health/live", "/metrics"))
 
@@ -50,7 +49,7 @@ class RequestIds:
 
 class RequestIdMiddleware:
     """Sets the request id (from a sane `X-Request-ID` or a new one), echoes it, adds the
-    security headers (when given), logs the access.
+    security headers (when given), logs the access (`logging_setup.access_line`: batched).
 
     The logged path never includes the query string: WebSocket tickets travel there.
     """
@@ -67,7 +66,8 @@ class RequestIdMiddleware:
             return
         request_id = self._ids.for_scope(scope)
         token = set_request_id(request_id)
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         started = time.perf_counter()
         path: str = scope.get("path", "")
         status: int | None = None
@@ -76,11 +76,12 @@ class RequestIdMiddleware:
             security = self._security
             extra = security.for_path(path) if security is not None else ()
             id_header = (b"x-request-id", request_id.encode())
+            state[RESPONSE_STATUS_KEY] = None  # the metrics middleware reads it: no 2nd wrapper
 
             async def send_with_headers(message: Message) -> None:
                 nonlocal status
                 if message["type"] == "http.response.start":
-                    status = message["status"]
+                    status = state[RESPONSE_STATUS_KEY] = message["status"]
                     headers = list(message.get("headers", ()))
                     headers.append(id_header)
                     if extra:
@@ -96,13 +97,11 @@ class RequestIdMiddleware:
             await self.app(scope, receive, wrapped)
         finally:
             if path not in _UNLOGGED:
-                log.info(
-                    "request",
-                    extra={
-                        "method": scope.get("method", "WS"),
-                        "path": path,
-                        "status": status,
-                        "durationMs": round((time.perf_counter() - started) * 1000, 2),
-                    },
+                access_line(
+                    str(scope.get("method", "WS")),
+                    path,
+                    status,
+                    round((time.perf_counter() - started) * 1000, 2),
+                    request_id,
                 )
             reset_request_id(token)

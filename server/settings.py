@@ -138,7 +138,7 @@ class Settings(BaseSettings):
     refresh_grace_seconds: int = Field(default=10, ge=0, le=60)
     # Hot paths (issue 18): see docs/benchmarks.md and docs/auth.md.
     auth_hot_cache_seconds: float = Field(default=2.0, ge=0, le=60)
-    rate_limit_batch: int = Field(default=8, ge=1, le=100)
+    rate_limit_batch: int = Field(default=32, ge=1, le=100)
     session_idle_timeout_seconds: int = Field(default=7 * 24 * 3600, ge=300)
     totp_encryption_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     totp_issuer: str = ""

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from contextvars import ContextVar, Token
 
+# `scope["state"]` key: the response status, set by the request-id middleware's send wrapper
+# (None until the response starts), so inner middlewares need no send wrapper of their own.
+RESPONSE_STATUS_KEY = "response_status"
+
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 

@@ -89,3 +89,50 @@ def test_dependencies_resolved_one_at_a_time_in_dependency_order():
     assert keys[0] == "base" and sorted(keys[1:]) == ["left", "right"]
     with TestClient(app) as client:
         assert client.get("/x").json() == {"sum": 112}
+
+
+def test_metrics_take_the_status_from_the_outer_wrapper_or_their_own():
+    """The metrics middleware dropped its own send wrapper (issue 18, third round) and
+    reads the status the request-id middleware records; without that middleware outside
+    it must still wrap `send` itself, and a handler's error status must be counted as such."""
+    from litestar import Litestar, get
+    from litestar.exceptions import NotAuthorizedException
+    from litestar.testing import TestClient
+
+    from server.metrics import RequestMetricsMiddleware, _children
+
+    @get("/unit-metrics/ok", status_code=201, sync_to_thread=False)
+    def ok() -> str:
+        return "ok"
+
+    @get("/unit-metrics/refused", sync_to_thread=False)
+    def refused() -> str:
+        raise NotAuthorizedException()
+
+    wrappers: list[str] = []
+
+    class Spied(RequestMetricsMiddleware):
+        """Records which `send` the metrics middleware hands inwards."""
+
+        def __init__(self, app):
+            async def inner(scope, receive, send):
+                wrappers.append(send.__name__)
+                await app(scope, receive, send)
+
+            super().__init__(inner)
+
+    for outer in (True, False):
+        _children.clear()
+        wrappers.clear()
+        app = Litestar(route_handlers=[ok, refused], middleware=[Spied])
+        if outer:
+            app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
+        with TestClient(app) as client:
+            assert client.get("/unit-metrics/ok").status_code == 201
+            assert client.get("/unit-metrics/refused").status_code == 401
+        assert set(_children) == {
+            ("GET", "/unit-metrics/ok", 201),
+            ("GET", "/unit-metrics/refused", 401),
+        }, outer
+        own_wrapper = [name == "send_with_status" for name in wrappers]
+        assert own_wrapper == [not outer, not outer], wrappers
