@@ -185,3 +185,15 @@ class ApiProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+async def register_user(http: httpx.AsyncClient, prefix: str) -> tuple[dict[str, str], str]:
+    """Register a fresh user through the api: (bearer headers, the user's realtime channel)."""
+    name = f"{prefix}{int(time.time())}"
+    r = await http.post(
+        "/api/v1/auth/register",
+        json={"username": name, "email": f"{name}@e.com", "password": f"{prefix} pass 1234567"},
+    )
+    r.raise_for_status()
+    body = r.json()
+    return {"Authorization": f"Bearer {body['accessToken']}"}, f"user:{body['user']['id']}"

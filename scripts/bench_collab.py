@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import statistics
 import sys
 import tempfile
@@ -403,33 +402,19 @@ def _report(ours: dict, base: dict, load: tuple[float, float], args: argparse.Na
 
 
 async def main(args: argparse.Namespace) -> None:
-    from scripts.devservices import spawn_mongo, spawn_redis
+    from scripts.services_spawn import env_or_spawned_services
 
-    with tempfile.TemporaryDirectory() as tmpdir:
+    with tempfile.TemporaryDirectory() as tmpdir, env_or_spawned_services(Path(tmpdir)) as urls:
         tmp = Path(tmpdir)
-        mongo = redis = None
-        mongo_url = os.environ.get("MONGODB_URL")
-        redis_url = os.environ.get("REDIS_URL")
-        if not mongo_url:
-            mongo = spawn_mongo(tmp / "mongo")
-            mongo_url = mongo.url
-        if not redis_url:
-            redis = spawn_redis(tmp / "redis")
-            redis_url = redis.url
-        try:
-            ours = await bench_ours(args, mongo_url, redis_url, tmp)
-            lat = ours["latencies"]
-            print(
-                f"ours: p50 {_pct(lat, 0.5) * 1000:.2f} ms, p99 {_pct(lat, 0.99) * 1000:.2f} ms",
-                flush=True,
-            )
-            base = await bench_baseline(args)
-            load = await bench_load(mongo_url, args.log_updates)
-        finally:
-            if redis is not None:
-                redis.stop()
-            if mongo is not None:
-                mongo.stop()
+        mongo_url, redis_url = urls
+        ours = await bench_ours(args, mongo_url, redis_url, tmp)
+        lat = ours["latencies"]
+        print(
+            f"ours: p50 {_pct(lat, 0.5) * 1000:.2f} ms, p99 {_pct(lat, 0.99) * 1000:.2f} ms",
+            flush=True,
+        )
+        base = await bench_baseline(args)
+        load = await bench_load(mongo_url, args.log_updates)
     _report(ours, base, load, args)
 
 

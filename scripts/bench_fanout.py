@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -242,7 +241,7 @@ async def bench_ours(args: argparse.Namespace, mongo_url: str, redis_url: str) -
     from redis.asyncio import Redis
 
     from realtime.bus import EventBus
-    from scripts.api_process import FAST_HASHING, ApiProcess, api_env
+    from scripts.api_process import FAST_HASHING, ApiProcess, api_env, register_user
     from scripts.profiling import py_spy
 
     env = api_env(
@@ -264,15 +263,7 @@ async def bench_ours(args: argparse.Namespace, mongo_url: str, redis_url: str) -
         base = server.base
         await server.wait_ready(90)
         async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-            name = f"bench{int(time.time())}"
-            r = await http.post(
-                "/api/v1/auth/register",
-                json={"username": name, "email": f"{name}@e.com", "password": "bench pass 1234567"},
-            )
-            r.raise_for_status()
-            body = r.json()
-            headers = {"Authorization": f"Bearer {body['accessToken']}"}
-            channel = f"user:{body['user']['id']}"
+            headers, channel = await register_user(http, "bench")
 
             async def new_ticket() -> str:
                 for attempt in range(5):
@@ -393,26 +384,11 @@ async def main(args: argparse.Namespace) -> None:
     needed = max(args.idle) + args.clients + 200
     if limit < needed:
         raise SystemExit(f"RLIMIT_NOFILE hard limit {limit} < {needed}; lower --idle")
-    from scripts.devservices import spawn_mongo, spawn_redis
+    from scripts.services_spawn import env_or_spawned_services
 
-    with tempfile.TemporaryDirectory() as tmp:
-        mongo = redis = None
-        mongo_url = os.environ.get("MONGODB_URL")
-        redis_url = os.environ.get("REDIS_URL")
-        if not mongo_url:
-            mongo = spawn_mongo(Path(tmp) / "mongo")
-            mongo_url = mongo.url
-        if not redis_url:
-            redis = spawn_redis(Path(tmp) / "redis")
-            redis_url = redis.url
-        try:
-            ours = await bench_ours(args, mongo_url, redis_url)
-            base = await bench_baseline(args)
-        finally:
-            if redis is not None:
-                redis.stop()
-            if mongo is not None:
-                mongo.stop()
+    with tempfile.TemporaryDirectory() as tmp, env_or_spawned_services(Path(tmp)) as urls:
+        ours = await bench_ours(args, *urls)
+        base = await bench_baseline(args)
     _report(ours, base, args)
 
 

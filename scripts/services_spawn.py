@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -313,3 +313,23 @@ def spawn_redis(
     )
     atexit.register(proc._stop_at_exit)
     return proc
+
+
+@contextlib.contextmanager
+def env_or_spawned_services(tmp: Path) -> Iterator[tuple[str, str]]:
+    """(MongoDB URL, Redis URL): `MONGODB_URL`/`REDIS_URL` when set, else throwaway servers
+    under `tmp`, stopped on exit (the benchmarks' and probes' common start)."""
+    spawned: list[ManagedProcess] = []
+    try:
+        mongo_url = os.environ.get("MONGODB_URL")
+        if not mongo_url:
+            spawned.append(spawn_mongo(tmp / "mongo"))
+            mongo_url = spawned[-1].url
+        redis_url = os.environ.get("REDIS_URL")
+        if not redis_url:
+            spawned.append(spawn_redis(tmp / "redis"))
+            redis_url = spawned[-1].url
+        yield mongo_url, redis_url
+    finally:
+        for process in reversed(spawned):
+            process.stop()

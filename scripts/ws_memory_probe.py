@@ -74,7 +74,7 @@ async def _probe(args: argparse.Namespace, mongo_url: str, redis_url: str, tmp: 
     import websockets
     from websockets.typing import Origin
 
-    from scripts.api_process import FAST_HASHING, api_env
+    from scripts.api_process import FAST_HASHING, api_env, register_user
     from scripts.services_base import HOST, free_port, popen_logged, stop_pid
 
     port = free_port()
@@ -103,15 +103,7 @@ async def _probe(args: argparse.Namespace, mongo_url: str, redis_url: str, tmp: 
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.2)
-            name = f"probe{int(time.time())}"
-            r = await http.post(
-                "/api/v1/auth/register",
-                json={"username": name, "email": f"{name}@e.com", "password": "probe pass 1234567"},
-            )
-            r.raise_for_status()
-            body = r.json()
-            headers = {"Authorization": f"Bearer {body['accessToken']}"}
-            channel = f"user:{body['user']['id']}"
+            headers, channel = await register_user(http, "probe")
 
             async def open_socket() -> Any:
                 ticket = (await http.post("/api/v1/realtime/ticket", headers=headers)).json()
@@ -173,26 +165,10 @@ def _report(
 
 
 async def _main(args: argparse.Namespace) -> None:
-    from scripts.devservices import spawn_mongo, spawn_redis
+    from scripts.services_spawn import env_or_spawned_services
 
-    with tempfile.TemporaryDirectory() as name:
-        tmp = Path(name)
-        mongo = redis = None
-        mongo_url = os.environ.get("MONGODB_URL")
-        redis_url = os.environ.get("REDIS_URL")
-        if not mongo_url:
-            mongo = spawn_mongo(tmp / "mongo")
-            mongo_url = mongo.url
-        if not redis_url:
-            redis = spawn_redis(tmp / "redis")
-            redis_url = redis.url
-        try:
-            await _probe(args, mongo_url, redis_url, tmp)
-        finally:
-            if redis is not None:
-                redis.stop()
-            if mongo is not None:
-                mongo.stop()
+    with tempfile.TemporaryDirectory() as name, env_or_spawned_services(Path(name)) as urls:
+        await _probe(args, *urls, Path(name))
 
 
 if __name__ == "__main__":

@@ -26,19 +26,53 @@ from typing import Any
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 
-class Inbox:
+class _Waiters:
+    """Futures of the coroutines waiting on an `Inbox` or a `Flag`: no list at all until one
+    waits (most sockets never do)."""
+
+    __slots__ = ("_waiters",)
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    async def _wait(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            # Woken, then cancelled: pass the wake-up on (as asyncio.Queue does).
+            if waiter.done() and not waiter.cancelled():
+                self._wake(skip=waiter)
+            raise
+        finally:
+            self._waiters.remove(waiter)
+            if not self._waiters:
+                self._waiters = None
+
+    def _wake(self, *, every: bool = False, skip: asyncio.Future[None] | None = None) -> None:
+        for waiter in self._waiters or ():
+            if waiter is not skip and not waiter.done():
+                waiter.set_result(None)
+                if not every:
+                    return
+
+
+class Inbox(_Waiters):
     """The part of `asyncio.Queue` uvicorn uses (`put_nowait`, `get`, `empty`, `qsize`),
     unbounded, with no `deque` or `Event` until a reader has to wait."""
 
-    __slots__ = ("_items", "_waiters")
+    __slots__ = ("_items",)
 
     def __init__(self) -> None:
+        super().__init__()
         self._items: list[Any] = []
-        self._waiters: list[asyncio.Future[None]] | None = None
 
     def put_nowait(self, item: Any) -> None:
         self._items.append(item)
-        self._wake_one()
+        self._wake()
 
     def empty(self) -> bool:
         return not self._items
@@ -46,47 +80,21 @@ class Inbox:
     def qsize(self) -> int:
         return len(self._items)
 
-    def _wake_one(self) -> None:
-        for waiter in self._waiters or ():
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-
     async def get(self) -> Any:
         while not self._items:
-            waiter = asyncio.get_running_loop().create_future()
-            if self._waiters is None:
-                self._waiters = []
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                # Woken, then cancelled: pass the wake-up on (as asyncio.Queue does).
-                if waiter.done() and not waiter.cancelled() and self._items:
-                    self._wake_one_other(waiter)
-                raise
-            finally:
-                self._waiters.remove(waiter)
-                if not self._waiters:
-                    self._waiters = None
+            await self._wait()
         return self._items.pop(0)
 
-    def _wake_one_other(self, skip: asyncio.Future[None]) -> None:
-        for waiter in self._waiters or ():
-            if waiter is not skip and not waiter.done():
-                waiter.set_result(None)
-                return
 
-
-class Flag:
+class Flag(_Waiters):
     """The part of `asyncio.Event` uvicorn uses for `writable` (`set`, `clear`, `is_set`,
     `wait`), with no `deque` until a writer has to wait. Starts set."""
 
-    __slots__ = ("_is_set", "_waiters")
+    __slots__ = ("_is_set",)
 
     def __init__(self) -> None:
+        super().__init__()
         self._is_set = True
-        self._waiters: list[asyncio.Future[None]] | None = None
 
     def is_set(self) -> bool:
         return self._is_set
@@ -95,27 +103,15 @@ class Flag:
         if self._is_set:
             return
         self._is_set = True
-        for waiter in self._waiters or ():
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake(every=True)
 
     def clear(self) -> None:
         self._is_set = False
 
     async def wait(self) -> bool:
-        if self._is_set:
-            return True
-        waiter = asyncio.get_running_loop().create_future()
-        if self._waiters is None:
-            self._waiters = []
-        self._waiters.append(waiter)
-        try:
-            await waiter
-            return True
-        finally:
-            self._waiters.remove(waiter)
-            if not self._waiters:
-                self._waiters = None
+        if not self._is_set:
+            await self._wait()
+        return True
 
 
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
