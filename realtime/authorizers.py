@@ -100,6 +100,6 @@ class ChannelAuthorizers:
         kind = self.kind(channel)
         return kind is not None and kind.presence
 
-    def rechecks(self, channel: str, event_type: str) -> bool:
+    def recheck_on(self, channel: str) -> frozenset[str]:
         kind = self.kind(channel)
-        return kind is not None and event_type in kind.recheck_on
+        return frozenset() if kind is None else kind.recheck_on

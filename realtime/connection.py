@@ -40,7 +40,7 @@ from realtime.frames import (
     subscribed_out,
 )
 from realtime.protocol import CLOSE_SLOW_CONSUMER, Since, Unsubscribed, encode_frame
-from realtime.push import PushWriter, SendText
+from realtime.push import FrameSink, PushWriter, SendText
 from realtime.subscriber import LiveEvent
 from server.core.actor import Actor
 from server.core.channels import user_channel
@@ -125,9 +125,10 @@ class Connection:
         if self.on_close is not None:
             self.on_close()
 
-    def use_push(self, send: SendText) -> None:
-        """Deliver by pushing through `send` (a WebSocket) instead of `outgoing()`."""
-        self.writer = PushWriter(self, send)
+    def use_push(self, send: SendText, sink: FrameSink | None = None) -> None:
+        """Deliver by pushing through `send` (a WebSocket) instead of `outgoing()`; shared
+        events through `sink` when the server offers one."""
+        self.writer = PushWriter(self, send, sink)
 
     def schedule_expiry(self, expires_at: float, now_wall: float, code: int) -> None:
         loop = asyncio.get_running_loop()
@@ -223,7 +224,7 @@ class Connection:
         st.epoch = event.epoch
         st.offset = event.offset
         self.push(event)
-        if self.hub.authorizers.rechecks(st.channel, event.type):
+        if event.type in st.recheck_on:
             st.hold = True
             self.push(Recheck(st))
 

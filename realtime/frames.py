@@ -39,10 +39,15 @@ KEEPALIVE = Out("keepalive", "")
 class ChannelState:
     """One subscription: the last (epoch, offset) queued, and live events held meanwhile."""
 
-    __slots__ = ("channel", "dirty", "epoch", "hold", "offset", "pending", "presence")
+    __slots__ = ("channel", "dirty", "epoch", "hold", "offset", "pending", "presence", "recheck_on")
 
-    def __init__(self, channel: str, *, presence: bool) -> None:
+    def __init__(
+        self, channel: str, *, presence: bool, recheck_on: frozenset[str] = frozenset()
+    ) -> None:
         self.channel = channel
+        # The event types after which the subscriber is re-authorized: looked up once per
+        # subscription, not once per delivered event.
+        self.recheck_on = recheck_on
         self.epoch: str | None = None
         self.offset = 0
         self.hold = True

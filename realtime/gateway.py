@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -44,7 +44,7 @@ from realtime.protocol import (
     encode_frame,
     expiry,
 )
-from realtime.push import CLIENT_GONE, ClientGone, SendText
+from realtime.push import CLIENT_GONE, FRAME_SINK, ClientGone, FrameSink, SendText
 from server.core.errors import DomainError
 
 log = logging.getLogger("realtime.gateway")
@@ -126,7 +126,7 @@ async def _open(socket: WebSocket[Any, Any, Any], hub: RealtimeHub) -> Connectio
         await socket.close(CLOSE_SESSION_REVOKED, "session revoked")
         return None
     conn = Connection(hub, grant.actor(), expires_at=grant.token_expires_at, transport="ws")
-    conn.use_push(_sender(socket))
+    conn.use_push(_sender(socket), _frame_sink(socket))
     try:
         await hub.attach(conn)
     except RealtimeError:
@@ -147,6 +147,13 @@ async def _open(socket: WebSocket[Any, Any, Any], hub: RealtimeHub) -> Connectio
         ),
     )
     return conn
+
+
+def _frame_sink(socket: WebSocket[Any, Any, Any]) -> FrameSink | None:
+    """The server's frame sink, if it offers one; taken out of the scope (no cycle through
+    the server's protocol object and its scope)."""
+    extensions = socket.scope.get("extensions") or {}
+    return cast("FrameSink | None", extensions.pop(FRAME_SINK, None))
 
 
 def _sender(socket: WebSocket[Any, Any, Any]) -> SendText:

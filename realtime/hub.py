@@ -178,7 +178,11 @@ class RealtimeHub:
             raise RealtimeError("FORBIDDEN_CHANNEL", "You may not subscribe to this channel.")
         if conn.closing:
             return
-        st = ChannelState(channel, presence=self.authorizers.has_presence(channel))
+        st = ChannelState(
+            channel,
+            presence=self.authorizers.has_presence(channel),
+            recheck_on=self.authorizers.recheck_on(channel),
+        )
         conn.subs[channel] = st
         try:
             await self.subscriber.add(live_channel(channel), conn)

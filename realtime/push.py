@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from realtime.frames import NO_QUEUE
 from realtime.protocol import CLOSE_INTERNAL
@@ -30,6 +30,31 @@ log = logging.getLogger("realtime.push")
 CLIENT_GONE = 0  # pseudo close code: the client already left, send nothing
 
 SendText = Callable[[str], Coroutine[Any, Any, None]]
+
+# The ASGI scope extension under which the WebSocket server (`server.ws_protocol`) offers
+# itself as a `FrameSink`.
+FRAME_SINK = "second_brain.frame_sink"
+
+
+class FrameSink(Protocol):
+    """The socket's server protocol, taking a WebSocket frame built once for every socket."""
+
+    def write_text_frame(self, frame: bytes) -> bool:
+        """Write `frame` now; False (nothing written) when only the ASGI `send` may send."""
+        ...
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One unmasked, final text frame (RFC 6455 5.2): what a server writes for `payload`
+    without extensions, built once per event instead of once per socket."""
+    size = len(payload)
+    if size < 126:
+        head = bytes((0x81, size))
+    elif size < 1 << 16:
+        head = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return head + payload
 
 
 class ClientGone(Exception):
@@ -65,11 +90,12 @@ class _Resume:
 class PushWriter:
     """Sends a connection's frames; `Connection.push` calls `offer` / `kick`."""
 
-    __slots__ = ("_conn", "_send", "sending", "task")
+    __slots__ = ("_conn", "_send", "_sink", "sending", "task")
 
-    def __init__(self, conn: Connection, send: SendText) -> None:
+    def __init__(self, conn: Connection, send: SendText, sink: FrameSink | None = None) -> None:
         self._conn = conn
         self._send = send
+        self._sink = sink  # shared events go straight to the socket (built once per event)
         self.task: asyncio.Task[None] | None = None
         self.sending = False  # a send is under way (blocked on a client that does not read)
 
@@ -79,6 +105,9 @@ class PushWriter:
 
     def send_now(self, item: LiveEvent | Out) -> None:
         """Write one frame at once; only called while idle with nothing queued."""
+        sink = self._sink
+        if sink is not None and isinstance(item, LiveEvent) and sink.write_text_frame(item.wire):
+            return
         coro = self._send(_text(item))
         try:
             pending = coro.send(None)

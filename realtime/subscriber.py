@@ -41,7 +41,7 @@ _SUBSCRIBE_BATCH = 500
 class LiveEvent:
     """An event as received from pub/sub, decoded once per process and shared by every sink."""
 
-    __slots__ = ("channel", "epoch", "frame", "offset", "raw", "type")
+    __slots__ = ("_wire", "channel", "epoch", "frame", "offset", "raw", "type")
 
     def __init__(self, channel: str, raw: str, offset: int, epoch: str, type_: str) -> None:
         self.channel = channel
@@ -50,6 +50,17 @@ class LiveEvent:
         self.epoch = epoch
         self.type = type_
         self.frame = event_frame_text(raw)
+        self._wire: bytes | None = None
+
+    @property
+    def wire(self) -> bytes:
+        """The frame as a WebSocket text frame's bytes, built by the first socket to need
+        it and written as is to every other (what `websockets.broadcast` does)."""
+        if self._wire is None:
+            from realtime.push import text_frame  # push imports this module
+
+            self._wire = text_frame(self.frame.encode())
+        return self._wire
 
 
 class _Header(msgspec.Struct):

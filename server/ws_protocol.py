@@ -24,6 +24,10 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+from websockets.protocol import State
+
+from realtime.push import FRAME_SINK
 
 
 class _Waiters:
@@ -122,6 +126,31 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(*args, **kwargs)
         self.queue = Inbox()  # type: ignore[assignment]
         self.writable = Flag()  # type: ignore[assignment]
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)  # none when the handshake was refused
+        if scope is not None:
+            scope["extensions"][FRAME_SINK] = self
+
+    def write_text_frame(self, frame: bytes) -> bool:
+        """`realtime.push.FrameSink`: write a text frame built once for every socket (an
+        event fanned out to thousands), skipping the ASGI `send` and the per-socket frame
+        encoding. Only where the ASGI path would write the same bytes at once: open, the
+        accept sent, no extension negotiated (permessage-deflate), the transport writable;
+        else False and the caller takes the ASGI path (which waits or raises)."""
+        if (
+            self.close_sent
+            or not self.handshake_complete
+            or self.initial_response is not None
+            or not self.writable.is_set()
+            or self.conn.state is not State.OPEN
+            or self.conn.extensions
+            or self.transport.is_closing()
+        ):
+            return False
+        self.transport.write(frame)
+        return True
 
     def start_keepalive(self) -> None:
         # Called once, right after the accepted handshake's response was written: the
