@@ -270,3 +270,16 @@ def encode_frame(frame: Frame) -> str:
 def event_frame_text(raw_event: str) -> str:
     """`{"type":"event","event":<stored event JSON>}` without re-encoding the event."""
     return '{"type":"event","event":' + raw_event + "}"
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One unmasked, final text frame (RFC 6455 5.2): what a server writes for `payload`
+    without extensions, built once per event instead of once per socket."""
+    size = len(payload)
+    if size < 126:
+        head = bytes((0x81, size))
+    elif size < 1 << 16:
+        head = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return head + payload

@@ -31,7 +31,7 @@ CLIENT_GONE = 0  # pseudo close code: the client already left, send nothing
 
 SendText = Callable[[str], Coroutine[Any, Any, None]]
 
-# The ASGI scope extension under which the WebSocket server (`server.ws_protocol`) offers
+# The ASGI scope extension under which the WebSocket server (`realtime.ws_protocol`) offers
 # itself as a `FrameSink`.
 FRAME_SINK = "second_brain.frame_sink"
 
@@ -42,19 +42,6 @@ class FrameSink(Protocol):
     def write_text_frame(self, frame: bytes) -> bool:
         """Write `frame` now; False (nothing written) when only the ASGI `send` may send."""
         ...
-
-
-def text_frame(payload: bytes) -> bytes:
-    """One unmasked, final text frame (RFC 6455 5.2): what a server writes for `payload`
-    without extensions, built once per event instead of once per socket."""
-    size = len(payload)
-    if size < 126:
-        head = bytes((0x81, size))
-    elif size < 1 << 16:
-        head = bytes((0x81, 126)) + size.to_bytes(2, "big")
-    else:
-        head = bytes((0x81, 127)) + size.to_bytes(8, "big")
-    return head + payload
 
 
 class ClientGone(Exception):

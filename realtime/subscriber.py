@@ -30,7 +30,7 @@ import msgspec
 from redis.asyncio.connection import parse_url
 
 from realtime.bus import LIVE_PREFIX
-from realtime.protocol import event_frame_text
+from realtime.protocol import event_frame_text, text_frame
 
 log = logging.getLogger("realtime.subscriber")
 
@@ -57,8 +57,6 @@ class LiveEvent:
         """The frame as a WebSocket text frame's bytes, built by the first socket to need
         it and written as is to every other (what `websockets.broadcast` does)."""
         if self._wire is None:
-            from realtime.push import text_frame  # push imports this module
-
             self._wire = text_frame(self.frame.encode())
         return self._wire
 

@@ -9,7 +9,7 @@ scripts/api_process.py, so every api process is configured the same way:
 - the WebSocket message limit (the larger of `WS_MAX_FRAME_BYTES` and
   `COLLAB_MAX_MESSAGE_BYTES`) is enforced by uvicorn before it buffers a frame (its default
   is 16 MiB per frame), not only by the endpoints after buffering.
-- WebSockets run on `server.ws_protocol.LeanWebSocketProtocol`: uvicorn's sans-I/O protocol
+- WebSockets run on `realtime.ws_protocol.LeanWebSocketProtocol`: uvicorn's sans-I/O protocol
   with a lighter inbox and writable flag, the handshake's request and response released
   after the accept (less memory per idle socket; nothing changes for clients).
 - per-message deflate follows `WS_PER_MESSAGE_DEFLATE` (default off: a compression context
@@ -31,7 +31,7 @@ import uvicorn
 from server.settings import DEFAULT_SECRET_KEY, Settings
 
 APP = "server.app:create_app"
-WS_PROTOCOL = "server.ws_protocol:LeanWebSocketProtocol"
+WS_PROTOCOL = "realtime.ws_protocol:LeanWebSocketProtocol"
 
 
 def is_loopback(host: str) -> bool:

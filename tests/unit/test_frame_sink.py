@@ -18,7 +18,8 @@ import uvicorn
 import websockets
 from websockets.frames import Frame, Opcode
 
-from realtime.push import FRAME_SINK, PushWriter, text_frame
+from realtime.protocol import text_frame
+from realtime.push import FRAME_SINK, PushWriter
 from realtime.subscriber import LiveEvent
 from scripts.services_base import free_port
 from server.serve import WS_PROTOCOL

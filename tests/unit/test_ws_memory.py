@@ -16,8 +16,8 @@ from realtime.config import RealtimeConfig
 from realtime.connection import Connection
 from realtime.frames import NO_QUEUE, Out, Sync
 from realtime.gateway import _header, _ticket
+from realtime.ws_protocol import Flag, Inbox
 from server.metrics import RequestMetricsMiddleware
-from server.ws_protocol import Flag, Inbox
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""`server.ws_protocol.LeanWebSocketProtocol` under a real uvicorn server (in this process,
+"""`realtime.ws_protocol.LeanWebSocketProtocol` under a real uvicorn server (in this process,
 on loopback): messages both ways, closes both ways, backpressure, and the handshake's
 request/response released after the accept. It leans on uvicorn's internals, so a uvicorn
 upgrade that changes them has to fail here."""
@@ -20,10 +20,10 @@ import websockets
 from uvicorn.importer import import_from_string
 from websockets.exceptions import ConnectionClosed
 
+from realtime.ws_protocol import Flag, Inbox, LeanWebSocketProtocol
 from scripts.services_base import free_port
 from server.serve import WS_PROTOCOL, uvicorn_options
 from server.settings import Settings
-from server.ws_protocol import Flag, Inbox, LeanWebSocketProtocol
 
 pytestmark = pytest.mark.unit
 
