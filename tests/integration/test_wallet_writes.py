@@ -48,15 +48,23 @@ def _movement(source: Account, target: Account, amount: int, actor: str) -> Move
     )
 
 
+async def _funded_pair(
+    client: Any, funds: int
+) -> tuple[dict[str, Any], dict[str, Any], Account, Account]:
+    """alice (holding `funds`, minted and settled) and bob, with their accounts."""
+    boss = await admin(client)
+    alice, bob = await verified_user(client), await verified_user(client)
+    await mint(client, boss, alice["user"]["username"], funds)
+    await settled(client)
+    source, target = await _accounts(client, alice, bob)
+    return alice, bob, source, target
+
+
 async def test_a_balance_changed_after_the_read_retries_the_move_with_exact_balances(client):
     """Bug guarded: with the debit conditional on the balance *read* (not just `>= amount`),
     a concurrent change between the read and the write must not be written over, nor
     recorded as a wrong `from_balance_after`; the attempt is retried from a fresh read."""
-    boss = await admin(client)
-    alice, bob = await verified_user(client), await verified_user(client)
-    await mint(client, boss, alice["user"]["username"], 50)
-    await settled(client)
-    source, target = await _accounts(client, alice, bob)
+    alice, bob, source, target = await _funded_pair(client, 50)
     ledger = services(client).ledger
     calls: list[int] = []
 
@@ -92,11 +100,7 @@ async def test_a_duplicate_key_in_the_batch_is_a_duplicate_key_error_and_moves_n
     """Bug guarded: a client-level `bulk_write` reports a duplicate key as a
     `ClientBulkWriteException`; callers catch `DuplicateKeyError` (idempotent replays), so
     the helper must raise that, and the aborted transaction must leave no balance change."""
-    boss = await admin(client)
-    alice, bob = await verified_user(client), await verified_user(client)
-    await mint(client, boss, alice["user"]["username"], 50)
-    await settled(client)
-    source, target = await _accounts(client, alice, bob)
+    alice, bob, source, target = await _funded_pair(client, 50)
     svc = services(client)
     probe = svc.mongo[client.app.state["settings"].mongodb_db]["tx_probe"]
     await probe.insert_one({"_id": "taken"})
@@ -124,11 +128,7 @@ async def test_a_duplicate_key_in_the_batch_is_a_duplicate_key_error_and_moves_n
 
 async def _cached_pair(client: Any) -> tuple[Any, dict[str, Any], dict[str, Any], Account, Account]:
     """alice (50) and bob, both accounts in the writer's cache after a committed move."""
-    boss = await admin(client)
-    alice, bob = await verified_user(client), await verified_user(client)
-    await mint(client, boss, alice["user"]["username"], 60)
-    await settled(client)
-    source, target = await _accounts(client, alice, bob)
+    alice, bob, source, target = await _funded_pair(client, 60)
     ledger = services(client).ledger
     await ledger.commit_move(_movement(source, target, 10, alice["user"]["id"]))
     cache = ledger._writer.cache
