@@ -46,6 +46,7 @@ from realtime.protocol import (
 )
 from realtime.push import CLIENT_GONE, FRAME_SINK, ClientGone, FrameSink, SendText
 from server.core.errors import DomainError
+from server.core.request_context import raw_header
 
 log = logging.getLogger("realtime.gateway")
 
@@ -59,15 +60,6 @@ def origin_allowed(origin: str | None, allowed: tuple[str, ...], allow_missing: 
         return True
     origin = origin.rstrip("/").lower()
     return any(origin == a.rstrip("/").lower() for a in allowed)
-
-
-def _header(socket: WebSocket[Any, Any, Any], name: bytes) -> str | None:
-    """One request header read from the raw scope: `socket.headers` would parse all of them
-    into a `Headers` that Litestar caches in the scope for the socket's whole life."""
-    for key, value in socket.scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
 
 
 def _ticket(socket: WebSocket[Any, Any, Any]) -> str | None:
@@ -108,7 +100,7 @@ async def _open(socket: WebSocket[Any, Any, Any], hub: RealtimeHub) -> Connectio
     """Check the origin, redeem the ticket, accept, attach: the live connection, or None
     once the socket was refused or closed."""
     cfg = hub.config
-    origin = _header(socket, b"origin")
+    origin = raw_header(socket.scope, b"origin")
     if not origin_allowed(origin, cfg.allowed_origins, cfg.allow_missing_origin):
         # A browser sees only an empty 403: the log line says which setting to change.
         log.warning(

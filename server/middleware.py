@@ -15,7 +15,12 @@ import uuid
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.core.request_context import RESPONSE_STATUS_KEY, reset_request_id, set_request_id
+from server.core.request_context import (
+    RESPONSE_STATUS_KEY,
+    raw_header,
+    reset_request_id,
+    set_request_id,
+)
 from server.logging_setup import access_line
 from server.security_headers import SecurityHeaders
 
@@ -38,12 +43,9 @@ class RequestIds:
 
     def for_scope(self, scope: Scope) -> str:
         """A sane incoming `X-Request-ID`, else a new id."""
-        for name, value in scope.get("headers", ()):
-            if name == b"x-request-id":
-                candidate = value.decode("latin-1")
-                if _VALID_REQUEST_ID.match(candidate):
-                    return candidate
-                break
+        candidate = raw_header(scope, b"x-request-id")
+        if candidate is not None and _VALID_REQUEST_ID.match(candidate):
+            return candidate
         return self.new()
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import ContextVar, Token
+from typing import Any
 
 # `scope["state"]` key: the response status, set by the request-id middleware's send wrapper
 # (None until the response starts), so inner middlewares need no send wrapper of their own.
@@ -21,3 +23,12 @@ def set_request_id(value: str | None) -> Token[str | None]:
 
 def reset_request_id(token: Token[str | None]) -> None:
     _request_id.reset(token)
+
+
+def raw_header(scope: Mapping[str, Any], name: bytes) -> str | None:
+    """The first value of header `name` (lower-case bytes) from an ASGI scope's raw list,
+    without building a parsed headers object (which Litestar would cache in the scope)."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
